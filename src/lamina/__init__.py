@@ -1,0 +1,3 @@
+"""lamina: Keras-style deep learning on PyTorch."""
+
+__version__ = "0.1.0"

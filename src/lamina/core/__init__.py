@@ -1,0 +1,1 @@
+"""Level 0: configuration, devices, seeds, the name registry and nested-structure helpers."""

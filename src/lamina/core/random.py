@@ -1,0 +1,34 @@
+"""Seeds: one call makes a CPU run repeatable bit for bit.
+
+>>> set_random_seed(42)
+"""
+
+from __future__ import annotations
+
+import random as _py_random
+
+import numpy as np
+import torch
+
+
+def set_random_seed(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and PyTorch (all devices).
+
+    With ``deterministic=True`` PyTorch also switches to deterministic algorithms, so that GPU runs
+    repeat too (at some cost in speed).
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"set_random_seed expects a non-negative int; received {seed!r}.")
+    _py_random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def new_generator(device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` seeded from PyTorch's global generator, so it follows set_random_seed."""
+    g = torch.Generator(device=device)
+    g.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    return g

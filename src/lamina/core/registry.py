@@ -1,0 +1,53 @@
+"""Name -> object registries with helpful errors for unknown names.
+
+>>> reg = Registry("activation")
+>>> reg.register("relu", abs)
+>>> reg.get("relu") is abs
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class Registry:
+    """A case-insensitive mapping from names to classes or functions of one kind."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, Any] = {}
+
+    def register(self, name: str, obj: Any, aliases: Iterable[str] = ()) -> Any:
+        for key in (name, *aliases):
+            self._items[key.lower()] = obj
+        return obj
+
+    def __call__(self, *names: str) -> Callable[[Any], Any]:
+        """Decorator form: ``@REGISTRY("name", "alias")``."""
+
+        def decorate(obj: Any) -> Any:
+            first, *rest = names or (obj.__name__,)
+            return self.register(first, obj, rest)
+
+        return decorate
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def get(self, name: str) -> Any:
+        key = name.lower() if isinstance(name, str) else name
+        if key in self._items:
+            return self._items[key]
+        raise ValueError(unknown_name_message(self.kind, name, self.names()))
+
+
+def unknown_name_message(kind: str, name: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(name).lower(), known, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"Unknown {kind} {name!r}.{hint} Known {kind} names: {', '.join(known)}."
