@@ -1,3 +1,31 @@
-"""lamina: Keras-style deep learning on PyTorch."""
+"""lamina: Keras-style deep learning on PyTorch.
+
+>>> import lamina as keras
+>>> model = keras.Sequential([keras.layers.Dense(10, activation="softmax", input_shape=(784,))])
+>>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"""
+
+from lamina import (
+    activations,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    utils,
+)
+from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
+from lamina.core.device import get_device, set_device
+from lamina.layers import Input, InputSpec, Layer
+from lamina.models import Model, Sequential
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "datasets",
+    "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "set_device", "set_epsilon", "set_floatx", "utils",
+]

@@ -1,0 +1,309 @@
+"""Turn what users pass to fit/evaluate/predict into batches on the device.
+
+In-memory data (NumPy arrays, tensors, and lists/dicts of them) moves to the device once; batches are
+gathered there by index. ``Dataset``/``DataLoader`` and Python generators are iterated and their batches moved.
+
+>>> import numpy as np
+>>> adapter = make_adapter(np.zeros((10, 3)), np.arange(10), batch_size=4, device="cpu")
+>>> [tuple(x.shape) for x, y, sw in adapter.epoch()]
+[(4, 3), (4, 3), (2, 3)]
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lamina.core import config, tree
+
+Batch = tuple[Any, Any, Any]  # (x, y, sample_weight), each possibly None or nested
+
+
+class DataError(ValueError):
+    """Input data that lamina cannot train on, with what was wrong and how to fix it."""
+
+
+def unpack_x_y_sample_weight(data: Any) -> Batch:
+    """Split a batch into ``(x, y, sample_weight)`` as Keras does: a tuple of 1-3 items, or x alone."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise DataError(
+        f"A batch must be x, (x,), (x, y) or (x, y, sample_weight); received a tuple of {len(data)} items. "
+        "Wrap multiple inputs in a list or dict: ((x1, x2), y)."
+    )
+
+
+def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        t = value
+    else:
+        arr = np.asarray(value)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise DataError(
+                f"{name} must hold numbers, but it is an array of dtype {arr.dtype!r}"
+                f"{' (Python objects: mixed types or ragged rows)' if arr.dtype == object else ''}. "
+                "Convert it to a numeric array first, e.g. np.asarray(data, dtype='float32'), and pad ragged "
+                "sequences to one length."
+            )
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.dtype in (torch.float64, torch.float16, torch.bfloat16) or (not is_label and t.dtype in (torch.uint8, torch.bool)):
+        t = t.to(config.standardize_dtype(None))
+    elif is_label and t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32):
+        t = t.long()
+    return t
+
+
+def _check_finite(t: torch.Tensor, name: str) -> None:
+    if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise DataError(
+            f"{name} contains {bad} NaN or infinite value(s). Remove or impute them before training "
+            "(e.g. np.nan_to_num), or the loss will be NaN from the first step."
+        )
+
+
+def _structure_len(leaves: list[torch.Tensor], names: list[str]) -> int:
+    lengths = {n: int(t.shape[0]) if t.ndim else None for t, n in zip(leaves, names, strict=True)}
+    for n, length in lengths.items():
+        if length is None:
+            raise DataError(f"{n} is a scalar; data needs a first (batch) dimension.")
+    distinct = set(lengths.values())
+    if len(distinct) > 1:
+        detail = ", ".join(f"{n}: {length}" for n, length in lengths.items())
+        raise DataError(
+            f"All inputs, targets and sample weights must have the same number of samples, but got {detail}. "
+            "Check that x and y come from the same split and are not transposed."
+        )
+    return distinct.pop() if distinct else 0
+
+
+class ArrayAdapter:
+    """In-memory arrays/tensors: moved to ``device`` once, batches gathered there by index."""
+
+    def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = 32,
+                 shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
+                 steps_per_epoch: int | None = None, check_finite: bool = True):
+        self.device = torch.device(device)
+        x = tree.map_structure(lambda v: _to_tensor(v, "x"), x)
+        y = None if y is None else tree.map_structure(lambda v: _to_tensor(v, "y", is_label=True), y)
+        sw = None if sample_weight is None else tree.map_structure(
+            lambda v: _to_tensor(v, "sample_weight").float(), sample_weight)
+        parts = [(name, [] if v is None else tree.flatten(v)) for name, v in (("x", x), ("y", y), ("sample_weight", sw))]
+        leaves = [t for _, ts in parts for t in ts]
+        names = [name for name, ts in parts for _ in ts]
+        self.num_samples = _structure_len(leaves, names)
+        if self.num_samples == 0:
+            raise DataError("The data is empty (0 samples). Pass at least one sample.")
+        if check_finite:
+            for t, n in zip(leaves, names, strict=True):
+                _check_finite(t, n)
+        if class_weight is not None:
+            sw = _combine_class_weight(y, sw, class_weight)
+        self.x, self.y, self.sample_weight = (
+            None if v is None else tree.map_structure(lambda t: t.to(self.device), v) for v in (x, y, sw))
+        if batch_size is None:
+            batch_size = 32
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise DataError(f"batch_size must be a positive int; received {batch_size!r}.")
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.steps_per_epoch = steps_per_epoch
+        self._stream: Iterator[Batch] = iter(())
+        self._generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def _order(self) -> torch.Tensor | None:
+        if not self.shuffle:
+            return None
+        n, bs = self.num_samples, self.batch_size
+        if self.shuffle == "batch":  # shuffle whole batches, keep order inside each
+            blocks = torch.randperm(self.num_batches, generator=self._generator)
+            order = torch.cat([torch.arange(b * bs, min((b + 1) * bs, n)) for b in blocks.tolist()])
+        else:
+            order = torch.randperm(n, generator=self._generator)
+        return order.to(self.device, non_blocking=True)
+
+    def epoch(self) -> Iterator[Batch]:
+        """The batches of one epoch: one pass over the data (reshuffled each pass when shuffle is on), or
+        ``steps_per_epoch`` batches taken from an endless stream of passes that continues across epochs."""
+        if self.steps_per_epoch is None:
+            yield from self._one_pass()
+            return
+        for _ in range(self.steps_per_epoch):
+            batch = next(self._stream, None)
+            if batch is None:
+                self._stream = self._one_pass()
+                batch = next(self._stream)
+            yield batch
+
+    def _one_pass(self) -> Iterator[Batch]:
+        order = self._order()
+        for start in range(0, self.num_samples, self.batch_size):
+            stop = min(start + self.batch_size, self.num_samples)
+            if order is None:
+                take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)
+            else:
+                idx = order[start:stop]
+                take = lambda t, i=idx: t.index_select(0, i)  # noqa: E731
+            yield (tree.map_structure(take, self.x), None if self.y is None else tree.map_structure(take, self.y),
+                   None if self.sample_weight is None else tree.map_structure(take, self.sample_weight))
+
+    def first_batch(self) -> Batch:
+        stop = min(self.batch_size, self.num_samples)
+        take = lambda t: t[:stop]  # noqa: E731
+        return tuple(None if v is None else tree.map_structure(take, v) for v in (self.x, self.y, self.sample_weight))
+
+
+def split_arrays(x: Any, y: Any, sample_weight: Any, fraction: float) -> tuple[tuple, tuple]:
+    """Keras's validation_split: the last ``fraction`` of the samples (before any shuffling) for validation."""
+    if not 0 < fraction < 1:
+        raise DataError(f"validation_split must be in (0, 1); received {fraction!r}.")
+    leaves = tree.flatten(x)
+    n = int(leaves[0].shape[0])
+    cut = int(math.floor(n * (1 - fraction)))
+    if cut == 0 or cut == n:
+        raise DataError(
+            f"validation_split={fraction} leaves {'no training' if cut == 0 else 'no validation'} samples out of {n}."
+        )
+
+    def part(a: slice) -> Any:
+        return tuple(None if v is None else tree.map_structure(lambda t: t[a], v) for v in (x, y, sample_weight))
+
+    return part(slice(0, cut)), part(slice(cut, n))
+
+
+def _combine_class_weight(y: Any, sw: Any, class_weight: dict) -> torch.Tensor:
+    if y is None or len(tree.flatten(y)) != 1:
+        raise DataError("class_weight needs a single target array y; for several outputs use sample_weight.")
+    labels = tree.flatten(y)[0]
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        labels = labels.argmax(-1)  # one-hot
+    labels = labels.reshape(labels.shape[0], -1)[:, 0].long()
+    top = max(int(labels.max()) + 1, max(class_weight) + 1)
+    table = torch.ones(top)
+    for cls, w in class_weight.items():
+        table[int(cls)] = float(w)
+    weights = table[labels]
+    return weights if sw is None else weights * tree.flatten(sw)[0].reshape(-1)
+
+
+class IterableAdapter:
+    """``DataLoader``s, ``Dataset``s and Python iterables/generators of batches, moved to ``device`` per batch."""
+
+    def __init__(self, data: Any, batch_size: int | None = None, shuffle: bool = False, device: Any = "cpu",
+                 steps_per_epoch: int | None = None, for_training: bool = True):
+        self.device = torch.device(device)
+        if isinstance(data, Dataset) and not isinstance(data, DataLoader):
+            data = DataLoader(data, batch_size=batch_size or 32, shuffle=bool(shuffle))
+        elif batch_size is not None:
+            raise DataError(
+                f"Do not pass batch_size when the data is a {type(data).__name__}: it yields whole batches already. "
+                "Set the batch size where the batches are made (e.g. DataLoader(..., batch_size=...))."
+            )
+        self.data = data
+        self.steps_per_epoch = steps_per_epoch
+        self.one_shot = isinstance(data, (types.GeneratorType, Iterator)) and not isinstance(data, DataLoader)
+        self._iterator: Iterator | None = None
+        self.exhausted = False
+        self._peeked: list = []
+        try:
+            self.num_batches = steps_per_epoch or len(data)
+        except TypeError:
+            self.num_batches = None
+
+    def _move(self, batch: Any) -> Batch:
+        x, y, sw = unpack_x_y_sample_weight(batch)
+        non_blocking = self.device.type == "cuda"
+
+        def move(v: Any, is_label: bool = False) -> Any:
+            if v is None:
+                return None
+            return tree.map_structure(
+                lambda t: _to_tensor(t, "batch", is_label).to(self.device, non_blocking=non_blocking), v)
+
+        return move(x), move(y, True), move(sw)
+
+    def _next_raw(self) -> Any:
+        if self._peeked:
+            return self._peeked.pop()
+        if self._iterator is None:
+            self._iterator = iter(self.data)
+        return next(self._iterator)
+
+    def first_batch(self) -> Batch:
+        try:
+            raw = self._next_raw()
+        except StopIteration:
+            raise DataError("The data is empty: the DataLoader/generator yielded no batch.") from None
+        self._peeked.append(raw)
+        return self._move(raw)
+
+    def epoch(self) -> Iterator[Batch]:
+        steps = 0
+        while self.steps_per_epoch is None or steps < self.steps_per_epoch:
+            try:
+                raw = self._next_raw()
+            except StopIteration:
+                self._iterator = None
+                if self.one_shot:
+                    self.exhausted = True
+                    if steps == 0 or self.steps_per_epoch is not None:
+                        warnings.warn(
+                            "Your input ran out of data; interrupting the loop. A Python generator can be read "
+                            "once: pass steps_per_epoch (and make it yield forever) or use a re-iterable "
+                            "DataLoader to train for several epochs.", UserWarning, stacklevel=2)
+                if self.steps_per_epoch is None or self.one_shot:
+                    return
+                continue
+            steps += 1
+            yield self._move(raw)
+
+
+def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = None,
+                 shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
+                 steps_per_epoch: int | None = None) -> ArrayAdapter | IterableAdapter:
+    """Pick the adapter for ``x``: arrays/tensors (and structures of them), or an iterable of batches."""
+    if x is None:
+        raise DataError("No data was given: pass x (and y) arrays, a DataLoader or a generator.")
+    if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
+        x = np.asarray(x)  # a plain nested list of numbers is one array, not a list of inputs
+    if isinstance(x, (Dataset, DataLoader)) or (hasattr(x, "__iter__") and not _is_array_like(x)):
+        if y is not None or sample_weight is not None:
+            raise DataError(
+                f"When x is a {type(x).__name__}, it must yield (x, y) batches itself: do not pass y or "
+                "sample_weight separately."
+            )
+        if class_weight is not None:
+            raise DataError("class_weight works with in-memory arrays; with a DataLoader, yield sample weights.")
+        return IterableAdapter(x, batch_size=batch_size, shuffle=bool(shuffle), device=device,
+                               steps_per_epoch=steps_per_epoch)
+    return ArrayAdapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=device,
+                        class_weight=class_weight, steps_per_epoch=steps_per_epoch)
+
+
+def _is_array_like(x: Any) -> bool:
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        return True
+    if isinstance(x, dict):
+        return all(_is_array_like(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and (all(_is_array_like(v) for v in x) or all(isinstance(v, (int, float)) for v in x))
+    return False

@@ -1,0 +1,236 @@
+"""Core layers: Input, Dense, Activation, Dropout, Identity, and a wrapper for any ``torch.nn.Module``.
+
+>>> import torch
+>>> from lamina import layers
+>>> layers.Dense(4, activation="relu")(torch.ones(2, 3)).shape
+torch.Size([2, 4])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lamina import activations, initializers
+from lamina.core import config
+from lamina.layers.layer import InputSpec, Layer, _snake_case, format_shape
+from lamina.layers.symbolic import Node, SymbolicTensor
+
+
+class InputLayer(Layer):
+    """The layer behind ``Input``: it has no weights and produces the model's symbolic input."""
+
+    def __init__(self, shape: tuple | None = None, batch_size: int | None = None, dtype: Any = None,
+                 sparse: bool | None = None, batch_shape: tuple | None = None, input_tensor: Any = None,
+                 optional: bool = False, name: str | None = None, **kwargs: Any):
+        if batch_shape is None and "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
+        super().__init__(name=name or config.unique_name("input_layer"), dtype=dtype, **kwargs)
+        if sparse:
+            raise ValueError("Sparse inputs are not supported by lamina; pass dense arrays or tensors.")
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a shape: Input(shape=(28, 28, 1)) (the batch dimension is implied).")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size, *tuple(shape))
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self.optional = optional
+        self.built = True
+        node = Node(self, (), {})
+        self.output_tensor = SymbolicTensor(self.batch_shape, self._dtype, name=self.name, node=node)
+        node.outputs = self.output_tensor
+        self._inbound_nodes.append(node)
+
+    def get_config(self) -> dict:
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False, "name": self.name,
+                "optional": self.optional}
+
+
+def Input(shape: tuple | None = None, batch_size: int | None = None, dtype: Any = None, sparse: bool | None = None,
+          batch_shape: tuple | None = None, name: str | None = None, tensor: Any = None,
+          optional: bool = False) -> SymbolicTensor:
+    """A symbolic input for the functional API (shape without the batch dimension).
+
+    >>> x = Input(shape=(28, 28, 1)); x.shape
+    (None, 28, 28, 1)
+    """
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, batch_shape=batch_shape,
+                       name=name, optional=optional)
+    return layer.output_tensor
+
+
+class Dense(Layer):
+    """A densely connected layer applied to the last axis: ``activation(inputs @ kernel + bias)``.
+
+    The kernel is kept in Keras's layout ``(input_dim, units)``.
+
+    >>> layer = Dense(32, activation="relu")
+    >>> layer(torch.ones(8, 16)).shape, tuple(layer.kernel.shape)
+    (torch.Size([8, 32]), (16, 32))
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None, lora_rank: int | None = None,
+                 **kwargs: Any):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense: `units` must be a positive int; received {units!r}.")
+        if lora_rank is not None:
+            raise ValueError("Dense: `lora_rank` (LoRA fine-tuning) is not supported by lamina; leave it as None.")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape: tuple) -> None:
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Dense layer '{self.name}' needs the last axis of its input to be known, but received input "
+                f"shape {format_shape(tuple(input_shape))}. Give Input/input_shape a fixed last dimension."
+            )
+        self.kernel = self.add_weight(shape=(in_dim, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name="kernel")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        name="bias")
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.built = True
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        x = F.linear(inputs, self.kernel.T, self.bias)  # (..., in) @ (in, units) + (units,)
+        return self.activation(x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+                "bias_constraint": None}
+
+
+class Activation(Layer):
+    """Applies an activation function, by name or callable.
+
+    >>> Activation("relu")(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+
+    def __init__(self, activation: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.built = True
+
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Identity(Layer):
+    """Returns its input unchanged."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        return inputs
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of inputs to 0 during training and scales the rest by ``1 / (1 - rate)``.
+
+    >>> Dropout(0.5)(torch.ones(4), training=False)
+    tensor([1., 1., 1., 1.])
+    """
+
+    def __init__(self, rate: float, noise_shape: tuple | None = None, seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Dropout: `rate` must be in [0, 1]; received {rate!r}.")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+        self.built = True
+
+    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        if not training or self.rate == 0:
+            return inputs
+        if self.noise_shape is None and self.seed is None:
+            return F.dropout(inputs, self.rate, training=True)
+        shape = inputs.shape if self.noise_shape is None else tuple(
+            inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        keep = torch.empty(shape, dtype=inputs.dtype, device=inputs.device)
+        keep.bernoulli_(1 - self.rate, generator=self._seeded_generator(inputs.device))
+        return inputs * keep / (1 - self.rate)
+
+    def _seeded_generator(self, device: torch.device) -> torch.Generator | None:
+        if self.seed is None or device.type == "meta":
+            return None
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(self.seed)
+        return self._generator
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class TorchModuleWrapper(Layer):
+    """Use any ``torch.nn.Module`` as a lamina layer (in Sequential and functional models).
+
+    Its parameters and buffers become the layer's weights, in PyTorch's own layout.
+
+    >>> layer = TorchModuleWrapper(torch.nn.Linear(3, 2))
+    >>> layer(torch.ones(4, 3)).shape
+    torch.Size([4, 2])
+    """
+
+    def __init__(self, module: nn.Module, name: str | None = None, output_shape: tuple | None = None,
+                 **kwargs: Any):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"TorchModuleWrapper expects a torch.nn.Module; received {type(module).__name__}.")
+        super().__init__(name=name or config.unique_name(_module_name(module)), **kwargs)
+        self.module = module
+        self.output_shape_hint = output_shape
+
+    def build(self, input_shape: Any) -> None:
+        has_lazy = any(isinstance(p, nn.parameter.UninitializedParameter) for p in self.module.parameters())
+        if has_lazy and isinstance(input_shape, tuple):
+            # Lazy torch modules initialize on their first real call: give them one sample of zeros.
+            sample = torch.zeros([1 if d is None else d for d in input_shape], device=self._build_device)
+            with torch.no_grad():
+                self.module(sample)
+        self.built = True
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.module(inputs, *args, **kwargs)
+
+    def get_config(self) -> dict:
+        raise TypeError(
+            "A TorchModuleWrapper holds arbitrary PyTorch code, which lamina never serializes. Save its weights "
+            "with save_weights, and rebuild the module in code."
+        )
+
+
+def _module_name(module: nn.Module) -> str:
+    return _snake_case(type(module).__name__)

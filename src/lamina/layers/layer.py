@@ -1,0 +1,595 @@
+"""``Layer``: a ``torch.nn.Module`` that builds its weights lazily and speaks Keras's conventions.
+
+>>> import torch
+>>> from lamina import layers
+>>> class Scale(layers.Layer):
+...     def build(self, input_shape):
+...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+...     def call(self, x):
+...         return x * self.w
+>>> Scale()(torch.ones(2, 3)).shape
+torch.Size([2, 3])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lamina import initializers
+from lamina.core import config, tree
+from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
+
+_META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def shape_of(x: Any) -> Any:
+    """Keras-style shape (tuple; None for unknown) of a tensor, array or symbolic tensor, kept nested."""
+
+    def leaf(t: Any) -> Any:
+        if isinstance(t, (torch.Tensor, np.ndarray, SymbolicTensor)):
+            return tuple(t.shape)
+        return None
+
+    return tree.map_structure(leaf, x)
+
+
+def format_shape(shape: Any) -> str:
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    if isinstance(shape, (list, tuple)):
+        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    if isinstance(shape, dict):
+        return "{" + ", ".join(f"{k!r}: {format_shape(v)}" for k, v in shape.items()) + "}"
+    return str(shape)
+
+
+class InputSpec:
+    """What a layer accepts: rank bounds and fixed sizes of some axes (Keras's ``InputSpec``).
+
+    >>> InputSpec(min_ndim=2, axes={-1: 784}).describe()
+    'rank >= 2 with axis -1 of size 784'
+    """
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
+                 allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = dtype
+        self.shape = None if shape is None else tuple(shape)
+        self.ndim = len(self.shape) if self.shape is not None else ndim
+        self.max_ndim = max_ndim
+        self.min_ndim = min_ndim
+        self.axes = dict(axes or {})
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+        self.name = name
+        self.optional = optional
+
+    def describe(self) -> str:
+        if self.shape is not None:
+            return f"shape {format_shape(self.shape)}"
+        parts = []
+        if self.ndim is not None:
+            parts.append(f"rank {self.ndim}")
+        if self.min_ndim is not None:
+            parts.append(f"rank >= {self.min_ndim}")
+        if self.max_ndim is not None:
+            parts.append(f"rank <= {self.max_ndim}")
+        if self.axes:
+            parts.append("with " + ", ".join(f"axis {a} of size {n}" for a, n in self.axes.items()))
+        return " ".join(parts) or "any shape"
+
+    def problem_with(self, shape: tuple) -> str | None:
+        """Why ``shape`` does not fit (None if it does)."""
+        rank = len(shape)
+        if self.ndim is not None and rank != self.ndim:
+            return f"expected rank {self.ndim}, found rank {rank}"
+        if self.min_ndim is not None and rank < self.min_ndim:
+            return f"expected rank >= {self.min_ndim}, found rank {rank}"
+        if self.max_ndim is not None and rank > self.max_ndim:
+            return f"expected rank <= {self.max_ndim}, found rank {rank}"
+        for axis, size in self.axes.items():
+            if size is None or -rank > axis or axis >= rank:
+                continue
+            if shape[axis] is not None and shape[axis] != size:
+                return f"expected axis {axis} of size {size}, found size {shape[axis]}"
+        if self.shape is not None:
+            for i, (want, got) in enumerate(zip(self.shape, shape, strict=False)):
+                if want is not None and got is not None and want != got:
+                    return f"expected axis {i} of size {want}, found size {got}"
+        return None
+
+
+@dataclass
+class _WeightInfo:
+    trainable: bool
+    regularizer: Any = None
+    constraint: Any = None
+
+
+class Layer(nn.Module):
+    """Base class of all layers.
+
+    Subclasses store configuration in ``__init__``, create weights in ``build(input_shape)`` with
+    ``add_weight``, and compute in ``call(inputs, training=None)``. Calling a layer builds it on first use
+    from the input's shape. Called on a symbolic tensor (``lamina.Input``), it records a graph node instead.
+    """
+
+    def __init__(self, *, activity_regularizer=None, trainable: bool = True, dtype: Any = None,
+                 autocast: bool = True, name: str | None = None, input_shape: tuple | None = None,
+                 input_dim: int | None = None, batch_input_shape: tuple | None = None,
+                 batch_size: int | None = None, **kwargs: Any):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}. "
+                f"Check the spelling against the documentation of {type(self).__name__}."
+            )
+        super().__init__()
+        self.training = False  # like Keras, a freshly made layer computes in inference mode
+        self.name = name or config.unique_name(_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self._dtype = config.standardize_dtype(dtype)
+        self._autocast = autocast
+        self.built = False
+        self.input_spec: InputSpec | list | None = None
+        self.supports_masking = False
+        self.activity_regularizer = activity_regularizer
+        self._weight_info: dict[str, _WeightInfo] = {}
+        self._added_losses: list[torch.Tensor] = []
+        self._inbound_nodes: list[Node] = []
+        self._build_device: torch.device = torch.device("cpu")
+        self._build_shapes_dict: Any = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size, input_dim)
+        else:
+            self._batch_input_shape = None
+        call_params = inspect.signature(self.call).parameters
+        self._call_has_training = "training" in call_params
+        self._call_has_mask = "mask" in call_params
+
+    # ----------------------------------------------------------------- attributes and weight tracking
+    def __setattr__(self, key: str, value: Any) -> None:
+        info = self.__dict__.get("_weight_info")
+        if info is not None and isinstance(value, torch.Tensor):
+            old = self._own_key_of(value)
+            if old is not None:
+                if old != key:
+                    self._rename_weight(old, key)
+                return
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, nn.Module) for v in value):
+            value = nn.ModuleList(value)
+        elif isinstance(value, dict) and value and all(isinstance(v, nn.Module) for v in value.values()):
+            value = nn.ModuleDict(value)
+        super().__setattr__(key, value)
+
+    def _own_key_of(self, value: torch.Tensor) -> str | None:
+        for store in (self._parameters, self._buffers):
+            for k, v in store.items():
+                if v is value:
+                    return k
+        return None
+
+    def _rename_weight(self, old: str, new: str) -> None:
+        for store in (self._parameters, self._buffers):
+            if old in store:
+                # Rebuild the dict so the weight keeps its place in creation order.
+                items = [(new if k == old else k, v) for k, v in store.items()]
+                store.clear()
+                store.update(items)
+        self._weight_info = {(new if k == old else k): v for k, v in self._weight_info.items()}
+
+    def add_weight(self, shape: tuple | None = None, initializer: Any = None, dtype: Any = None,
+                   trainable: bool = True, autocast: bool = True, regularizer: Any = None,
+                   constraint: Any = None, aggregation: str = "none", overwrite_with_gradient: bool = False,
+                   name: str | None = None) -> torch.Tensor:
+        """Create a weight: an ``nn.Parameter`` if trainable, else a buffer (saved, moved, never trained).
+
+        >>> layer = Layer(); w = layer.add_weight(shape=(3,), initializer="zeros", name="w"); w.shape
+        torch.Size([3])
+        """
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        torch_dtype = config.standardize_dtype(dtype if dtype is not None else self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if torch_dtype.is_floating_point else "zeros"
+        init = initializers.get(initializer)
+        value = torch.as_tensor(init(shape, dtype=torch_dtype), dtype=torch_dtype).to(self._build_device)
+        base = name or "variable"
+        key, i = base, 1
+        while key in self._parameters or key in self._buffers or key in self.__dict__:
+            key, i = f"{base}_{i}", i + 1
+        if trainable:
+            weight = nn.Parameter(value, requires_grad=self._trainable and torch_dtype.is_floating_point)
+            self.register_parameter(key, weight)
+        else:
+            weight = value
+            self.register_buffer(key, weight)
+        self._weight_info[key] = _WeightInfo(bool(trainable), regularizer, constraint)
+        return weight
+
+    def _own_weights(self) -> list[tuple[str, torch.Tensor]]:
+        """(name, tensor) of this layer's own weights: trainable-by-design first, then the others."""
+        first = [(k, self._parameters[k]) for k, i in self._weight_info.items() if i.trainable]
+        rest = [(k, self._buffers[k]) for k, i in self._weight_info.items() if not i.trainable]
+        return first + rest
+
+    def _weights_with_owner(self) -> list[tuple[Any, str, torch.Tensor]]:
+        """(owning module, name, tensor) for every weight, in Keras's order, without duplicates."""
+        out, seen = [], set()
+
+        def visit(module: nn.Module) -> None:
+            if isinstance(module, Layer):
+                own = module._own_weights()
+                own_ids = {id(t) for _, t in own}
+                extra = [(k, p) for k, p in module._parameters.items() if p is not None and id(p) not in own_ids]
+                extra += [(k, b) for k, b in module._buffers.items()
+                          if b is not None and id(b) not in own_ids and k not in module._non_persistent_buffers_set]
+                for name, t in own + extra:
+                    if id(t) not in seen:
+                        seen.add(id(t))
+                        out.append((module, name, t))
+            else:
+                for name, t in [*module._parameters.items(), *module._buffers.items()]:
+                    if t is not None and id(t) not in seen:
+                        seen.add(id(t))
+                        out.append((module, name, t))
+            for child in module.children():
+                visit(child)
+
+        visit(self)
+        return out
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """All weights (trainable and not), this layer's own first, then its sub-layers', as in Keras."""
+        return [t for _, _, t in self._weights_with_owner()]
+
+    @property
+    def trainable_weights(self) -> list[torch.Tensor]:
+        return [t for t in self.weights if isinstance(t, nn.Parameter) and t.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[torch.Tensor]:
+        return [t for t in self.weights if not (isinstance(t, nn.Parameter) and t.requires_grad)]
+
+    @property
+    def variables(self) -> list[torch.Tensor]:
+        return self.weights
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._trainable = value
+                for key, info in module._weight_info.items():
+                    if info.trainable:
+                        module._parameters[key].requires_grad_(value and module._parameters[key].is_floating_point())
+            else:
+                for p in module.parameters(recurse=False):
+                    p.requires_grad_(value)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as NumPy arrays in Keras 3's layout and order (e.g. a Dense kernel is (in, out))."""
+        return [self._export(owner, name, t) for owner, name, t in self._weights_with_owner()]
+
+    def set_weights(self, weights: list) -> None:
+        """Set the weights from arrays in Keras 3's layout and order (what ``get_weights`` returns)."""
+        entries = self._weights_with_owner()
+        if len(weights) != len(entries):
+            expected = ", ".join(f"{n} {format_shape(self._export(o, n, t).shape)}" for o, n, t in entries)
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(entries)} weight arrays ({expected or 'none'}), "
+                f"but set_weights received {len(weights)}."
+            )
+        converted = []
+        for (owner, name, t), value in zip(entries, weights, strict=True):
+            keras_shape = self._export(owner, name, t).shape
+            arr = np.asarray(value)
+            if tuple(arr.shape) != tuple(keras_shape):
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{name}' has shape {format_shape(tuple(keras_shape))}, "
+                    f"but set_weights received an array of shape {format_shape(tuple(arr.shape))}."
+                )
+            converted.append((t, self._import(owner, name, arr, t)))
+        with torch.no_grad():
+            for t, value in converted:
+                t.copy_(value)
+
+    @staticmethod
+    def _export(owner: Any, name: str, t: torch.Tensor) -> np.ndarray:
+        value = t.detach()
+        if isinstance(owner, Layer):
+            value = owner.weight_to_keras(name, value)
+        return value.to("cpu", copy=True).numpy() if value.dtype != torch.bfloat16 else value.float().cpu().numpy()
+
+    @staticmethod
+    def _import(owner: Any, name: str, arr: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        value = torch.as_tensor(arr)
+        if isinstance(owner, Layer):
+            value = owner.weight_from_keras(name, value)
+        return value.to(device=like.device, dtype=like.dtype)
+
+    def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """Translate one of this layer's weights to Keras's layout (identity unless a layer overrides it)."""
+        return value
+
+    def weight_from_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """Inverse of ``weight_to_keras``."""
+        return value
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so it has no weights to count. Call it on data "
+                "or build it with `layer.build(input_shape)` first."
+            )
+        return int(sum(t.numel() for t in self.weights))
+
+    # ---------------------------------------------------------------------------- losses
+    def add_loss(self, loss: torch.Tensor) -> None:
+        """Add a loss (e.g. an activity penalty) that joins the training loss of the current step."""
+        self._added_losses.append(loss)
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Penalties of this layer and its sub-layers: added losses and weight regularizers."""
+        out = []
+        for module in self.modules():
+            if isinstance(module, Layer):
+                out.extend(module._added_losses)
+                for key, info in module._weight_info.items():
+                    if info.regularizer is not None:
+                        out.append(info.regularizer(getattr(module, key)))
+        return out
+
+    def _clear_losses(self) -> None:
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._added_losses.clear()
+
+    # ---------------------------------------------------------------------------- dtypes
+    @property
+    def dtype(self) -> str:
+        return config.dtype_name(self._dtype)
+
+    @property
+    def compute_dtype(self) -> str:
+        return config.dtype_name(self._dtype)
+
+    @property
+    def variable_dtype(self) -> str:
+        return config.dtype_name(self._dtype)
+
+    # ---------------------------------------------------------------------------- build / call
+    def build(self, input_shape: Any = None) -> None:
+        """Create the layer's weights for inputs of ``input_shape`` (batch first, ``None`` if unknown)."""
+        self.built = True
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The computation. Override in subclasses."""
+        return inputs
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(*args, **kwargs)
+
+    def _build_from(self, args: tuple, kwargs: dict) -> None:
+        params = [p for p in inspect.signature(self.build).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if len(params) <= 1:
+            first = args[0] if args else next(iter(kwargs.values()), None)
+            shapes = {"input_shape": shape_of(first)}
+            self.build(shapes["input_shape"])
+        else:  # build(query_shape, value_shape, ...) takes the shapes of call's arguments by name
+            bound = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
+            shapes = {p.name: shape_of(bound.get(p.name[: -len("_shape")])) for p in params}
+            self.build(**shapes)
+        self._build_shapes_dict = shapes
+        self.built = True
+
+    def _check_input(self, inputs: Any) -> None:
+        specs = self.input_spec
+        if specs is None:
+            return
+        spec_list = specs if isinstance(specs, (list, tuple)) else [specs]
+        leaves = tree.flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
+        for i, (spec, x) in enumerate(zip(spec_list, leaves, strict=False)):
+            if spec is None or not hasattr(x, "shape"):
+                continue
+            problem = spec.problem_with(tuple(x.shape))
+            if problem:
+                which = f"input {i} of " if len(spec_list) > 1 else ""
+                got = tuple(x.shape)
+                raise ValueError(
+                    f"Input {'' if not which else i} of layer '{self.name}' ({type(self).__name__}) is "
+                    f"incompatible with the layer: {problem}. The layer expects {which}{spec.describe()}, "
+                    f"but received input of shape {format_shape(got)}.{self._input_fix_hint(spec, got)}"
+                )
+
+    def _input_fix_hint(self, spec: InputSpec, got: tuple) -> str:
+        axes = spec.axes or {}
+        if -1 in axes and len(got) > 0:
+            return (f" The layer was built for inputs whose last axis has size {axes[-1]}; feed data of that "
+                    "width, or build a new layer for the new width.")
+        if spec.shape is not None:
+            return f" Reshape your data to {format_shape(spec.shape)} or change the model's input shape."
+        return ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        first = args[0] if args else None
+        if type(first) is not torch.Tensor:
+            if is_symbolic((args, kwargs)):
+                return self._symbolic_call(args, kwargs)
+            args = tree.map_structure(_to_tensor, args)
+            first = args[0] if args else None
+        if self._autocast and type(first) is torch.Tensor and first.dtype is not self._dtype \
+                and first.is_floating_point():
+            first = first.to(self._dtype)
+            args = (first, *args[1:])
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = config.TRAINING.get()
+            if training is None:
+                training = self.training
+        token = config.TRAINING.set(training)
+        try:
+            on_meta = type(first) is torch.Tensor and first.is_meta
+            if not self.built:
+                self._build_device = torch.device("cpu") if on_meta or first is None else _device_of(args)
+                self._build_from(args, kwargs)
+            if self.input_spec is not None:
+                self._check_input(first if first is not None else next(iter(kwargs.values()), None))
+            if self._call_has_training:
+                kwargs["training"] = training
+            if on_meta:
+                with _meta_weights(self):
+                    outputs = nn.Module.__call__(self, *args, **kwargs)
+            else:
+                outputs = nn.Module.__call__(self, *args, **kwargs)
+        except Exception as error:  # keep the user's traceback; add where it happened
+            _add_layer_note(error, self, args)
+            raise
+        finally:
+            config.TRAINING.reset(token)
+        return outputs
+
+    # ---------------------------------------------------------------------------- symbolic calls
+    def _symbolic_call(self, args: tuple, kwargs: dict) -> Any:
+        try:
+            if not self.built:
+                self._build_device = torch.device("cpu")
+                self._build_from(args, kwargs)
+            first = args[0] if args else next(iter(kwargs.values()), None)
+            if self.input_spec is not None:
+                self._check_input(first)
+            outputs = self.compute_output_spec(*args, **kwargs)
+        except Exception as error:
+            _add_layer_note(error, self, args)
+            raise
+        node = Node(self, args, kwargs)
+        flat = [SymbolicTensor(t.shape, t.dtype, name=f"{self.name}_{i}" if i else self.name, node=node, index=i)
+                for i, t in enumerate(tree.flatten(outputs))]
+        node.outputs = tree.pack_as(outputs, flat)
+        self._inbound_nodes.append(node)
+        return node.outputs
+
+    def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
+        """Output shapes and dtypes for symbolic inputs, found by running ``call`` on the meta device.
+
+        Unknown dimensions are filled with two different sizes; output dimensions that differ between the
+        two runs are unknown (``None``) too. No real computation runs and no memory is allocated.
+        """
+        first, second = (self._run_on_meta(args, kwargs, fill) for fill in _META_FILLS)
+        merged = [SymbolicTensor(tuple(a if a == b else None for a, b in zip(x.shape, y.shape, strict=True)), x.dtype)
+                  for x, y in zip(tree.flatten(first), tree.flatten(second), strict=True)]
+        return tree.pack_as(first, merged)
+
+    def _run_on_meta(self, args: tuple, kwargs: dict, fill: int) -> Any:
+        def to_meta(t: Any) -> Any:
+            if isinstance(t, SymbolicTensor):
+                return torch.empty([fill if d is None else d for d in t.shape], dtype=t.dtype, device="meta")
+            return t
+
+        m_args, m_kwargs = tree.map_structure(to_meta, (args, kwargs))
+        with torch.no_grad():
+            return self(*m_args, **m_kwargs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape for ``input_shape`` (Keras style, ``None`` for unknown), computed without data."""
+        def to_symbolic(s: Any) -> Any:
+            return SymbolicTensor(s, self._dtype)
+
+        is_shape = isinstance(input_shape, tuple) and all(d is None or isinstance(d, int) for d in input_shape)
+        sym = to_symbolic(input_shape) if is_shape else tree.map_structure(to_symbolic, input_shape)
+        if not self.built:
+            self._build_from((sym,), {})
+        out = self.compute_output_spec(sym)
+        return tree.map_structure(lambda t: t.shape, out)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this layer's (single) call in a functional graph."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has not been called on a symbolic input, so it has no output.")
+        return self._inbound_nodes[0].outputs
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's (single) call in a functional graph."""
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has not been called on a symbolic input, so it has no input.")
+        node = self._inbound_nodes[0]
+        return node.args[0] if node.args else node.inputs[0]
+
+    # ---------------------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this layer (no weights)."""
+        cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = self._batch_input_shape
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+
+def _to_tensor(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise TypeError(f"Layers take numeric arrays; received an array of dtype {x.dtype}.")
+        return torch.from_numpy(np.ascontiguousarray(x))
+    return x
+
+
+def _device_of(args: tuple) -> torch.device:
+    for t in tree.flatten(args):
+        if isinstance(t, torch.Tensor):
+            return t.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _meta_weights(module: nn.Module):
+    """Swap every weight of ``module`` (and its children) for a meta tensor of the same shape, then restore."""
+    saved = []
+    for m in module.modules():
+        for store in (m._parameters, m._buffers):
+            for key, value in store.items():
+                if value is not None and not value.is_meta:
+                    saved.append((store, key, value))
+                    store[key] = torch.empty_like(value, device="meta")
+    try:
+        yield
+    finally:
+        for store, key, value in saved:
+            store[key] = value
+
+
+def _add_layer_note(error: BaseException, layer: Layer, args: tuple) -> None:
+    shapes = shape_of(args[0] if len(args) == 1 else list(args))
+    line = f"  in layer '{layer.name}' ({type(layer).__name__}), called on inputs of shape {format_shape(shapes)}"
+    notes = getattr(error, "__notes__", [])
+    if not any(n.startswith("Layer path") for n in notes):
+        error.add_note("Layer path (innermost first):")
+    error.add_note(line)

@@ -1,0 +1,6 @@
+"""Models: Sequential, functional (``Model(inputs, outputs)``) and subclassed."""
+
+from lamina.models.model import Model
+from lamina.models.sequential import Sequential
+
+__all__ = ["Model", "Sequential"]

@@ -1,0 +1,142 @@
+"""The functional graph: nodes between ``Input``s and outputs, ordered once, executed with a flat slot list.
+
+>>> from lamina import layers
+>>> x = layers.Input(shape=(4,))
+>>> graph = Graph(x, layers.Dense(2)(x))
+>>> [type(layer).__name__ for layer in graph.layers]
+['InputLayer', 'Dense']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lamina.core import tree
+from lamina.layers.core import InputLayer
+from lamina.layers.layer import format_shape
+from lamina.layers.symbolic import Node, SymbolicTensor
+
+
+class Graph:
+    """Topologically ordered layer calls from ``inputs`` to ``outputs`` (nested structures of symbolic tensors)."""
+
+    def __init__(self, inputs: Any, outputs: Any):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.flat_inputs: list[SymbolicTensor] = tree.flatten(inputs)
+        self.flat_outputs: list[SymbolicTensor] = tree.flatten(outputs)
+        for t in self.flat_inputs:
+            if not isinstance(t, SymbolicTensor) or t.node is None or not isinstance(t.node.layer, InputLayer):
+                raise ValueError(
+                    f"Model inputs must be tensors made by lamina.Input(...); received {t!r}. Pass the Input "
+                    "tensors themselves, not results of layers."
+                )
+        for t in self.flat_outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise ValueError(f"Model outputs must be symbolic tensors from layer calls; received {t!r}.")
+        self.nodes = self._ordered_nodes()
+        self._slot = {id(t): i for i, t in enumerate(self.flat_inputs)}
+        for node in self.nodes:
+            for t in node.flat_outputs:
+                self._slot[id(t)] = len(self._slot)
+        self._plan = [self._compile(node) for node in self.nodes]
+        self._out_slots = [self._slot[id(t)] for t in self.flat_outputs]
+        layers, seen = [], set()
+        for t in self.flat_inputs:
+            if id(t.node.layer) not in seen:
+                seen.add(id(t.node.layer))
+                layers.append(t.node.layer)
+        for node in self.nodes:
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
+                layers.append(node.layer)
+        self.layers = layers
+
+    def _ordered_nodes(self) -> list[Node]:
+        """Nodes in execution order (depth-first post-order from the outputs; iterative, so deep graphs work)."""
+        input_ids = {id(t) for t in self.flat_inputs}
+        order: list[Node] = []
+        done: set[int] = set()
+        for out in self.flat_outputs:
+            if id(out) in input_ids:
+                continue
+            stack: list[tuple[Node, bool]] = [(out.node, False)]
+            while stack:
+                node, expanded = stack.pop()
+                if id(node) in done:
+                    continue
+                if expanded:
+                    done.add(id(node))
+                    order.append(node)
+                    continue
+                stack.append((node, True))
+                for t in node.inputs:
+                    if id(t) in input_ids:
+                        continue
+                    if t.node is None or isinstance(t.node.layer, InputLayer):
+                        raise ValueError(
+                            f"Graph disconnected: layer '{node.layer.name}' needs {t!r}, which is not among the "
+                            f"model's inputs {[i.name for i in self.flat_inputs]}. Add that Input to "
+                            "Model(inputs=[...])."
+                        )
+                    if id(t.node) not in done:
+                        stack.append((t.node, False))
+        return order
+
+    def _compile(self, node: Node) -> tuple:
+        slot = self._slot
+        out_slots = [slot[id(t)] for t in node.flat_outputs]
+        single_out = len(out_slots) == 1 and isinstance(node.outputs, SymbolicTensor)
+        if len(node.args) == 1 and isinstance(node.args[0], SymbolicTensor) and not _has_symbolic(node.kwargs):
+            source, kwargs = slot[id(node.args[0])], dict(node.kwargs)
+            return node.layer, (lambda buf, s=source: ((buf[s],), kwargs)), out_slots, single_out
+
+        def gather(buf: list, args: tuple = node.args, kwargs: dict = node.kwargs) -> tuple:
+            fill = lambda t: buf[slot[id(t)]] if isinstance(t, SymbolicTensor) else t  # noqa: E731
+            return tree.map_structure(fill, args), tree.map_structure(fill, kwargs)
+
+        return node.layer, gather, out_slots, single_out
+
+    def run(self, flat_inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Execute the graph on tensors given in ``flat_inputs`` order; returns outputs in ``flat_outputs`` order."""
+        buf: list[Any] = [None] * len(self._slot)
+        buf[: len(flat_inputs)] = flat_inputs
+        for layer, gather, out_slots, single_out in self._plan:
+            args, kwargs = gather(buf)
+            out = layer(*args, **kwargs)
+            if single_out:
+                buf[out_slots[0]] = out
+            else:
+                for s, value in zip(out_slots, tree.flatten(out), strict=True):
+                    buf[s] = value
+        return [buf[s] for s in self._out_slots]
+
+
+def _has_symbolic(x: Any) -> bool:
+    return any(isinstance(t, SymbolicTensor) for t in tree.flatten(x))
+
+
+def standardize_input(x: Any, spec: SymbolicTensor, model_name: str) -> Any:
+    """Check one input against its ``Input`` (rank, fixed sizes), fix a missing/extra trailing axis of size 1
+    as Keras does, and cast floats to the Input's dtype."""
+    if not isinstance(x, torch.Tensor):
+        return x
+    want = spec.shape
+    if x.ndim == len(want) - 1 and want[-1] == 1:
+        x = x.unsqueeze(-1)
+    elif x.ndim == len(want) + 1 and x.shape[-1] == 1:
+        x = x.squeeze(-1)
+    bad = x.ndim != len(want) or any(w is not None and w != g for w, g in zip(want, x.shape, strict=False))
+    if bad:
+        raise ValueError(
+            f"Input '{spec.name}' of model '{model_name}' expects shape {format_shape(want)}, but received input of "
+            f"shape {format_shape(tuple(x.shape))}. Reshape the data (e.g. x.reshape(-1, "
+            f"{', '.join(str(d) for d in want[1:])})) or build the model for this shape."
+        )
+    if x.is_floating_point() and spec.dtype.is_floating_point and x.dtype != spec.dtype:
+        x = x.to(spec.dtype)
+    elif not x.is_floating_point() and spec.dtype.is_floating_point:
+        x = x.to(spec.dtype)
+    return x

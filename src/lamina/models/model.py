@@ -1,0 +1,355 @@
+"""``Model``: a layer that holds layers, plus ``compile``/``fit``/``evaluate``/``predict``.
+
+Three ways to make one, as in Keras:
+
+>>> import lamina as keras
+>>> inputs = keras.Input(shape=(784,))
+>>> outputs = keras.layers.Dense(10, activation="softmax")(inputs)
+>>> model = keras.Model(inputs, outputs)           # functional
+>>> class MLP(keras.Model):                        # subclassing
+...     def __init__(self):
+...         super().__init__()
+...         self.dense = keras.layers.Dense(10)
+...     def call(self, x):
+...         return self.dense(x)
+
+and ``keras.Sequential([...])``. A model is an ``nn.Module``: it also works in plain PyTorch code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from lamina import metrics as metrics_module
+from lamina.core import tree
+from lamina.core.device import get_device
+from lamina.data.adapters import ArrayAdapter, make_adapter
+from lamina.layers.core import InputLayer
+from lamina.layers.layer import Layer
+from lamina.layers.symbolic import SymbolicTensor
+from lamina.models.functional import Graph, standardize_input
+from lamina.training import step
+from lamina.training.progress import resolve_verbose, to_floats
+from lamina.training.trainer import Trainer, predict_loop
+
+
+class Model(Layer):
+    """A model: functional (``Model(inputs, outputs)``), subclassed (override ``call``), or ``Sequential``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        inputs = kwargs.pop("inputs", args[0] if len(args) > 0 else None)
+        outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        if len(args) > 2:
+            raise TypeError("Model() takes inputs and outputs as positional arguments, and the rest by keyword.")
+        super().__init__(**kwargs)
+        self._trainer: Trainer | None = None
+        self._tracked_metrics: list = []
+        self._graph: Graph | None = None
+        self.stop_training = False
+        self.history = None
+        self.optimizer = None
+        self.loss = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError("A functional Model needs both inputs and outputs: Model(inputs, outputs).")
+            self._init_graph(inputs, outputs)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if isinstance(value, metrics_module.Metric) and "_tracked_metrics" in self.__dict__:
+            self._tracked_metrics.append(value)
+        super().__setattr__(key, value)
+
+    # ------------------------------------------------------------------ structure
+    def _init_graph(self, inputs: Any, outputs: Any) -> None:
+        graph = Graph(inputs, outputs)
+        for layer in graph.layers:
+            if not isinstance(layer, InputLayer):
+                self._track_layer(layer)
+        self.__dict__["_graph"] = graph
+        self.built = True
+
+    def _track_layer(self, layer: nn.Module) -> None:
+        name = getattr(layer, "name", None) or type(layer).__name__.lower()
+        existing = self._modules.get(name)
+        if existing is layer:
+            return
+        if existing is not None or name in self.__dict__ or hasattr(type(self), name):
+            raise ValueError(
+                f"Model '{self.name}' already has a layer or attribute named '{name}'. Layer names in a model must be "
+                f"unique: pass name='...' to one of the layers."
+            )
+        self.add_module(name, layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers (for functional models, InputLayers included, as in Keras)."""
+        if self._graph is not None:
+            return list(self._graph.layers)
+        out: list = []
+
+        def collect(module: nn.Module) -> None:
+            for child in module.children():
+                if isinstance(child, Layer):
+                    out.append(child)
+                elif isinstance(child, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
+                    collect(child)
+                else:
+                    out.append(child)
+
+        collect(self)
+        return out
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index in ``layers``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise ValueError(f"No layer named {name!r} in model '{self.name}'. Layers: {[lay.name for lay in self.layers]}.")
+
+    @property
+    def inputs(self) -> Any:
+        return None if self._graph is None else self._graph.inputs
+
+    @property
+    def outputs(self) -> Any:
+        return None if self._graph is None else self._graph.outputs
+
+    @property
+    def input(self) -> Any:
+        return self.inputs
+
+    @property
+    def output(self) -> Any:
+        return self.outputs
+
+    @property
+    def input_names(self) -> list[str]:
+        return [] if self._graph is None else [t.name for t in self._graph.flat_inputs]
+
+    @property
+    def output_names(self) -> list[str] | None:
+        if self._graph is None:
+            return None
+        if isinstance(self._graph.outputs, dict):
+            return sorted(self._graph.outputs)
+        names, counts = [], {}
+        for t in self._graph.flat_outputs:
+            base = t.node.layer.name
+            counts[base] = counts.get(base, 0) + 1
+            names.append(base if counts[base] == 1 else f"{base}_{counts[base] - 1}")
+        return names
+
+    # ------------------------------------------------------------------ build and call
+    def _build_from(self, args: tuple, kwargs: dict) -> None:
+        self.built = True  # sub-layers build themselves on the first real call, on the data's device
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build a subclassed model for ``input_shape`` without data (shapes only, on the meta device)."""
+        if self._graph is not None or input_shape is None:
+            self.built = True
+            return
+        self.built = True
+        is_shape = isinstance(input_shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in input_shape)
+        sym = SymbolicTensor(tuple(input_shape), self._dtype) if is_shape else tree.map_structure(
+            lambda s: SymbolicTensor(tuple(s), self._dtype), input_shape)
+        self.compute_output_spec(sym)
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        graph = self._graph
+        if graph is None:
+            raise TypeError(
+                f"Model '{self.name}' has no call(): subclass Model and define call(self, inputs), or make a "
+                "functional model with Model(inputs, outputs)."
+            )
+        return tree.pack_as(graph.outputs, graph.run(self._flat_inputs(inputs)))
+
+    def _flat_inputs(self, inputs: Any) -> list:
+        specs = self._graph.flat_inputs
+        if len(specs) == 1 and isinstance(inputs, torch.Tensor):
+            return [standardize_input(inputs, specs[0], self.name)]
+        if isinstance(inputs, Mapping) and not isinstance(self._graph.inputs, dict):
+            missing = [t.name for t in specs if t.name not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}' got a dict of inputs without the keys {missing}; its inputs are "
+                                 f"named {[t.name for t in specs]}.")
+            flat = [inputs[t.name] for t in specs]
+        else:
+            flat = tree.flatten(inputs)
+        if len(flat) != len(specs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(specs)} input(s) {[t.name for t in specs]}, but received "
+                f"{len(flat)}. Pass a list (or a dict keyed by input name) with one array per input."
+            )
+        return [standardize_input(torch.as_tensor(x) if not isinstance(x, torch.Tensor) else x, s, self.name)
+                for x, s in zip(flat, specs, strict=True)]
+
+    # ------------------------------------------------------------------ compile and the training API
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None, metrics: Any = None,
+                weighted_metrics: Any = None, run_eagerly: bool = False, steps_per_execution: int = 1,
+                jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+        """Configure training: optimizer, loss(es), metrics (names, classes, or objects).
+
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        """
+        self._trainer = Trainer(self, optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                weighted_metrics=weighted_metrics, run_eagerly=run_eagerly,
+                                steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        self.optimizer = self._trainer.optimizer
+        self.loss = loss
+
+    @property
+    def compiled(self) -> bool:
+        return self._trainer is not None
+
+    def _require_trainer(self, what: str) -> Trainer:
+        if self._trainer is None:
+            raise RuntimeError(
+                f"You must call compile() before {what}(): e.g. model.compile(optimizer='adam', "
+                "loss='sparse_categorical_crossentropy', metrics=['accuracy'])."
+            )
+        return self._trainer
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: list | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: int = 1) -> Any:
+        """Train for ``epochs`` epochs; returns a ``History``.
+
+        >>> history = model.fit(x_train, y_train, epochs=5, batch_size=128, validation_split=0.1)
+        """
+        return self._require_trainer("fit").fit(
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+            validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+            class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+            validation_batch_size=validation_batch_size, validation_freq=validation_freq)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
+                 sample_weight: Any = None, steps: int | None = None, callbacks: list | None = None,
+                 return_dict: bool = False) -> Any:
+        """Loss and metrics on the given data: a scalar, a list in ``metrics_names`` order, or a dict."""
+        return self._require_trainer("evaluate").evaluate(
+            x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, steps=steps,
+            callbacks=callbacks, return_dict=return_dict)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
+                callbacks: list | None = None) -> Any:
+        """Outputs for ``x`` as NumPy arrays (works without compile)."""
+        device = self._trainer.device if self._trainer is not None else get_device()
+        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps)
+        return predict_loop(self, adapter, resolve_verbose(verbose), callbacks, device)
+
+    def _single_batch(self, what: str, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> tuple:
+        trainer = self._require_trainer(what)
+        n = int(tree.flatten(x)[0].shape[0])
+        adapter = ArrayAdapter(x, y, sample_weight, batch_size=max(n, 1), device=trainer.device,
+                               class_weight=class_weight)
+        if not trainer._prepared or not trainer.optimizer.built:
+            trainer._prepare(adapter)
+        return trainer, adapter.first_batch()
+
+    def _as_result(self, logs: Any, return_dict: bool) -> Any:
+        values = to_floats(logs)
+        if return_dict:
+            return values
+        out = list(values.values())
+        return out[0] if len(out) == 1 else out
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
+                       return_dict: bool = False) -> Any:
+        """One training step on one batch; returns the metrics (running over calls, as in Keras 3)."""
+        _, batch = self._single_batch("train_on_batch", x, y, sample_weight, class_weight)
+        self.train()
+        try:
+            logs = self.train_step(batch)
+        finally:
+            self.eval()
+        return self._as_result(logs, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """Loss and metrics of one batch."""
+        _, batch = self._single_batch("test_on_batch", x, y, sample_weight)
+        self.reset_metrics()
+        return self._as_result(self.test_step(batch), return_dict)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """Outputs of one batch as NumPy arrays."""
+        return self.predict(x, batch_size=int(tree.flatten(x)[0].shape[0]), verbose=0)
+
+    # ------------------------------------------------------------------ steps (override for custom training)
+    def train_step(self, data: Any) -> Any:
+        """One training step on ``data`` (a batch ``(x, y[, sample_weight])``); returns the metric logs."""
+        return step.train_step(self, data)
+
+    train_step._lamina_default = True  # type: ignore[attr-defined]
+
+    def test_step(self, data: Any) -> Any:
+        """One evaluation step; returns the metric logs."""
+        return step.test_step(self, data)
+
+    def predict_step(self, data: Any) -> Any:
+        """One prediction step; returns the model's outputs."""
+        return step.predict_step(self, data)
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
+                     training: bool = True) -> torch.Tensor:
+        """The compiled loss of ``y_pred`` against ``y`` plus the layers' penalties (regularizers, add_loss)."""
+        return self._require_trainer("compute_loss").compute_loss(y, y_pred, sample_weight, training)
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Mapping:
+        """Update the compiled metrics and return ``{name: result}`` (computed when read)."""
+        self._require_trainer("compute_metrics").update_metrics(y, y_pred, sample_weight)
+        return step.MetricLogs(self.metrics)
+
+    @property
+    def _loss_tracker(self) -> Any:
+        return self._require_trainer("fit").loss_tracker
+
+    @property
+    def metrics(self) -> list:
+        """All metrics: the loss tracker, compiled metrics, and Metric attributes of the model."""
+        compiled = self._trainer.metrics if self._trainer is not None else []
+        return compiled + [m for m in self._tracked_metrics if all(m is not c for c in compiled)]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        return to_floats(step.MetricLogs(self.metrics))
+
+    # ------------------------------------------------------------------ summary and weights files
+    def summary(self, line_length: int | None = None, positions: list | None = None, print_fn: Any = None,
+                expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
+        """Print the layers, their output shapes and parameter counts, as Keras does."""
+        from lamina.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Write the weights to a ``.weights.safetensors`` file, atomically."""
+        from lamina.saving.weights import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
+        """Read weights written by ``save_weights``."""
+        from lamina.saving.weights import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}

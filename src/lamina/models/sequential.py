@@ -1,0 +1,120 @@
+"""``Sequential``: a plain stack of layers, each taking the previous one's output.
+
+>>> import lamina as keras
+>>> model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28, 1)), keras.layers.Dense(10)])
+>>> model.output_shape
+(None, 10)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
+from lamina.layers.layer import Layer
+from lamina.layers.symbolic import SymbolicTensor
+from lamina.models.functional import standardize_input
+from lamina.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers. Give the input shape with ``Input`` or ``input_shape=`` on the first layer to
+    build it (and check every layer) right away; otherwise it builds on its first batch."""
+
+    def __init__(self, layers: list | None = None, trainable: bool = True, name: str | None = None):
+        super().__init__(trainable=trainable, name=name)
+        self.__dict__["_stack"] = []
+        self.__dict__["_input"] = None  # the symbolic input, when the input shape is known
+        self.__dict__["_output"] = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Any) -> None:
+        """Append a layer (a lamina Layer, any torch.nn.Module, or an Input to fix the input shape)."""
+        if isinstance(layer, SymbolicTensor) and layer.node is not None and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._stack:
+                raise ValueError("Sequential: an Input can only be added first, before any other layer.")
+            self._set_input(layer.output_tensor)
+            return
+        if isinstance(layer, nn.Module) and not isinstance(layer, Layer):
+            layer = TorchModuleWrapper(layer)
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a layer or torch.nn.Module; received {type(layer).__name__}.")
+        if not self._stack and self._input is None and layer._batch_input_shape is not None:
+            self._set_input(Input(batch_shape=layer._batch_input_shape))
+        self._track_layer(layer)
+        self._stack.append(layer)
+        if self._input is not None:
+            try:  # build and check the new layer now, on shapes alone
+                self.__dict__["_output"] = layer(self._output if self._output is not None else self._input)
+            except Exception:
+                self._stack.pop()
+                del self._modules[layer.name]
+                raise
+            self.built = True
+
+    def _set_input(self, tensor: SymbolicTensor) -> None:
+        self.__dict__["_input"] = tensor
+        self.__dict__["_output"] = None
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise IndexError("Sequential.pop(): the model has no layers.")
+        layer = self._stack.pop()
+        del self._modules[layer.name]
+        if self._input is not None:
+            out = self._input
+            for kept in self._stack:
+                out = kept(out)
+            self.__dict__["_output"] = out if self._stack else None
+        return layer
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    @property
+    def inputs(self) -> Any:
+        return None if self._input is None else [self._input]
+
+    @property
+    def outputs(self) -> Any:
+        return None if self._output is None else [self._output]
+
+    @property
+    def input_shape(self) -> tuple | None:
+        return None if self._input is None else self._input.shape
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return None if self._output is None else self._output.shape
+
+    @property
+    def output_names(self) -> list[str] | None:
+        return [self._stack[-1].name] if self._stack else None
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build every layer for inputs of ``input_shape`` (batch first), without data."""
+        if input_shape is not None and self._input is None:
+            self._set_input(Input(batch_shape=tuple(input_shape)))
+            out = self._input
+            for layer in self._stack:
+                out = layer(out)
+            self.__dict__["_output"] = out if self._stack else None
+        self.built = True
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        if self._input is not None and isinstance(inputs, torch.Tensor):
+            inputs = standardize_input(inputs, self._input, self.name)
+        for layer in self._stack:
+            inputs = layer(inputs)
+        return inputs
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}

@@ -1,0 +1,85 @@
+"""Weights files: safetensors (no pickle), written atomically (temp file in the same folder, fsync, rename).
+
+Keys are the model's ``state_dict`` names (e.g. ``dense.kernel``), tensors in PyTorch's layout.
+
+>>> import lamina as keras, tempfile, os
+>>> model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+>>> path = os.path.join(tempfile.mkdtemp(), "m.weights.safetensors")
+>>> model.save_weights(path); model.load_weights(path)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+SUFFIX = ".weights.safetensors"
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never half of one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _state(model: Any) -> dict[str, torch.Tensor]:
+    state, seen = {}, {}
+    for key, value in model.state_dict(keep_vars=False).items():
+        if id(value) in seen:  # tied weights: safetensors refuses shared storage; keep one copy
+            continue
+        seen[id(value)] = key
+        state[key] = value.detach().to("cpu").contiguous()
+    return state
+
+
+def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
+    """Save ``model``'s weights to ``filepath`` (must end with ``.weights.safetensors``)."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(SUFFIX):
+        raise ValueError(f"save_weights: the filepath must end with '{SUFFIX}'; received {filepath!r}.")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
+    if not model.built or not list(model.state_dict()):
+        raise ValueError("save_weights: the model has no weights yet. Build it (call it on data, or fit) first.")
+    atomic_write_bytes(filepath, save(_state(model), metadata={"format": "lamina-weights", "version": "1"}))
+
+
+def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+    """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture)."""
+    filepath = os.fspath(filepath)
+    try:
+        loaded = load_file(filepath)
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"load_weights: cannot read {filepath!r} as a safetensors weights file: {error}") from None
+    own = model.state_dict()
+    missing = [k for k in own if k not in loaded]
+    unexpected = [k for k in loaded if k not in own]
+    mismatched = [k for k in own if k in loaded and tuple(own[k].shape) != tuple(loaded[k].shape)]
+    if (missing or unexpected or mismatched) and not skip_mismatch:
+        detail = "; ".join(p for p in (
+            f"missing in the file: {missing}" if missing else "",
+            f"not in the model: {unexpected}" if unexpected else "",
+            "shape differs: " + ", ".join(f"{k} model {tuple(own[k].shape)} vs file {tuple(loaded[k].shape)}"
+                                          for k in mismatched) if mismatched else "") if p)
+        raise ValueError(f"load_weights: {filepath} does not match model '{model.name}': {detail}. "
+                         "Pass skip_mismatch=True to load only the weights that fit.")
+    with torch.no_grad():
+        for key, value in own.items():
+            if key in loaded and key not in mismatched:
+                value.copy_(loaded[key].to(value.device, value.dtype))

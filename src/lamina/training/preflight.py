@@ -1,0 +1,125 @@
+"""Pre-flight checks: the first batch goes through model, loss and metrics before any training step, so that
+mistakes in data or set-up come out as one clear error (what was received, what was expected, the fix).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+
+from lamina import losses
+from lamina.layers.layer import format_shape
+
+
+class TargetError(ValueError):
+    """Targets (y) that do not fit the model's outputs or the loss."""
+
+
+def _kind(loss: Any) -> str:
+    fn = getattr(loss, "fn", None)
+    if isinstance(loss, losses.SparseCategoricalCrossentropy) or fn is losses.sparse_categorical_crossentropy:
+        return "sparse"
+    if isinstance(loss, losses.CategoricalCrossentropy) or fn is losses.categorical_crossentropy:
+        return "categorical"
+    if isinstance(loss, losses.BinaryCrossentropy) or fn is losses.binary_crossentropy:
+        return "binary"
+    return "other"
+
+
+def _shape(t: torch.Tensor) -> str:
+    return format_shape((None, *tuple(t.shape[1:])))
+
+
+def check_pair(name: str, loss: Any, y_true: torch.Tensor, y_pred: torch.Tensor,
+               label_range: tuple[float, float] | None = None) -> None:
+    """Raise ``TargetError`` if ``y_true`` cannot be scored against ``y_pred`` by ``loss``; warn on logit mix-ups."""
+    kind = _kind(loss)
+    where = f"output '{name}'" if name not in ("output",) else "the model's output"
+    lo, hi = label_range if label_range is not None else (float(y_true.min()), float(y_true.max()))
+    if kind == "sparse":
+        classes = y_pred.shape[-1]
+        rank_ok = y_true.ndim == y_pred.ndim - 1 or (y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1)
+        if not rank_ok and y_pred.ndim > 2:
+            raise TargetError(
+                f"{type(loss).__name__} got labels of shape {_shape(y_true)} but {where} has shape "
+                f"{_shape(y_pred)}: the last layer still has {y_pred.ndim - 2} spatial/sequence axes (Dense applies "
+                "to the last axis only). Add a Flatten() (or GlobalAveragePooling) layer before the final Dense."
+            )
+        if y_true.ndim == y_pred.ndim and y_true.shape[-1] == classes and classes > 1:
+            raise TargetError(
+                f"{type(loss).__name__} expects integer class ids of shape (None,), but the labels have shape "
+                f"{_shape(y_true)}, like one-hot vectors. Use CategoricalCrossentropy for one-hot labels, or "
+                "pass y.argmax(-1)."
+            )
+        if not rank_ok:
+            raise TargetError(
+                f"{type(loss).__name__}: labels of shape {_shape(y_true)} do not fit {where} of shape "
+                f"{_shape(y_pred)}; expected labels of shape {format_shape((None, *tuple(y_pred.shape[1:-1])))}."
+            )
+        if y_true.is_floating_point() and not bool((y_true == y_true.round()).all()):
+            raise TargetError(
+                f"{type(loss).__name__} expects integer class ids, but the labels hold fractional values. "
+                "For probabilities or one-hot targets use CategoricalCrossentropy."
+            )
+        ignore = getattr(loss, "ignore_class", None)
+        if (lo < 0 and lo != ignore) or hi >= classes:
+            bad = hi if hi >= classes else lo
+            raise TargetError(
+                f"Labels out of range for {type(loss).__name__}: found label {int(bad)}, but {where} has "
+                f"{classes} units, so labels must be in [0, {classes - 1}]. Make the last Dense layer "
+                f"{int(hi) + 1} units wide, or check the labels (are they 1-based?)."
+            )
+    elif kind == "categorical":
+        if y_true.ndim == y_pred.ndim - 1 or (y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 < y_pred.shape[-1]):
+            raise TargetError(
+                f"CategoricalCrossentropy expects one-hot targets of shape {_shape(y_pred)}, but got integer labels "
+                f"of shape {_shape(y_true)}. Use SparseCategoricalCrossentropy (loss='sparse_categorical_crossentropy') "
+                "or one-hot encode y with lamina.utils.to_categorical."
+            )
+        if tuple(y_true.shape[1:]) != tuple(y_pred.shape[1:]):
+            raise TargetError(
+                f"CategoricalCrossentropy: targets of shape {_shape(y_true)} do not match {where} of shape "
+                f"{_shape(y_pred)}." + (" Add a Flatten() layer before the final Dense." if y_pred.ndim > 2 else "")
+            )
+    else:
+        _check_broadcast(loss, where, y_true, y_pred)
+        if kind == "binary" and (lo < 0 or hi > 1):
+            raise TargetError(
+                f"BinaryCrossentropy expects targets in [0, 1], but found values in [{lo:g}, {hi:g}]. For class ids "
+                "use SparseCategoricalCrossentropy."
+            )
+    if kind in ("sparse", "categorical", "binary"):
+        _check_logits(loss, kind, y_pred)
+
+
+def _check_broadcast(loss: Any, where: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> None:
+    t, p = tuple(y_true.shape[1:]), tuple(y_pred.shape[1:])
+    if t == p or (len(t) == len(p) - 1 and p[-1:] == (1,) and t == p[:-1]) or (
+            len(p) == len(t) - 1 and t[-1:] == (1,) and p == t[:-1]):
+        return
+    hint = " Add a Flatten() layer before the final Dense." if y_pred.ndim > 2 and y_true.ndim <= 2 else ""
+    raise TargetError(
+        f"{type(loss).__name__}: targets of shape {_shape(y_true)} do not match {where} of shape {_shape(y_pred)}."
+        f"{hint} Make the last layer produce {format_shape((None, *t))}."
+    )
+
+
+def _check_logits(loss: Any, kind: str, y_pred: torch.Tensor) -> None:
+    if not y_pred.is_floating_point() or y_pred.numel() == 0:
+        return
+    probs = bool(((y_pred >= 0) & (y_pred <= 1)).all())
+    if kind != "binary" and y_pred.shape[-1] > 1:
+        probs = probs and bool(torch.allclose(y_pred.sum(-1), torch.ones((), device=y_pred.device), atol=1e-3))
+    from_logits = bool(getattr(loss, "from_logits", False))
+    if from_logits and probs:
+        warnings.warn(
+            f"{type(loss).__name__}(from_logits=True) received outputs that look like probabilities (a softmax or "
+            "sigmoid output): the loss applies softmax/sigmoid again and learning slows down. Remove the final "
+            "activation, or use from_logits=False.", UserWarning, stacklevel=4)
+    elif not from_logits and not probs:
+        warnings.warn(
+            f"{type(loss).__name__}(from_logits=False) received outputs outside [0, 1] (or not summing to 1), "
+            "which look like logits. Add a softmax/sigmoid activation to the last layer, or use from_logits=True.",
+            UserWarning, stacklevel=4)

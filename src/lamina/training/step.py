@@ -1,0 +1,81 @@
+"""The default train, test and predict steps (what ``Model.train_step`` and friends do unless overridden).
+
+Everything stays on the device: the returned logs are a lazy mapping whose values are computed from the
+metrics only when somebody reads them (the progress bar at its refresh, a callback that asked for batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+
+from lamina.core import tree
+from lamina.data.adapters import unpack_x_y_sample_weight
+
+
+class MetricLogs(Mapping):
+    """``{metric name: result}`` for a list of metrics, computed on first access (Keras's step logs)."""
+
+    __slots__ = ("_metrics", "_values")
+
+    def __init__(self, metrics: list):
+        self._metrics = metrics
+        self._values: dict | None = None
+
+    def _resolve(self) -> dict:
+        if self._values is None:
+            values: dict = {}
+            for m in self._metrics:
+                result = m.result()
+                if isinstance(result, dict):
+                    values.update(result)
+                else:
+                    values[m.name] = result
+            self._values = values
+        return self._values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._resolve()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolve())
+
+    def __len__(self) -> int:
+        return len(self._resolve())
+
+
+def batch_size_of(x: Any) -> int:
+    leaves = tree.flatten(x)
+    return int(leaves[0].shape[0]) if leaves and hasattr(leaves[0], "shape") else 1
+
+
+def train_step(model: Any, data: Any) -> Mapping:
+    """Forward, loss, backward, optimizer step, metric updates; no host synchronization."""
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    y_pred = model(x, training=True)
+    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+    optimizer = model.optimizer
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return model.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def test_step(model: Any, data: Any) -> Mapping:
+    """Forward in inference mode, loss and metric updates."""
+    x, y, sample_weight = unpack_x_y_sample_weight(data)
+    with torch.no_grad():
+        y_pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+        return model.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def predict_step(model: Any, data: Any) -> Any:
+    """Forward in inference mode; returns the model's outputs."""
+    x, _, _ = unpack_x_y_sample_weight(data)
+    with torch.no_grad():
+        return model(x, training=False)

@@ -1,0 +1,308 @@
+"""The loops behind ``fit``, ``evaluate`` and ``predict``: epochs, steps, callbacks, devices, progress.
+
+The trainer knows nothing of layer types: it calls the model's ``train_step``/``test_step``/``predict_step``
+and its ``compute_loss``/``compute_metrics``. The host is touched only when the progress bar refreshes,
+a callback asked for batch logs, or an epoch ends.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamina import optimizers
+from lamina.core import tree
+from lamina.core.device import get_device
+from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
+from lamina.training import preflight, step
+from lamina.training.callbacks import Callback, CallbackList, History
+from lamina.training.compile import CompiledLoss, CompiledMetrics
+from lamina.training.progress import Progress, resolve_verbose, to_floats
+
+
+class Trainer:
+    """What ``model.compile`` creates: the optimizer, compiled loss and metrics, and the loops."""
+
+    def __init__(self, model: Any, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
+                 metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                 steps_per_execution: int = 1, jit_compile: Any = "auto", device: Any = None):
+        from lamina import metrics as metrics_module
+
+        self.model = model
+        self.optimizer = optimizers.get(optimizer)
+        self.compiled_loss = CompiledLoss(loss, loss_weights) if loss is not None else None
+        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
+        self.loss_tracker = metrics_module.Mean(name="loss")
+        self.run_eagerly = run_eagerly
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = jit_compile
+        self.device = torch.device(device) if device is not None else get_device()
+        self._prepared = False
+        self._warned_logits = False
+        self._reg_layers: list | None = None
+
+    # ------------------------------------------------------------------ loss and metrics used by the steps
+    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
+        model = self.model
+        if self.compiled_loss is None:
+            raise ValueError(
+                "No loss to compute: compile the model with a loss (model.compile(loss=...)), or override "
+                "train_step/compute_loss."
+            )
+        if not self.compiled_loss.built:
+            self.compiled_loss.build(model, y, y_pred)
+        if y is None:
+            raise DataError("Training needs targets: pass y to fit()/evaluate(), or yield (x, y) batches.")
+        total = self.compiled_loss(y, y_pred, sample_weight, track=True)
+        extra = self._regularization_losses()
+        if extra:
+            total = total + torch.stack([e.to(total.dtype).reshape(()) for e in extra]).sum()
+        return total
+
+    def _regularization_losses(self) -> list[torch.Tensor]:
+        from lamina.layers.layer import Layer
+
+        if self._reg_layers is None:
+            self._reg_layers = [m for m in self.model.modules() if isinstance(m, Layer)]
+        out = []
+        for layer in self._reg_layers:
+            if layer._added_losses:
+                out.extend(layer._added_losses)
+                layer._added_losses.clear()
+            for key, info in layer._weight_info.items():
+                if info.regularizer is not None:
+                    out.append(info.regularizer(getattr(layer, key)))
+        return out
+
+    def update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
+        if not self.compiled_metrics.built:
+            self.compiled_metrics.build(self.model, y, y_pred, self.compiled_loss)
+        if y is not None:
+            self.compiled_metrics.update_state(y, y_pred, sample_weight)
+
+    @property
+    def metrics(self) -> list:
+        tracked = [self.loss_tracker]
+        if self.compiled_loss is not None and self.compiled_loss.built:
+            tracked += [t for t in self.compiled_loss.trackers if t is not None]
+        return tracked + self.compiled_metrics.metrics
+
+    # ------------------------------------------------------------------ preparing a run
+    def _prepare(self, adapter: Any, with_targets: bool = True) -> None:
+        """Move the model, build it on the first batch, check data against model/loss, build the optimizer."""
+        model = self.model
+        model.to(self.device)
+        x, y, sw = unpack_x_y_sample_weight(adapter.first_batch())
+        custom_step = not getattr(type(model).train_step, "_lamina_default", False)
+        if not custom_step or not model.built:
+            with torch.no_grad():
+                y_pred = model(x, training=False)
+            if with_targets and y is not None and self.compiled_loss is not None and not custom_step:
+                if not self.compiled_loss.built:
+                    self.compiled_loss.build(model, y, y_pred)
+                label_range = self._label_ranges(adapter)
+                for name, loss, _, t, p in self.compiled_loss.pairs(y, y_pred):
+                    rng = label_range.get(name) if label_range else None
+                    with warnings.catch_warnings():
+                        if self._warned_logits:
+                            warnings.simplefilter("ignore")
+                        preflight.check_pair(name, loss, t, p, rng)
+                self._warned_logits = True
+                with torch.no_grad():
+                    self.compiled_loss(y, y_pred, sw, track=False)
+                    if not self.compiled_metrics.built:
+                        self.compiled_metrics.build(model, y, y_pred, self.compiled_loss)
+        if not self.optimizer.built and any(p.requires_grad for p in model.parameters()):
+            self.optimizer.build([p for p in model.parameters() if p.requires_grad])
+        self._reg_layers = None
+        self._prepared = True
+
+    def _label_ranges(self, adapter: Any) -> dict | None:
+        """Min/max of each integer target over all in-memory data (one host sync per fit)."""
+        if not isinstance(adapter, ArrayAdapter) or adapter.y is None or self.compiled_loss is None:
+            return None
+        names = self.compiled_loss.names or None
+        leaves = tree.flatten(adapter.y)
+        if names is None or len(names) != len(leaves):
+            return None
+        ordered = [adapter.y[n] for n in names] if isinstance(adapter.y, dict) else leaves
+        stats = torch.stack([torch.stack([t.min().float(), t.max().float()]) for t in ordered]).tolist()
+        return {n: (lo, hi) for n, (lo, hi) in zip(names, stats, strict=True)}
+
+    def _adapter(self, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any = False,
+                 class_weight: Any = None, steps: Any = None) -> Any:
+        return make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
+                            class_weight=class_weight, steps_per_epoch=steps)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: list[Callback] | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: int = 1) -> History:
+        model = self.model
+        verbose = resolve_verbose(verbose)
+        if not isinstance(epochs, int) or epochs < 1 or initial_epoch < 0 or initial_epoch >= epochs:
+            raise ValueError(f"fit(): need 0 <= initial_epoch < epochs; received initial_epoch={initial_epoch}, "
+                             f"epochs={epochs}.")
+        if validation_split and validation_data is not None:
+            validation_split = 0.0  # Keras: validation_data wins
+        if validation_split:
+            if not _arrays(x):
+                raise DataError("validation_split works with in-memory arrays only; pass validation_data instead.")
+            (x, y, sample_weight), validation_data = split_arrays(
+                _tensors(x), _tensors(y), _tensors(sample_weight), validation_split)
+        train = self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, steps_per_epoch)
+        val = None
+        if validation_data is not None:
+            vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
+            val = self._adapter(vx, vy, vsw, validation_batch_size or (batch_size if _arrays(vx) else None),
+                                steps=validation_steps)
+        self._prepare(train)
+        if val is not None:
+            self._check_validation(val)
+
+        history = History()
+        cbs = CallbackList([*(callbacks or []), history], model=model)
+        cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
+        model.stop_training = False
+        model.history = history
+        train_fn = model.train_step
+        logs: dict = {}
+        epoch_logs: dict = {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            progress = Progress(verbose, train.num_batches)
+            progress.epoch_header(epoch, epochs)
+            progress.start()
+            model.train()
+            steps_done = 0
+            for batch_index, batch in enumerate(train.epoch()):
+                if cbs.wants("on_train_batch_begin"):
+                    cbs.on_train_batch_begin(batch_index)
+                logs = train_fn(batch)
+                steps_done = batch_index + 1
+                if cbs.wants("on_train_batch_end"):
+                    cbs.on_train_batch_end(batch_index, to_floats(logs))
+                progress.update(steps_done, logs, step.batch_size_of(batch[0]))
+                if model.stop_training:
+                    break
+            model.eval()
+            if steps_done == 0:
+                break  # a one-shot generator ran dry
+            epoch_logs = to_floats(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_test(val, cbs, verbose=0)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            progress.finish(steps_done, epoch_logs)
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if model.stop_training or getattr(train, "exhausted", False):
+                break
+        cbs.on_train_end(epoch_logs)
+        return history
+
+    def _check_validation(self, val: Any) -> None:
+        vx, vy, _ = val.first_batch()
+        with torch.no_grad():
+            pred = self.model(vx, training=False)
+        if vy is not None and self.compiled_loss is not None:
+            for name, loss, _, t, p in self.compiled_loss.pairs(vy, pred):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        preflight.check_pair(name, loss, t, p)
+                    except preflight.TargetError as error:
+                        raise preflight.TargetError(f"In validation_data: {error}") from None
+
+    # ------------------------------------------------------------------ evaluate
+    def _run_test(self, adapter: Any, cbs: CallbackList, verbose: int) -> dict[str, float]:
+        model = self.model
+        model.reset_metrics()
+        model.eval()
+        test_fn = model.test_step
+        cbs.on_test_begin()
+        progress = Progress(verbose, adapter.num_batches)
+        progress.start()
+        logs: Any = {}
+        n = 0
+        for i, batch in enumerate(adapter.epoch()):
+            if cbs.wants("on_test_batch_begin"):
+                cbs.on_test_batch_begin(i)
+            logs = test_fn(batch)
+            n = i + 1
+            if cbs.wants("on_test_batch_end"):
+                cbs.on_test_batch_end(i, to_floats(logs))
+            progress.update(n, logs, step.batch_size_of(batch[0]))
+        result = to_floats(logs)
+        progress.finish(n, result)
+        cbs.on_test_end(result)
+        return result
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
+                 sample_weight: Any = None, steps: int | None = None, callbacks: list | None = None,
+                 return_dict: bool = False) -> Any:
+        verbose = resolve_verbose(verbose)
+        adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps)
+        if not self._prepared or not self.optimizer.built:
+            self._prepare(adapter)
+        else:
+            self.model.to(self.device)
+        cbs = CallbackList(callbacks, model=self.model)
+        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
+        logs = self._run_test(adapter, cbs, verbose)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
+                callbacks: list | None = None) -> Any:
+        verbose = resolve_verbose(verbose)
+        adapter = self._adapter(x, None, None, batch_size, steps=steps)
+        return predict_loop(self.model, adapter, verbose, callbacks, self.device)
+
+
+def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
+    """Run ``predict_step`` over every batch and concatenate the outputs as NumPy arrays."""
+    model.to(device)
+    model.eval()
+    cbs = CallbackList(callbacks, model=model)
+    cbs.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
+    cbs.on_predict_begin()
+    progress = Progress(verbose, adapter.num_batches)
+    progress.start()
+    outputs: list = []
+    n = 0
+    for i, batch in enumerate(adapter.epoch()):
+        if cbs.wants("on_predict_batch_begin"):
+            cbs.on_predict_batch_begin(i)
+        out = model.predict_step(batch)
+        outputs.append(tree.map_structure(lambda t: t.detach().to("cpu", non_blocking=True), out))
+        n = i + 1
+        if cbs.wants("on_predict_batch_end"):
+            cbs.on_predict_batch_end(i, {"outputs": out})
+        progress.update(n, None, step.batch_size_of(batch[0]))
+    progress.finish(n, {})
+    cbs.on_predict_end()
+    if not outputs:
+        raise DataError("predict() received no batches.")
+    flat = [tree.flatten(o) for o in outputs]
+    joined = [torch.cat([f[i] for f in flat]).numpy() for i in range(len(flat[0]))]
+    return tree.pack_as(outputs[0], joined)
+
+
+def _arrays(x: Any) -> bool:
+    return all(isinstance(v, (np.ndarray, torch.Tensor, list)) for v in tree.flatten(x)) and x is not None
+
+
+def _tensors(x: Any) -> Any:
+    if x is None:
+        return None
+    return tree.map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v)), x)
