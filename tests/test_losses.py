@@ -26,23 +26,25 @@ def close(a, b, rtol=1e-5, atol=1e-6):
 
 @contextlib.contextmanager
 def no_host_sync():
-    """Make every obvious device-to-host synchronisation raise while the block runs."""
+    """Make obvious device-host synchronisations (and tensors built from host data) raise."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("host sync")
 
     names = ["item", "tolist", "cpu", "numpy", "__bool__", "nonzero", "__int__", "__float__"]
     saved = {name: getattr(torch.Tensor, name) for name in names}
-    saved_nonzero = torch.nonzero
+    functions = {name: getattr(torch, name) for name in ("nonzero", "as_tensor", "tensor")}  # + host copies
     try:
         for name in names:
             setattr(torch.Tensor, name, refuse)
-        torch.nonzero = refuse
+        for name in functions:
+            setattr(torch, name, refuse)
         yield
     finally:
         for name, fn in saved.items():
             setattr(torch.Tensor, name, fn)
-        torch.nonzero = saved_nonzero
+        for name, fn in functions.items():
+            setattr(torch, name, fn)
 
 
 def data(kind, logits, rng=None):
@@ -125,6 +127,24 @@ def test_default_reduction_is_a_0d_tensor_without_host_sync(cls_name, kwargs, ki
         value = loss(y_true, y_pred)
         weighted = loss(y_true, y_pred, sample_weight=weight)
     assert value.shape == () and weighted.shape == () and value.dtype == torch.float32
+    for reduction in REDUCTIONS:
+        loss.reduction = reduction
+        with no_host_sync():
+            loss(y_true, y_pred, sample_weight=2.5)
+            loss(y_true, y_pred, sample_weight=weight)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("cls_name,kwargs,kind,logits", CASES[:6] + CASES[-4:])
+def test_host_number_sample_weight(keras, cls_name, kwargs, kind, logits, reduction):
+    y_true, y_pred = data(kind, logits)
+    ours = getattr(losses, cls_name)(reduction=reduction, **kwargs)
+    ref = getattr(keras.losses, cls_name)(reduction=reduction, **kwargs)
+    for sw in (0.5, 3, np.float32(2.0)):
+        # A number weighs every sample alike (Keras itself fails on a scalar with ignore_class, and
+        # its "mean_with_sample_weight" divides by the bare scalar rather than the summed weights).
+        expected = ref(y_true, y_pred, sample_weight=np.full(N, sw, "float32"))
+        close(ours(y_true, y_pred, sample_weight=sw), expected)
 
 
 FUNCTIONS = [

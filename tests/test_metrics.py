@@ -26,23 +26,25 @@ def close(a, b, rtol=1e-5, atol=1e-6):
 
 @contextlib.contextmanager
 def no_host_sync():
-    """Make every obvious device-to-host synchronisation raise while the block runs."""
+    """Make obvious device-host synchronisations (and tensors built from host data) raise."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("host sync")
 
     names = ["item", "tolist", "cpu", "numpy", "__bool__", "nonzero", "__int__", "__float__"]
     saved = {name: getattr(torch.Tensor, name) for name in names}
-    saved_nonzero = torch.nonzero
+    functions = {name: getattr(torch, name) for name in ("nonzero", "as_tensor", "tensor")}  # + host copies
     try:
         for name in names:
             setattr(torch.Tensor, name, refuse)
-        torch.nonzero = refuse
+        for name in functions:
+            setattr(torch, name, refuse)
         yield
     finally:
         for name, fn in saved.items():
             setattr(torch.Tensor, name, fn)
-        torch.nonzero = saved_nonzero
+        for name, fn in functions.items():
+            setattr(torch, name, fn)
 
 
 def data(kind, seed=1):
@@ -185,6 +187,22 @@ def test_mean_of_scalars_lists_and_scalar_weights(keras):
     zero_weight = metrics.Mean()
     zero_weight.update_state([1.0, 2.0], sample_weight=[0.0, 0.0])
     assert float(zero_weight.result()) == 0.0
+
+
+def test_mean_weighted_by_batch_size_like_a_loss_tracker(keras):
+    ours, ref = metrics.Mean(name="loss"), keras.metrics.Mean(name="loss")
+    loss_values = {value: torch.full((), value) for value in (0.5, 1.5, 2.0)}
+    for value, batch_size in [(0.5, 32), (1.5, 32), (2.0, 7)]:
+        with no_host_sync():
+            ours.update_state(loss_values[value], batch_size)
+            result = ours.result()
+        ref.update_state(np.float32(value), sample_weight=batch_size)
+        close(result, ref.result())
+    assert ours.state("count") == 71  # a host number: no device tensor for the count
+    s, ref_sum = metrics.Sum(), keras.metrics.Sum()
+    s.update_state(np.array([1.0, 2.0]), sample_weight=3)
+    ref_sum.update_state(np.array([1.0, 2.0]), sample_weight=3)
+    close(s.result(), ref_sum.result())
 
 
 def test_integer_and_bool_values_are_averaged_as_floats():

@@ -46,7 +46,9 @@ _MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 def _as_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
     """A tensor view of ``x`` on ``device`` with ``dtype`` (no copy when it already matches)."""
     if isinstance(x, torch.Tensor):
-        return x.to(device=device, dtype=dtype)
+        if (dtype is not None and x.dtype != dtype) or (device is not None and x.device != device):
+            return x.to(device=device, dtype=dtype)
+        return x
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
@@ -267,13 +269,19 @@ def reduce_weighted_values(values: torch.Tensor, sample_weight: Any = None, mask
     """Weight per-sample ``values`` and reduce them as a Keras loss does.
 
     ``sample_weight`` is rank-matched like Keras (a trailing axis of size 1 is dropped or added),
-    then aligned on the leading (batch) axes. ``mask`` (boolean, values' shape) marks entries
-    that count, as ``ignore_class`` does.
+    then aligned on the leading (batch) axes; a Python number weighs every value alike without
+    a copy to the device. ``mask`` (boolean, values' shape) marks the entries that count, as
+    ``ignore_class`` does. ``"mean_with_sample_weight"`` divides by the sum of the weights
+    broadcast to the values' shape.
 
     >>> import torch
     >>> reduce_weighted_values(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 0.0]), reduction="sum")
     tensor(1.)
     """
+    scale = None
+    host_number = not isinstance(sample_weight, torch.Tensor) and np.ndim(sample_weight) == 0
+    if sample_weight is not None and host_number:
+        scale, sample_weight = float(sample_weight), None
     weight = None
     if sample_weight is not None:
         weight = _as_tensor(sample_weight, dtype=values.dtype, device=values.device)
@@ -287,13 +295,19 @@ def reduce_weighted_values(values: torch.Tensor, sample_weight: Any = None, mask
     if weight is not None:
         values, weight = _broadcast_weight(*_match_rank(values, weight))
         values = values * weight
+    if scale is not None:
+        values = values * scale
     if reduction is None or reduction == "none" or values.ndim == 0:
         return values
     total = values.sum()
     if reduction == "sum":
         return total
-    if reduction == "mean_with_sample_weight" and weight is not None:
-        return _div_no_nan(total, torch.broadcast_to(weight, values.shape).sum())
+    if reduction == "mean_with_sample_weight" and (weight is not None or scale is not None):
+        if weight is None:
+            count = values.numel() * scale
+            return total / count if count else torch.zeros_like(total)
+        count = torch.broadcast_to(weight, values.shape).sum()
+        return _div_no_nan(total, count if scale is None else count * scale)
     if mask is not None:
         return total / mask.sum().clamp_min(1).to(values.dtype)
     return total / max(values.numel(), 1)
@@ -345,7 +359,7 @@ class Loss:
         y_pred = _as_tensor(y_pred, dtype=self._dtype)
         y_true = _as_tensor(y_true, device=y_pred.device)
         if self._float_labels:
-            y_true = y_true.to(self._dtype)
+            y_true = _as_tensor(y_true, dtype=self._dtype)
         if sample_weight is None and self.reduction in _MEAN_REDUCTIONS:
             fused = self._fused_mean(y_true, y_pred)
             if fused is not None:

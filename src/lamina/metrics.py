@@ -46,7 +46,11 @@ _FUNCTIONS = Registry("metric function")
 def _as_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
     """A detached tensor view of ``x`` on ``device`` with ``dtype`` (no copy when it already matches)."""
     if isinstance(x, torch.Tensor):
-        return x.detach().to(device=device, dtype=dtype)
+        if x.requires_grad:
+            x = x.detach()
+        if (dtype is not None and x.dtype != dtype) or (device is not None and x.device != device):
+            return x.to(device=device, dtype=dtype)
+        return x
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
@@ -251,7 +255,7 @@ class Metric:
         current = self._state[name]
         if isinstance(value, torch.Tensor):
             if isinstance(current, torch.Tensor) and current.device == value.device:
-                current.add_(value.detach(), alpha=scale)
+                current.add_(value.detach() if value.requires_grad else value, alpha=scale)
                 return
             fresh = value.detach().to(self._dtype, copy=True)
             if scale != 1.0:
@@ -318,6 +322,13 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def _host_number(sample_weight: Any) -> bool:
+    """Whether a sample weight is one number held by the host (a Python or NumPy scalar)."""
+    if sample_weight is None or isinstance(sample_weight, torch.Tensor):
+        return False
+    return np.ndim(sample_weight) == 0
+
+
 def _samplewise(values: torch.Tensor, sample_weight: Any, dtype: torch.dtype,
                 reduce: Callable[..., torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Keras's weighting: reduce values to the weight's rank, weight them, then reduce per sample."""
@@ -354,6 +365,11 @@ class Mean(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = _as_tensor(values)
+        if _host_number(sample_weight):  # e.g. the batch size: weigh the batch mean, count on the host
+            values = values.to(self._dtype)
+            self.accumulate("total", values.mean() if values.ndim else values, scale=float(sample_weight))
+            self.accumulate("count", float(sample_weight))
+            return
         if sample_weight is not None:
             values, weight = _samplewise(values, sample_weight, self._dtype, torch.mean)
             self.accumulate("total", values.sum())
@@ -396,6 +412,9 @@ class Sum(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = _as_tensor(values)
+        if _host_number(sample_weight):
+            self.accumulate("total", values.to(self._dtype).sum(), scale=float(sample_weight))
+            return
         if sample_weight is not None:
             values, _ = _samplewise(values, sample_weight, self._dtype, torch.sum)
         elif values.is_floating_point() and values.dtype != self._dtype:
@@ -424,7 +443,8 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = fn_kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_true, y_pred = (x.detach() if isinstance(x, torch.Tensor) else x for x in (y_true, y_pred))
+        y_true, y_pred = (x.detach() if isinstance(x, torch.Tensor) and x.requires_grad else x
+                          for x in (y_true, y_pred))
         super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
     def get_config(self) -> dict[str, Any]:

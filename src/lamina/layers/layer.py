@@ -149,6 +149,7 @@ class Layer(nn.Module):
         self._inbound_nodes: list[Node] = []
         self._build_device: torch.device = torch.device("cpu")
         self._build_shapes_dict: Any = None
+        self.recorded_output_shape: Any = None
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
         elif input_shape is not None:
@@ -451,7 +452,8 @@ class Layer(nn.Module):
         token = config.TRAINING.set(training)
         try:
             on_meta = type(first) is torch.Tensor and first.is_meta
-            if not self.built:
+            just_built = not self.built
+            if just_built:
                 self._build_device = torch.device("cpu") if on_meta or first is None else _device_of(args)
                 self._build_from(args, kwargs)
             if self.input_spec is not None:
@@ -463,6 +465,9 @@ class Layer(nn.Module):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
+            if just_built:  # for summary(): the output shape seen on the first call, batch unknown
+                self.recorded_output_shape = tree.map_structure(
+                    lambda t: (None, *t.shape[1:]) if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
         except Exception as error:  # keep the user's traceback; add where it happened
             _add_layer_note(error, self, args)
             raise

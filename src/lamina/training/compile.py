@@ -81,6 +81,11 @@ class CompiledLoss:
         specs = _as_list(self.spec, self.names, "loss")
         self.losses = [None if s is None else losses_module.get(s) for s in specs]
         weights = _as_list(self.weights_spec if self.weights_spec is not None else 1.0, self.names, "loss_weights")
+        if not all(w is None or isinstance(w, (int, float)) for w in weights):
+            raise TypeError(
+                f"compile(): loss_weights must be numbers (one per output, or a dict by output name); received "
+                f"{self.weights_spec!r}. If these are metrics, pass them by keyword: compile(..., metrics=[...])."
+            )
         self.weights = [1.0 if w is None else float(w) for w in weights]
         if all(loss is None for loss in self.losses):
             raise ValueError("compile(): no loss was given for any output. Pass loss='...' to compile().")

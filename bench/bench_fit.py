@@ -1,0 +1,148 @@
+"""lamina's fit against a hand-written PyTorch loop on the same model and data, in one run.
+
+Prints, per workload, the median seconds of several repeats for each side and their ratio (lamina / PyTorch;
+below 1 means lamina is faster). Reports only; asserts nothing.
+
+    python bench/bench_fit.py                 # both workloads, 5 repeats
+    python bench/bench_fit.py --repeats 3 --only mlp
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+import lamina as keras
+from lamina.datasets import fashion_mnist
+
+BATCH = 128
+
+
+def load() -> tuple[np.ndarray, np.ndarray]:
+    (x, y), _ = fashion_mnist.load_data()
+    return (x.astype("float32") / 255.0), y.astype("int64")
+
+
+# ---------------------------------------------------------------- hand-written PyTorch
+def torch_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                steps: int | None, with_accuracy: bool, generator: torch.Generator) -> float:
+    """The loop a PyTorch user writes: data already on the device, a permutation, index, step.
+    Loss (and accuracy) accumulate on the device and are read once at the end."""
+    loss_fn = nn.CrossEntropyLoss()
+    n = x.shape[0]
+    order = torch.randperm(n, generator=generator).to(x.device)
+    total = torch.zeros((), device=x.device)
+    correct = torch.zeros((), device=x.device, dtype=torch.long)
+    model.train()
+    starts = range(0, n, BATCH)
+    if steps is not None:
+        starts = list(starts)[:steps]
+    for start in starts:
+        idx = order[start:start + BATCH]
+        xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+        logits = model(xb)
+        loss = loss_fn(logits, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * yb.shape[0]
+        if with_accuracy:
+            correct += (logits.detach().argmax(-1) == yb).sum()
+    return float(total) + float(correct)
+
+
+def torch_mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def torch_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 10))
+
+
+# ---------------------------------------------------------------- lamina
+def lamina_mlp() -> keras.Model:
+    return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(128, activation="relu"),
+                             keras.layers.Dense(10)])
+
+
+def lamina_cnn() -> keras.Model:
+    from lamina.layers.conv import Conv2D
+    from lamina.layers.pooling import MaxPooling2D
+
+    return keras.Sequential([keras.Input(shape=(28, 28, 1)), Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
+                             Conv2D(64, 3, activation="relu"), MaxPooling2D(2), keras.layers.Flatten(),
+                             keras.layers.Dense(10)])
+
+
+def time_it(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int, with_accuracy: bool) -> dict:
+    device = keras.get_device()
+    cnn = name.startswith("cnn")
+    xt = torch.from_numpy(x).to(device)
+    yt = torch.from_numpy(y).to(device)
+    x_torch = xt.reshape(-1, 1, 28, 28) if cnn else xt.reshape(-1, 784)
+    x_lamina = x.reshape(-1, 28, 28, 1) if cnn else x.reshape(-1, 784)
+
+    torch.manual_seed(0)
+    t_model = (torch_cnn() if cnn else torch_mlp()).to(device)
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    l_model = lamina_cnn() if cnn else lamina_mlp()
+    l_model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=["accuracy"] if with_accuracy else None)
+    fit_kwargs = {"batch_size": BATCH, "epochs": 1, "verbose": 0, "steps_per_epoch": steps}
+
+    # warm-up both (allocator, oneDNN primitives, lazy builds)
+    torch_epoch(t_model, t_opt, x_torch, yt, 5, with_accuracy, gen)
+    l_model.fit(x_lamina[:BATCH * 5], y[:BATCH * 5], **{**fit_kwargs, "steps_per_epoch": None})
+
+    t_times, l_times = [], []
+    for i in range(repeats):  # alternate the order so slow drifts of a noisy machine hit both sides
+        pair = [("t", lambda: torch_epoch(t_model, t_opt, x_torch, yt, steps, with_accuracy, gen)),
+                ("l", lambda: l_model.fit(x_lamina, y, **fit_kwargs))]
+        for who, fn in (pair if i % 2 == 0 else pair[::-1]):
+            (t_times if who == "t" else l_times).append(time_it(fn))
+    t_med, l_med = statistics.median(t_times), statistics.median(l_times)
+    return {"name": name, "torch": t_med, "lamina": l_med, "ratio": l_med / t_med}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["mlp", "cnn"], default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x, y = load()
+    device = keras.get_device()
+    print(f"# lamina bench: torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+          f"{platform.processor() or platform.machine()}, python {sys.version.split()[0]}, cpus {os.cpu_count()}")
+    workloads = []
+    if args.only in (None, "mlp"):
+        workloads += [("mlp (a) 1 epoch, loss", None, False), ("mlp (a) 1 epoch, loss+accuracy", None, True)]
+    if args.only in (None, "cnn"):
+        workloads += [("cnn (b) 100 steps, loss", 100, False), ("cnn (b) 100 steps, loss+accuracy", 100, True)]
+    print(f"{'workload':36s} {'pytorch s':>10s} {'lamina s':>10s} {'ratio':>7s}")
+    for name, steps, acc in workloads:
+        r = run(name, x, y, steps, args.repeats, acc)
+        print(f"{r['name']:36s} {r['torch']:10.3f} {r['lamina']:10.3f} {r['ratio']:7.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
