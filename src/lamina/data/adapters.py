@@ -61,7 +61,8 @@ def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
                 "sequences to one length."
             )
         t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.dtype in (torch.float64, torch.float16, torch.bfloat16) or (not is_label and t.dtype in (torch.uint8, torch.bool)):
+    small_ints = (torch.uint8, torch.bool)
+    if t.dtype in (torch.float64, torch.float16, torch.bfloat16) or (not is_label and t.dtype in small_ints):
         t = t.to(config.standardize_dtype(None))
     elif is_label and t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32):
         t = t.long()
@@ -108,7 +109,8 @@ class ArrayAdapter:
         y = None if y is None else tree.map_structure(lambda v: _to_tensor(v, "y", is_label=True), y)
         sw = None if sample_weight is None else tree.map_structure(
             lambda v: _to_tensor(v, "sample_weight").float(), sample_weight)
-        parts = [(name, [] if v is None else tree.flatten(v)) for name, v in (("x", x), ("y", y), ("sample_weight", sw))]
+        parts = [(name, [] if v is None else tree.flatten(v))
+                 for name, v in (("x", x), ("y", y), ("sample_weight", sw))]
         leaves = [t for _, ts in parts for t in ts]
         names = [name for name, ts in parts for _ in ts]
         self.num_samples = _structure_len(leaves, names)

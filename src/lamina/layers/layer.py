@@ -456,7 +456,7 @@ class Layer(nn.Module):
             if just_built:
                 self._build_device = torch.device("cpu") if on_meta or first is None else _device_of(args)
                 self._build_from(args, kwargs)
-            if self.input_spec is not None:
+            if just_built and self.input_spec is not None:  # later calls check only when the call fails
                 self._check_input(first if first is not None else next(iter(kwargs.values()), None))
             if self._call_has_training:
                 kwargs["training"] = training
@@ -469,6 +469,11 @@ class Layer(nn.Module):
                 self.recorded_output_shape = tree.map_structure(
                     lambda t: (None, *t.shape[1:]) if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
         except Exception as error:  # keep the user's traceback; add where it happened
+            if self.input_spec is not None and not just_built:
+                try:  # a shape the layer was not built for: say so in the user's terms
+                    self._check_input(first if first is not None else next(iter(kwargs.values()), None))
+                except ValueError as spec_error:
+                    raise spec_error from error
             _add_layer_note(error, self, args)
             raise
         finally:

@@ -36,7 +36,8 @@ class _Merge(Layer):
             )
         n = len(input_shape)
         if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
-            count = f"exactly {self.max_inputs}" if self.max_inputs == self.min_inputs else f"at least {self.min_inputs}"
+            exact = self.max_inputs == self.min_inputs
+            count = f"exactly {self.max_inputs}" if exact else f"at least {self.min_inputs}"
             raise ValueError(f"{type(self).__name__} layer '{self.name}' takes {count} inputs; received {n}.")
         self._check_shapes([s[1:] for s in input_shape])
         self.built = True
@@ -190,7 +191,8 @@ class Dot(_Merge):
         xs = ["a"] + [next(letters) for _ in range(x.ndim - 1)]  # "a" is the batch axis
         ys = ["a"] + [next(letters) for _ in range(y.ndim - 1)]
         ys[a2] = xs[a1]
-        out = ["a"] + [c for i, c in enumerate(xs) if i not in (0, a1)] + [c for i, c in enumerate(ys) if i not in (0, a2)]
+        out = ["a"] + [c for i, c in enumerate(xs) if i not in (0, a1)]
+        out += [c for i, c in enumerate(ys) if i not in (0, a2)]
         result = torch.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)
         return result.unsqueeze(-1) if result.ndim == 1 else result
 

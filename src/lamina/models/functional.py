@@ -135,8 +135,6 @@ def standardize_input(x: Any, spec: SymbolicTensor, model_name: str) -> Any:
             f"shape {format_shape(tuple(x.shape))}. Reshape the data (e.g. x.reshape(-1, "
             f"{', '.join(str(d) for d in want[1:])})) or build the model for this shape."
         )
-    if x.is_floating_point() and spec.dtype.is_floating_point and x.dtype != spec.dtype:
-        x = x.to(spec.dtype)
-    elif not x.is_floating_point() and spec.dtype.is_floating_point:
+    if spec.dtype.is_floating_point and x.dtype != spec.dtype:
         x = x.to(spec.dtype)
     return x

@@ -110,7 +110,8 @@ class Model(Layer):
         for layer in self.layers:
             if getattr(layer, "name", None) == name:
                 return layer
-        raise ValueError(f"No layer named {name!r} in model '{self.name}'. Layers: {[lay.name for lay in self.layers]}.")
+        names = [getattr(layer, "name", None) for layer in self.layers]
+        raise ValueError(f"No layer named {name!r} in model '{self.name}'. Layers: {names}.")
 
     @property
     def inputs(self) -> Any:

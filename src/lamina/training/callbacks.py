@@ -180,7 +180,8 @@ class EarlyStopping(Callback):
                  start_from_epoch: int = 0):
         super().__init__()
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
-        self.baseline, self.restore_best_weights, self.start_from_epoch = baseline, restore_best_weights, start_from_epoch
+        self.baseline, self.restore_best_weights = baseline, restore_best_weights
+        self.start_from_epoch = start_from_epoch
         self.monitor_op = _monitor_op(mode, monitor)
         self.min_delta = abs(min_delta) if self.monitor_op is np.greater else -abs(min_delta)
         self.wait = 0
@@ -233,7 +234,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the weights after each epoch (or every ``save_freq`` batches), optionally only the best.
 
-    ``filepath`` may hold ``{epoch}`` and any log key, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.weights.safetensors"``.
+    ``filepath`` may hold ``{epoch}`` and any log key, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.2f}.weights.safetensors"``.
     Until lamina's model file format lands, checkpoints hold weights (``save_weights_only=True``).
     """
 

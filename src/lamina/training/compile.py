@@ -54,6 +54,12 @@ def outputs_in_order(values: Any, names: list[str], what: str) -> list:
     return [values]
 
 
+def _per_output(sample_weight: Any, names: list[str]) -> list:
+    if isinstance(sample_weight, (dict, list, tuple)):
+        return outputs_in_order(sample_weight, names, "sample_weight")
+    return [sample_weight] * len(names)
+
+
 def output_names_for(model: Any, y_pred: Any) -> list[str]:
     names = getattr(model, "output_names", None)
     flat = tree.flatten(y_pred)
@@ -112,8 +118,7 @@ class CompiledLoss:
                 y_true = next(iter(y_true.values()))
             value = loss(y_true, y_pred, sample_weight=sample_weight)
             return value if w == 1.0 else value * w
-        sws = outputs_in_order(sample_weight, self.names, "sample_weight") if isinstance(sample_weight, (dict, list, tuple)) \
-            else [sample_weight] * len(self.names)
+        sws = _per_output(sample_weight, self.names)
         total = None
         by_name = dict(zip(self.names, sws, strict=True))
         for (name, loss, w, t, p), tracker in zip(self.pairs(y_true, y_pred),
@@ -183,7 +188,6 @@ class CompiledMetrics:
             return
         preds = outputs_in_order(y_pred, self.names, "The model output")
         trues = outputs_in_order(y_true, self.names, "y")
-        sws = outputs_in_order(sample_weight, self.names, "sample_weight") if isinstance(
-            sample_weight, (dict, list, tuple)) else [sample_weight] * len(self.names)
+        sws = _per_output(sample_weight, self.names)
         for i, metric, weighted in self.entries:
             metric.update_state(trues[i], preds[i], sample_weight=sws[i] if weighted else None)

@@ -72,10 +72,11 @@ def check_pair(name: str, loss: Any, y_true: torch.Tensor, y_pred: torch.Tensor,
                 f"{int(hi) + 1} units wide, or check the labels (are they 1-based?)."
             )
     elif kind == "categorical":
-        if y_true.ndim == y_pred.ndim - 1 or (y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 < y_pred.shape[-1]):
+        labels_like = y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 < y_pred.shape[-1]
+        if y_true.ndim == y_pred.ndim - 1 or labels_like:
             raise TargetError(
                 f"CategoricalCrossentropy expects one-hot targets of shape {_shape(y_pred)}, but got integer labels "
-                f"of shape {_shape(y_true)}. Use SparseCategoricalCrossentropy (loss='sparse_categorical_crossentropy') "
+                f"of shape {_shape(y_true)}. Use loss='sparse_categorical_crossentropy' "
                 "or one-hot encode y with lamina.utils.to_categorical."
             )
         if tuple(y_true.shape[1:]) != tuple(y_pred.shape[1:]):

@@ -47,6 +47,8 @@ class MetricLogs(Mapping):
 
 
 def batch_size_of(x: Any) -> int:
+    if type(x) is torch.Tensor:
+        return x.shape[0]
     leaves = tree.flatten(x)
     return int(leaves[0].shape[0]) if leaves and hasattr(leaves[0], "shape") else 1
 
