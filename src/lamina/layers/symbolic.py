@@ -54,6 +54,15 @@ class SymbolicTensor:
     def __iter__(self):
         raise TypeError(f"A symbolic tensor of shape {self.shape} cannot be iterated; use layers on it.")
 
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        raise TypeError(
+            f"torch function '{name}' was called on a symbolic tensor (from lamina.Input). Plain PyTorch modules and "
+            "functions need real data: wrap a module as lamina.layers.TorchModuleWrapper(module)(x), or put the "
+            "computation in the call() of a custom Layer."
+        )
+
 
 @dataclass(eq=False)
 class Node:
