@@ -613,19 +613,7 @@ def get(identifier: Any) -> Loss | None:
     >>> type(get({"class_name": "Huber", "config": {"delta": 2.0}})).__name__
     'Huber'
     """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return LOSSES.get(identifier)()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"A loss config dict needs 'class_name' and 'config'; received {identifier!r}.")
-        return LOSSES.get(identifier["class_name"]).from_config(identifier.get("config", {}))
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        return LossFunctionWrapper(identifier)
-    raise ValueError(f"Could not interpret loss identifier {identifier!r}.")
+    return LOSSES.resolve(identifier, Loss, wrap=LossFunctionWrapper)
 
 
 def serialize(loss: Loss) -> dict[str, Any]:

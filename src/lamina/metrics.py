@@ -623,19 +623,7 @@ def get(identifier: Any) -> Metric | None:
     >>> get({"class_name": "TopKCategoricalAccuracy", "config": {"k": 3}}).k
     3
     """
-    if identifier is None or isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        return METRICS.get(identifier)()
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"A metric config needs 'class_name' and 'config'; received {identifier!r}.")
-        return METRICS.get(identifier["class_name"]).from_config(identifier.get("config", {}))
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise ValueError(f"Could not interpret metric identifier {identifier!r}.")
+    return METRICS.resolve(identifier, Metric, wrap=MeanMetricWrapper)
 
 
 def serialize(metric: Metric) -> dict[str, Any]:

@@ -40,6 +40,23 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         return isinstance(name, str) and name.lower() in self._items
 
+    def resolve(self, identifier: Any, base: type, wrap: Callable[[Any], Any] | None = None) -> Any:
+        """An instance of ``base`` from ``identifier``: None, an instance, a registered name, a class, a
+        ``{"class_name", "config"}`` dict (looked up here only, never imported), or a callable given to ``wrap``."""
+        if identifier is None or isinstance(identifier, base):
+            return identifier
+        if isinstance(identifier, str):
+            return self.get(identifier)()
+        if isinstance(identifier, dict):
+            if "class_name" not in identifier:
+                raise ValueError(f"A {self.kind} config dict needs 'class_name' and 'config'; received {identifier!r}.")
+            return self.get(identifier["class_name"]).from_config(identifier.get("config", {}))
+        if isinstance(identifier, type) and issubclass(identifier, base):
+            return identifier()
+        if wrap is not None and callable(identifier):
+            return wrap(identifier)
+        raise ValueError(f"Could not interpret {self.kind} identifier {identifier!r}.")
+
     def get(self, name: str) -> Any:
         key = name.lower() if isinstance(name, str) else name
         if key in self._items:

@@ -38,14 +38,24 @@ def map_structure(fn: Callable[[Any], Any], x: Any) -> Any:
 
 def pack_as(structure: Any, leaves: list) -> Any:
     """Rebuild ``structure`` with ``leaves`` (in ``flatten`` order)."""
-    it = iter(leaves)
+    leaves = list(leaves)
+    position = 0
 
     def rebuild(s: Any) -> Any:
+        nonlocal position
         if isinstance(s, dict):
             built = {k: rebuild(s[k]) for k in sorted(s)}
             return {k: built[k] for k in s}
+        if isinstance(s, tuple) and hasattr(s, "_fields"):  # namedtuple
+            return type(s)(*[rebuild(v) for v in s])
         if isinstance(s, (list, tuple)):
-            return type(s)(rebuild(v) for v in s)
-        return next(it)
+            return type(s)([rebuild(v) for v in s])
+        if position >= len(leaves):
+            raise ValueError(f"pack_as: the structure has more leaves than the {len(leaves)} given.")
+        position += 1
+        return leaves[position - 1]
 
-    return rebuild(structure)
+    out = rebuild(structure)
+    if position != len(leaves):
+        raise ValueError(f"pack_as: the structure has {position} leaves but {len(leaves)} were given.")
+    return out

@@ -168,7 +168,8 @@ class Model(Layer):
                 f"Model '{self.name}' has no call(): subclass Model and define call(self, inputs), or make a "
                 "functional model with Model(inputs, outputs)."
             )
-        return tree.pack_as(graph.outputs, graph.run(self._flat_inputs(inputs)))
+        outputs = graph.run(self._flat_inputs(inputs))
+        return outputs[0] if isinstance(graph.outputs, SymbolicTensor) else tree.pack_as(graph.outputs, outputs)
 
     def _flat_inputs(self, inputs: Any) -> list:
         specs = self._graph.flat_inputs

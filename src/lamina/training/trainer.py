@@ -172,7 +172,6 @@ class Trainer:
         model.stop_training = False
         model.history = history
         train_fn = model.train_step
-        logs: dict = {}
         epoch_logs: dict = {}
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -182,17 +181,7 @@ class Trainer:
             progress.epoch_header(epoch, epochs)
             progress.start()
             model.train()
-            steps_done = 0
-            for batch_index, batch in enumerate(train.epoch()):
-                if cbs.wants("on_train_batch_begin"):
-                    cbs.on_train_batch_begin(batch_index)
-                logs = train_fn(batch)
-                steps_done = batch_index + 1
-                if cbs.wants("on_train_batch_end"):
-                    cbs.on_train_batch_end(batch_index, to_floats(logs))
-                progress.update(steps_done, logs, step.batch_size_of(batch[0]))
-                if model.stop_training:
-                    break
+            logs, steps_done = self._loop(train.epoch(), train_fn, cbs, "train", progress)
             model.eval()
             if steps_done == 0:
                 break  # a one-shot generator ran dry
@@ -206,6 +195,25 @@ class Trainer:
                 break
         cbs.on_train_end(epoch_logs)
         return history
+
+    def _loop(self, batches: Any, step_fn: Any, cbs: CallbackList, kind: str, progress: Progress) -> tuple[Any, int]:
+        """Run ``step_fn`` on each batch; batch hooks fire only for callbacks that define them."""
+        begin, end = getattr(cbs, f"on_{kind}_batch_begin"), getattr(cbs, f"on_{kind}_batch_end")
+        want_begin, want_end = cbs.wants(f"on_{kind}_batch_begin"), cbs.wants(f"on_{kind}_batch_end")
+        model = self.model
+        logs: Any = {}
+        n = 0
+        for i, batch in enumerate(batches):
+            if want_begin:
+                begin(i)
+            logs = step_fn(batch)
+            n = i + 1
+            if want_end:
+                end(i, to_floats(logs))
+            progress.update(n, logs, step.batch_size_of(batch[0]))
+            if kind == "train" and model.stop_training:
+                break
+        return logs, n
 
     def _check_validation(self, val: Any) -> None:
         vx, vy, _ = val.first_batch()
@@ -229,16 +237,7 @@ class Trainer:
         cbs.on_test_begin()
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
-        logs: Any = {}
-        n = 0
-        for i, batch in enumerate(adapter.epoch()):
-            if cbs.wants("on_test_batch_begin"):
-                cbs.on_test_batch_begin(i)
-            logs = test_fn(batch)
-            n = i + 1
-            if cbs.wants("on_test_batch_end"):
-                cbs.on_test_batch_end(i, to_floats(logs))
-            progress.update(n, logs, step.batch_size_of(batch[0]))
+        logs, n = self._loop(adapter.epoch(), test_fn, cbs, "test", progress)
         result = to_floats(logs)
         progress.finish(n, result)
         cbs.on_test_end(result)
