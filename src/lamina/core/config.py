@@ -11,6 +11,7 @@ import contextvars
 import itertools
 from collections import defaultdict
 
+import numpy as np
 import torch
 
 _FLOATX = "float32"
@@ -67,6 +68,11 @@ def standardize_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
         return _DTYPES[_FLOATX]
     if isinstance(dtype, torch.dtype):
         return dtype
+    if isinstance(dtype, type) or type(dtype).__module__.startswith("numpy"):  # np.float32, np.dtype("int8")
+        try:
+            dtype = np.dtype(dtype).name
+        except TypeError:
+            pass
     name = str(dtype).replace("torch.", "")
     if name not in _DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}; expected one of {sorted(_DTYPES)}.")

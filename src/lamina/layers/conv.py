@@ -11,7 +11,6 @@ torch.Size([2, 28, 28, 8])
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -177,7 +176,8 @@ class _ConvBase(Layer):
         return int(channels)
 
     def _add_kernel(self, name: str, keras_shape: tuple[int, ...], initializer: Callable,
-                    to_torch: Callable[[torch.Tensor], torch.Tensor], regularizer: Any, constraint: Any) -> torch.Tensor:
+                    to_torch: Callable[[torch.Tensor], torch.Tensor], regularizer: Any,
+                    constraint: Any) -> torch.Tensor:
         """A kernel kept in PyTorch's layout but initialized in Keras's, so fans (glorot, he) match Keras."""
         torch_shape = tuple(to_torch(torch.empty(keras_shape, device="meta")).shape)
 
@@ -188,11 +188,13 @@ class _ConvBase(Layer):
                                name=name)
 
     def _add_bias(self, size: int) -> None:
-        self.bias = None
+        # Not `self.bias = None` first: a plain attribute would shadow the parameter registered afterwards.
         if self.use_bias:
             self.bias = self.add_weight(shape=(size,), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint,
                                         name="bias")
+        else:
+            self.bias = None
 
     def _finish_build(self, channels: int) -> None:
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: channels})
@@ -275,6 +277,8 @@ class _Conv(_ConvBase):
         self._finish_build(channels)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
+            self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, self.groups)  # (batch, filters, *out_spatial)
         return self.activation(to_data_format(y, self.data_format))
@@ -373,6 +377,8 @@ class _ConvTranspose(_ConvBase):
         self._finish_build(channels)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
+            self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         op_paddings = self.output_padding or (None,) * self.rank
         crops = [transpose_crops(k, s, d, self.padding, p) for k, s, d, p in
@@ -478,6 +484,8 @@ class _DepthwiseConv(_ConvBase):
         self._finish_build(channels)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
+            self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, groups=x.shape[1])  # (batch, in * multiplier, *out_spatial)
         return self.activation(to_data_format(y, self.data_format))
@@ -545,6 +553,8 @@ class _SeparableConv(_DepthwiseConv):
         self._finish_build(channels)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
+            self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.depthwise_kernel, None, groups=x.shape[1])  # (batch, in * multiplier, *out)
         y = _CONV[self.rank](y, self.pointwise_kernel, self.bias)  # (batch, filters, *out)
@@ -561,7 +571,7 @@ class _SeparableConv(_DepthwiseConv):
         return _keras_to_torch(value) if name == "pointwise_kernel" else value
 
     def get_config(self) -> dict:
-        return {**Layer.get_config(self), "filters": self.filters, **self._depthwise_config(),
+        return {**super().get_config(), "filters": self.filters,
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
                 "pointwise_regularizer": None, "pointwise_constraint": None}
 
@@ -590,4 +600,3 @@ __all__ = [
     "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "DepthwiseConv1D",
     "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
 ]
-_unused = math  # noqa: F841

@@ -185,6 +185,7 @@ class Layer(nn.Module):
         return None
 
     def _rename_weight(self, old: str, new: str) -> None:
+        self.__dict__.pop(new, None)  # e.g. a `self.bias = None` placeholder set before add_weight
         for store in (self._parameters, self._buffers):
             if old in store:
                 # Rebuild the dict so the weight keeps its place in creation order.
@@ -210,6 +211,8 @@ class Layer(nn.Module):
         value = torch.as_tensor(init(shape, dtype=torch_dtype), dtype=torch_dtype).to(self._build_device)
         base = name or "variable"
         key, i = base, 1
+        if self.__dict__.get(key, 0) is None:  # a None placeholder (e.g. `self.bias = None`) gives way
+            del self.__dict__[key]
         while key in self._parameters or key in self._buffers or key in self.__dict__:
             key, i = f"{base}_{i}", i + 1
         if trainable:
@@ -391,6 +394,14 @@ class Layer(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
+    def _apply(self, fn: Any, recurse: bool = True) -> Layer:
+        # .to(torch.float64) / .double() / .half(): the layer computes in its weights' new dtype from now on.
+        result = super()._apply(fn, recurse)
+        new_dtype = fn(torch.empty((), dtype=self._dtype)).dtype
+        if new_dtype.is_floating_point:
+            self._dtype = new_dtype
+        return result
+
     def _build_from(self, args: tuple, kwargs: dict) -> None:
         params = [p for p in inspect.signature(self.build).parameters.values()
                   if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -419,7 +430,7 @@ class Layer(nn.Module):
                 which = f"input {i} of " if len(spec_list) > 1 else ""
                 got = tuple(x.shape)
                 raise ValueError(
-                    f"Input {'' if not which else i} of layer '{self.name}' ({type(self).__name__}) is "
+                    f"Input {f'{i} ' if which else ''}of layer '{self.name}' ({type(self).__name__}) is "
                     f"incompatible with the layer: {problem}. The layer expects {which}{spec.describe()}, "
                     f"but received input of shape {format_shape(got)}.{self._input_fix_hint(spec, got)}"
                 )

@@ -36,32 +36,21 @@ class Graph:
         for t in self.flat_outputs:
             if not isinstance(t, SymbolicTensor):
                 raise ValueError(f"Model outputs must be symbolic tensors from layer calls; received {t!r}.")
-        self.nodes = self._ordered_nodes()
+        self.nodes, self.layers = self._order()
         self._slot = {id(t): i for i, t in enumerate(self.flat_inputs)}
         for node in self.nodes:
             for t in node.flat_outputs:
                 self._slot[id(t)] = len(self._slot)
         self._plan = [self._compile(node) for node in self.nodes]
         self._out_slots = [self._slot[id(t)] for t in self.flat_outputs]
-        layers, seen = [], set()
-        for t in self.flat_inputs:
-            if id(t.node.layer) not in seen:
-                seen.add(id(t.node.layer))
-                layers.append(t.node.layer)
-        for node in self.nodes:
-            if id(node.layer) not in seen:
-                seen.add(id(node.layer))
-                layers.append(node.layer)
-        self.layers = layers
 
-    def _ordered_nodes(self) -> list[Node]:
-        """Nodes in execution order (depth-first post-order from the outputs; iterative, so deep graphs work)."""
+    def _traverse(self) -> list[Node]:
+        """Nodes reachable from the outputs, depth-first, inputs visited in call order, in post-order (a node
+        after everything it needs). Iterative, so graphs thousands of layers deep work."""
         input_ids = {id(t) for t in self.flat_inputs}
         order: list[Node] = []
         done: set[int] = set()
         for out in self.flat_outputs:
-            if id(out) in input_ids:
-                continue
             stack: list[tuple[Node, bool]] = [(out.node, False)]
             while stack:
                 node, expanded = stack.pop()
@@ -72,10 +61,8 @@ class Graph:
                     order.append(node)
                     continue
                 stack.append((node, True))
-                for t in node.inputs:
-                    if id(t) in input_ids:
-                        continue
-                    if t.node is None or isinstance(t.node.layer, InputLayer):
+                for t in reversed(node.inputs):  # reversed onto the stack: visited in call order
+                    if t.node is None or (isinstance(t.node.layer, InputLayer) and id(t) not in input_ids):
                         raise ValueError(
                             f"Graph disconnected: layer '{node.layer.name}' needs {t!r}, which is not among the "
                             f"model's inputs {[i.name for i in self.flat_inputs]}. Add that Input to "
@@ -84,6 +71,34 @@ class Graph:
                     if id(t.node) not in done:
                         stack.append((t.node, False))
         return order
+
+    def _order(self) -> tuple[list[Node], list]:
+        """Execution order of the nodes and the model's layer order, both as Keras has them: by depth (distance
+        from the outputs, deepest first), ties broken by traversal order. Weights follow the layer order, so
+        ``get_weights``/``set_weights`` line up with a Keras model of the same graph."""
+        traversal = self._traverse()
+        layer_index: dict[int, int] = {}
+        for node in traversal:
+            layer_index.setdefault(id(node.layer), len(layer_index))
+        node_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        layers_by_id: dict[int, Any] = {}
+        for node in reversed(traversal):  # consumers before producers
+            depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+            node_depth[id(node)] = depth
+            layer_depth[id(node.layer)] = depth
+            layers_by_id[id(node.layer)] = node.layer
+            for parent in node.parents:
+                node_depth[id(parent)] = max(node_depth.get(id(parent), 0), depth + 1)
+        for t in self.flat_inputs:  # inputs that no output depends on
+            if id(t.node.layer) not in layer_depth:
+                layer_depth[id(t.node.layer)], layer_index[id(t.node.layer)] = 0, -1
+                layers_by_id[id(t.node.layer)] = t.node.layer
+        position = {id(n): i for i, n in enumerate(traversal)}
+        nodes = sorted((n for n in traversal if not isinstance(n.layer, InputLayer)),
+                       key=lambda n: (-node_depth[id(n)], position[id(n)]))
+        layer_ids = sorted(layers_by_id, key=lambda k: (-layer_depth[k], layer_index[k]))
+        return nodes, [layers_by_id[k] for k in layer_ids]
 
     def _compile(self, node: Node) -> tuple:
         slot = self._slot

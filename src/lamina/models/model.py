@@ -114,20 +114,22 @@ class Model(Layer):
         raise ValueError(f"No layer named {name!r} in model '{self.name}'. Layers: {names}.")
 
     @property
-    def inputs(self) -> Any:
-        return None if self._graph is None else self._graph.inputs
+    def inputs(self) -> list | None:
+        """The symbolic inputs as a flat list (``input`` keeps the structure they were given in)."""
+        return None if self._graph is None else list(self._graph.flat_inputs)
 
     @property
-    def outputs(self) -> Any:
-        return None if self._graph is None else self._graph.outputs
+    def outputs(self) -> list | None:
+        """The symbolic outputs as a flat list (``output`` keeps the structure they were given in)."""
+        return None if self._graph is None else list(self._graph.flat_outputs)
 
     @property
     def input(self) -> Any:
-        return self.inputs
+        return None if self._graph is None else self._graph.inputs
 
     @property
     def output(self) -> Any:
-        return self.outputs
+        return None if self._graph is None else self._graph.outputs
 
     @property
     def input_names(self) -> list[str]:
@@ -267,8 +269,9 @@ class Model(Layer):
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
                        return_dict: bool = False) -> Any:
-        """One training step on one batch; returns the metrics (running over calls, as in Keras 3)."""
+        """One training step on one batch; returns the loss and metrics of this batch."""
         _, batch = self._single_batch("train_on_batch", x, y, sample_weight, class_weight)
+        self.reset_metrics()
         self.train()
         try:
             logs = self.train_step(batch)

@@ -93,7 +93,9 @@ class Sequential(Model):
 
     @property
     def output_shape(self) -> tuple | None:
-        return None if self._output is None else self._output.shape
+        if self._output is not None:
+            return self._output.shape
+        return self._stack[-1].recorded_output_shape if self._stack else None
 
     @property
     def output_names(self) -> list[str] | None:

@@ -169,7 +169,10 @@ class CompiledMetrics:
         if isinstance(ident, str) and ident.lower() in ("accuracy", "acc"):
             true_shape = tuple(y_true.shape) if y_true is not None else None
             return metrics_module.resolve_accuracy(ident, loss, true_shape, tuple(y_pred.shape))
-        return metrics_module.get(ident)
+        metric = metrics_module.get(ident)
+        if isinstance(ident, str) and ident.islower():  # Keras logs a metric named by string under that string
+            metric.name = ident
+        return metric
 
     @property
     def metrics(self) -> list:
