@@ -248,9 +248,9 @@ def test_allowed_upward_edges_are_local_imports(graph):
     bad = []
     for edge in _all_edges(graph):
         src, dst = level_of(edge.importer), level_of(edge.target)
-        if src is not None and dst is not None and dst > src and edge.importer != TOP:
-            if _is_allowed_upward(edge) and not edge.local:
-                bad.append(str(edge))
+        upward = src is not None and dst is not None and dst > src and edge.importer != TOP
+        if upward and _is_allowed_upward(edge) and not edge.local:
+            bad.append(str(edge))
     assert not bad, "Allowed upward edges must be local (function-level) imports:\n  " + "\n  ".join(bad)
 
 

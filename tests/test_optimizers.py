@@ -334,10 +334,12 @@ def test_learning_rate_schedule_is_called_with_the_step(cls):
         assert used[0] == pytest.approx(schedule(0) / np.sqrt(0.1), rel=1e-4)
 
 
+# With momentum AND a changing learning rate, torch.optim (which lamina drives, never re-implements) scales the
+# whole momentum buffer by the current rate while Keras scales only the new gradient; for a fixed rate they agree
+# (tested above). Those cases are checked against torch.optim itself below.
 @pytest.mark.parametrize(("name", "kwargs", "rtol"), [
-    ("SGD", {}, 0), ("SGD", {"momentum": 0.9}, 0), ("SGD", {"momentum": 0.9, "nesterov": True}, 0),
-    ("Adam", {}, 1e-4), ("RMSprop", {"momentum": 0.9}, 1e-4),
-], ids=["sgd", "sgd-momentum", "sgd-nesterov", "adam", "rmsprop-momentum"])
+    ("SGD", {}, 0), ("Adam", {}, 1e-4),
+], ids=["sgd", "adam"])
 def test_learning_rate_schedule_matches_keras_schedule(keras, name, kwargs, rtol):
     # In Keras the step-t learning rate scales the step-t gradient only (m = mom*m - lr_t*g); momentum
     # accumulated earlier keeps the learning rates it was made with.
@@ -408,3 +410,22 @@ def test_get_other_types_raise_type_error(bad):
 def test_every_registered_optimizer_is_an_optimizer():
     for name in optimizers.OPTIMIZERS.names():
         assert issubclass(optimizers.OPTIMIZERS.get(name), Optimizer)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "torch_cls", "torch_kwargs"), [
+    ("SGD", {"momentum": 0.9}, torch.optim.SGD, {"momentum": 0.9}),
+    ("SGD", {"momentum": 0.9, "nesterov": True}, torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    ("RMSprop", {"momentum": 0.9}, torch.optim.RMSprop, {"momentum": 0.9, "alpha": 0.9, "eps": 1e-7}),
+], ids=["sgd-momentum", "sgd-nesterov", "rmsprop-momentum"])
+def test_learning_rate_schedule_with_momentum_follows_torch_optim(name, kwargs, torch_cls, torch_kwargs):
+    schedule = lambda t: 0.1 / (1.0 + t)  # noqa: E731
+    w0, grads = initial(), gradients()
+    got = run_lamina(getattr(optimizers, name)(learning_rate=schedule, **kwargs), w0, grads)
+    w = torch.nn.Parameter(torch.as_tensor(w0).clone())
+    opt = torch_cls([w], lr=schedule(0), **torch_kwargs)
+    for t, g in enumerate(grads):
+        w.grad = torch.as_tensor(g).clone()
+        opt.step()
+        for group in opt.param_groups:
+            group["lr"] = schedule(t + 1)
+    np.testing.assert_allclose(got, w.detach().numpy(), rtol=1e-6, atol=1e-7)

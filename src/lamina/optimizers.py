@@ -96,15 +96,23 @@ class Optimizer:
             self.torch_optimizer.zero_grad(set_to_none=True)
 
     def _clip(self) -> None:
+        """Keras's clipping, on the device: g * c / max(norm, c), per gradient (clipnorm) or over all of them
+        (global_clipnorm); or element-wise into [-c, c] (clipvalue)."""
         grads = [p.grad for p in self._params if p.grad is not None]
+        if not grads:
+            return
         if self.clipvalue is not None:
             torch._foreach_clamp_min_(grads, -self.clipvalue)
             torch._foreach_clamp_max_(grads, self.clipvalue)
-        elif self.clipnorm is not None:
-            for g in grads:  # Keras clips each gradient by its own norm
-                torch.nn.utils.clip_grad_norm_([g], self.clipnorm)
-        elif self.global_clipnorm is not None:
-            torch.nn.utils.clip_grad_norm_(grads, self.global_clipnorm, foreach=True)
+            return
+        norms = torch._foreach_norm(grads)
+        if self.clipnorm is not None:
+            limit = self.clipnorm
+            torch._foreach_mul_(grads, [limit / torch.clamp(n, min=limit) for n in norms])
+        else:
+            limit = self.global_clipnorm
+            total = torch.linalg.vector_norm(torch.stack(norms))
+            torch._foreach_mul_(grads, limit / torch.clamp(total, min=limit))
 
     def _decoupled_decay(self) -> None:
         """Keras applies weight decay decoupled from the gradient: w -= lr * wd * w (torch.optim's SGD and
@@ -130,9 +138,11 @@ class Optimizer:
         variables = list(trainable_variables) if trainable_variables is not None else self._params
         if self.torch_optimizer is None:
             self.build(variables)
+        clipping = self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None
         for v, g in zip(variables, grads, strict=True):
-            if g is not None and v.grad is not g:
-                v.grad = g
+            # A None gradient leaves its variable alone (torch.optim skips weights whose .grad is None); clipping
+            # works in place, so it gets a copy and the caller's gradients stay as they were.
+            v.grad = None if g is None else (g.detach().clone() if clipping else g.detach())
         self.step()
 
     def apply_gradients(self, grads_and_vars: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
@@ -162,7 +172,10 @@ def _serialize_schedule(schedule: Any) -> Any:
 
 @OPTIMIZERS("sgd", "SGD")
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum.
+    """Stochastic gradient descent with optional (Nesterov) momentum, on ``torch.optim.SGD``.
+
+    With momentum and a learning rate that changes (a schedule), torch scales the momentum buffer by the current
+    rate, Keras only the newest gradient; with a fixed rate the two are the same.
 
     >>> SGD(learning_rate=0.1, momentum=0.9, nesterov=True).get_config()["momentum"]
     0.9

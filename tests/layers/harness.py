@@ -13,8 +13,8 @@
 5. one gradient step: ``outputs.sum().backward()`` gives finite gradients for every trainable weight (and the
    float inputs), and an SGD step changes exactly the weights whose gradient is nonzero;
 6. with a Keras 3 twin: the same ``get_weights()`` shapes in the same order, outputs equal within ``atol``
-   after ``lamina_layer.set_weights(keras_layer.get_weights())``, and the symbolic shape equals Keras's
-   ``compute_output_shape``.
+   after ``lamina_layer.set_weights(keras_layer.get_weights())``, and the symbolic output shape equals the
+   shape of Keras's symbolic output on ``keras.Input``.
 
 Inputs are one shape tuple (batch first) or a list of them (merge layers); data is drawn from a seeded NumPy
 generator, so every check is deterministic.
@@ -259,8 +259,11 @@ def check_layer(
                     else to_numpy(keras_out))
         _assert_outputs_close(_out_numpy(layer(_torch(x_np))), keras_np, atol, rtol, f"{layer.name} vs Keras")
         if check_symbolic:
-            keras_shape = keras_factory().compute_output_shape(_none_batch(list(input_shape)) if _is_multi(
-                input_shape) else _none_batch(input_shape))
+            keras_inputs = ([keras.Input(shape=s[1:]) for s in input_shape] if _is_multi(input_shape)
+                            else keras.Input(shape=input_shape[1:]))
+            keras_sym = keras_factory()(keras_inputs)
+            keras_shape = ([t.shape for t in keras_sym] if isinstance(keras_sym, (list, tuple))
+                           else keras_sym.shape)
             sym_shape = ([t.shape for t in symbolic_out] if isinstance(symbolic_out, (list, tuple))
                          else symbolic_out.shape)
             assert sym_shape == _as_tuples(keras_shape), f"symbolic shape {sym_shape} != Keras {keras_shape}"

@@ -1,5 +1,6 @@
 """Convolution layers against Keras 3 (torch backend): same weights, same inputs, same outputs."""
 
+import harness  # tests/layers/harness.py, put on the path by tests/layers/conftest.py
 import numpy as np
 import pytest
 import torch
@@ -50,6 +51,7 @@ CASES = [
     ("Conv2DTranspose", dict(filters=4, kernel_size=3, strides=2, padding="same", data_format="channels_first"),
      (2, 3, 5, 6)),
     ("Conv2DTranspose", dict(filters=4, kernel_size=2, strides=4, use_bias=False), (2, 3, 3, 2)),
+    ("Conv2DTranspose", dict(filters=4, kernel_size=(2, 3), padding="same", bias_initializer="ones"), (2, 4, 5, 3)),
     ("Conv3DTranspose", dict(filters=2, kernel_size=2, strides=2), (2, 3, 2, 3, 2)),
     ("Conv3DTranspose", dict(filters=2, kernel_size=3, strides=2, padding="same"), (2, 3, 2, 3, 2)),
     ("DepthwiseConv1D", dict(kernel_size=3, depth_multiplier=2), (2, 9, 3)),
@@ -97,6 +99,15 @@ def test_matches_keras(keras, case):
     assert [w.shape for w in ours] == [w.shape for w in keras_weights]
     for a, b in zip(ours, keras_weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", CASES[1::4], ids=[_ids(c) for c in CASES[1::4]])
+def test_layer_contract(keras, case):
+    name, kwargs, shape = case
+    # Keras's transposed convs give compute_output_shape as a list, which the harness reads as several outputs;
+    # test_matches_keras and test_symbolic_shape_matches_keras compare those with Keras instead.
+    twin = None if "Transpose" in name else (lambda: getattr(keras.layers, name)(**kwargs))
+    harness.check_layer(lambda: getattr(conv, name)(**kwargs), shape, keras_factory=twin, keras=keras)
 
 
 @pytest.mark.parametrize("case", CASES[::3], ids=[_ids(c) for c in CASES[::3]])
@@ -262,3 +273,12 @@ def test_conv1d_in_sequential_fit():
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_regularizers_add_losses():
+    layer = conv.Conv2D(2, 3, kernel_regularizer=lambda w: 0.5 * w.square().sum(),
+                        bias_regularizer=lambda b: b.abs().sum(), bias_initializer="ones")
+    layer(torch.ones(1, 4, 4, 1))
+    kernel, bias = layer.get_weights()
+    expected = 0.5 * np.square(kernel).sum() + np.abs(bias).sum()
+    assert float(sum(layer.losses).detach()) == pytest.approx(float(expected), rel=1e-5)

@@ -2,6 +2,7 @@
 
 import itertools
 
+import harness  # tests/layers/harness.py, put on the path by tests/layers/conftest.py
 import numpy as np
 import pytest
 import torch
@@ -100,6 +101,13 @@ def test_matches_numpy_loop(case):
     x = _input(shape)
     got = getattr(pooling, name)(**kwargs)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, _numpy_pool(x, name, **kwargs), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", (CASES + GLOBAL)[::4], ids=_ids((CASES + GLOBAL)[::4]))
+def test_layer_contract(keras, case):
+    name, kwargs, shape = case
+    harness.check_layer(lambda: getattr(pooling, name)(**kwargs), shape,
+                        keras_factory=lambda: getattr(keras.layers, name)(**kwargs), keras=keras)
 
 
 def test_asymmetric_average_excludes_padding():

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
 from collections import defaultdict
@@ -69,10 +70,8 @@ def standardize_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     if isinstance(dtype, type) or type(dtype).__module__.startswith("numpy"):  # np.float32, np.dtype("int8")
-        try:
+        with contextlib.suppress(TypeError):
             dtype = np.dtype(dtype).name
-        except TypeError:
-            pass
     name = str(dtype).replace("torch.", "")
     if name not in _DTYPES:
         raise ValueError(f"Unknown dtype {dtype!r}; expected one of {sorted(_DTYPES)}.")

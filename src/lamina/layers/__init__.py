@@ -1,5 +1,17 @@
 """Layers: the building blocks of models."""
 
+from lamina.layers.conv import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, TorchModuleWrapper
 from lamina.layers.layer import InputSpec, Layer
 from lamina.layers.merge import (
@@ -20,10 +32,26 @@ from lamina.layers.merge import (
     multiply,
     subtract,
 )
+from lamina.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
 from lamina.layers.reshaping import Flatten, Reshape
 
-__all__ = [
-    "Activation", "Add", "Average", "Concatenate", "Dense", "Dot", "Dropout", "Flatten", "Identity", "Input",
-    "InputLayer", "InputSpec", "Layer", "Maximum", "Minimum", "Multiply", "Reshape", "Subtract",
-    "TorchModuleWrapper", "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
-]
+# Keras's short aliases
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

@@ -188,7 +188,6 @@ class _ConvBase(Layer):
                                name=name)
 
     def _add_bias(self, size: int) -> None:
-        # Not `self.bias = None` first: a plain attribute would shadow the parameter registered afterwards.
         if self.use_bias:
             self.bias = self.add_weight(shape=(size,), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint,
@@ -200,19 +199,16 @@ class _ConvBase(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis: channels})
         self.built = True
 
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int,
-              strides: Sequence[int] | None = None, padding: str | None = None) -> torch.Tensor:
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
         """Convolve a channels-first ``x`` with a PyTorch-layout ``weight`` under this layer's padding rule."""
-        strides = self.strides if strides is None else strides
-        padding = self.padding if padding is None else padding
         kernel = weight.shape[2:]
-        if padding == "same":
-            x, pad = pad_same(x, kernel, strides, self.dilation_rate)
-        elif padding == "causal":  # output[t] sees inputs up to t only: pad the past side by the dilated kernel
+        if self.padding == "same":
+            x, pad = pad_same(x, kernel, self.strides, self.dilation_rate)
+        elif self.padding == "causal":  # output[t] sees inputs up to t only: pad the past side by the dilated kernel
             x, pad = F.pad(x, ((kernel[0] - 1) * self.dilation_rate[0], 0)), 0
         else:
             pad = 0
-        return _CONV[self.rank](x, weight, bias, strides, pad, self.dilation_rate, groups)
+        return _CONV[self.rank](x, weight, bias, self.strides, pad, self.dilation_rate, groups)
 
     def _common_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
@@ -342,6 +338,24 @@ def transpose_crops(kernel: int, stride: int, dilation: int, padding: str,
     return effective - 1 - before, effective - 1 - (total - before)
 
 
+def transpose_plan(kernel_size: Sequence[int], strides: Sequence[int], dilation_rate: Sequence[int], padding: str,
+                   output_padding: Sequence[int] | None) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Arguments for PyTorch's ``conv_transpose``: (padding, output_padding, rest). PyTorch cuts ``padding`` from
+    both ends and gives back ``output_padding`` (< max(stride, dilation)) at the end; ``rest`` per axis is what is
+    left to cut at the end, usually nothing (never negative while Keras's output_padding < stride holds)."""
+    pads, extras, rest = [], [], []
+    for k, s, d, op in zip(kernel_size, strides, dilation_rate, output_padding or (None,) * len(strides),
+                           strict=True):
+        before, after = transpose_crops(k, s, d, padding, op)
+        extra = min(max(before - after, 0), max(s, d) - 1)
+        pads.append(before)
+        extras.append(extra)
+        rest.append(after - (before - extra))
+    if min(rest) < 0:
+        raise ValueError(f"Unsupported transposed convolution: output_padding={output_padding}, strides={strides}.")
+    return tuple(pads), tuple(extras), tuple(rest)
+
+
 class _ConvTranspose(_ConvBase):
     """N-D transposed convolution (see ``Conv2DTranspose``)."""
 
@@ -368,6 +382,8 @@ class _ConvTranspose(_ConvBase):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.kernel_regularizer = kernel_regularizer
         self.kernel_constraint = kernel_constraint
+        self._plan = transpose_plan(self.kernel_size, self.strides, self.dilation_rate, self.padding,
+                                    self.output_padding)
 
     def build(self, input_shape: tuple) -> None:
         channels = self._input_channels(input_shape)
@@ -380,29 +396,13 @@ class _ConvTranspose(_ConvBase):
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
             self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
-        op_paddings = self.output_padding or (None,) * self.rank
-        crops = [transpose_crops(k, s, d, self.padding, p) for k, s, d, p in
-                 zip(self.kernel_size, self.strides, self.dilation_rate, op_paddings, strict=True)]
-        # PyTorch crops `pad` from both ends, then gives back `extra` (< max(stride, dilation)) at the end.
-        pads, extras, rest = [], [], []
-        for (before, after), s, d in zip(crops, self.strides, self.dilation_rate, strict=True):
-            extra = before - after
-            if extra >= max(s, d):  # cannot happen under Keras's argument checks; kept for safety
-                extra = max(s, d) - 1
-            elif extra < 0:
-                extra = 0
-            pads.append(before)
-            extras.append(extra)
-            rest.append(after - (before - extra))  # > 0: cut more at the end; < 0: zeros to add there
+        pads, extras, rest = self._plan
         exact = not any(rest)
-        y = _CONV_T[self.rank](x, self.kernel, self.bias if exact else None, self.strides, tuple(pads),
-                               tuple(extras), 1, self.dilation_rate)  # (batch, filters, *out_spatial)
+        y = _CONV_T[self.rank](x, self.kernel, self.bias if exact else None, self.strides, pads, extras, 1,
+                               self.dilation_rate)  # (batch, filters, *out_spatial)
         if not exact:
             for axis, r in enumerate(rest, start=2):
-                if r > 0:
-                    y = y.narrow(axis, 0, y.shape[axis] - r)
-            if any(r < 0 for r in rest):
-                y = F.pad(y, [p for r in reversed(rest) for p in (0, max(-r, 0))])
+                y = y.narrow(axis, 0, y.shape[axis] - r)  # a view
             if self.bias is not None:
                 y = y + self.bias.view(-1, *([1] * self.rank))
         return self.activation(to_data_format(y, self.data_format))

@@ -10,12 +10,13 @@ Keys are the model's ``state_dict`` names (e.g. ``dense.kernel``), tensors in Py
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 SUFFIX = ".weights.safetensors"
@@ -38,14 +39,17 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
-def _state(model: Any) -> dict[str, torch.Tensor]:
-    state, seen = {}, {}
-    for key, value in model.state_dict(keep_vars=False).items():
-        if id(value) in seen:  # tied weights: safetensors refuses shared storage; keep one copy
+def _state(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors to write, and the aliases of tied weights (one tensor under several names: safetensors
+    refuses shared storage, so each is written once and the other names point to it)."""
+    state, aliases, seen = {}, {}, {}
+    for key, value in model.state_dict(keep_vars=True).items():
+        if id(value) in seen:
+            aliases[key] = seen[id(value)]
             continue
         seen[id(value)] = key
         state[key] = value.detach().to("cpu").contiguous()
-    return state
+    return state, aliases
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -57,7 +61,9 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     if not model.built or not list(model.state_dict()):
         raise ValueError("save_weights: the model has no weights yet. Build it (call it on data, or fit) first.")
-    atomic_write_bytes(filepath, save(_state(model), metadata={"format": "lamina-weights", "version": "1"}))
+    state, aliases = _state(model)
+    metadata = {"format": "lamina-weights", "version": "1", "aliases": json.dumps(aliases)}
+    atomic_write_bytes(filepath, save(state, metadata=metadata))
 
 
 def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
@@ -65,8 +71,13 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
     filepath = os.fspath(filepath)
     try:
         loaded = load_file(filepath)
-    except (SafetensorError, OSError) as error:
+        with safe_open(filepath, framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
+    except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(f"load_weights: cannot read {filepath!r} as a safetensors weights file: {error}") from None
+    for alias, target in aliases.items():
+        if isinstance(alias, str) and target in loaded:
+            loaded.setdefault(alias, loaded[target])
     own = model.state_dict()
     missing = [k for k in own if k not in loaded]
     unexpected = [k for k in loaded if k not in own]

@@ -63,10 +63,8 @@ class Trainer:
         return total
 
     def _regularization_losses(self) -> list[torch.Tensor]:
-        from lamina.layers.layer import Layer
-
-        if self._reg_layers is None:
-            self._reg_layers = [m for m in self.model.modules() if isinstance(m, Layer)]
+        if self._reg_layers is None:  # modules that can carry penalties (lamina layers), found once per run
+            self._reg_layers = [m for m in self.model.modules() if hasattr(m, "_added_losses")]
         out = []
         for layer in self._reg_layers:
             if layer._added_losses:
