@@ -445,12 +445,13 @@ class Layer(nn.Module):
         return ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        first = args[0] if args else None
+        first = probe = args[0] if args else None
         if type(first) is not torch.Tensor:
             if is_symbolic((args, kwargs)):
                 return self._symbolic_call(args, kwargs)
             args = tree.map_structure(_to_tensor, args)
             first = args[0] if args else None
+            probe = next((t for t in tree.flatten((args, kwargs)) if isinstance(t, torch.Tensor)), None)
         if self._autocast and type(first) is torch.Tensor and first.dtype is not self._dtype \
                 and first.is_floating_point():
             first = first.to(self._dtype)
@@ -462,10 +463,10 @@ class Layer(nn.Module):
                 training = self.training
         token = config.TRAINING.set(training)
         try:
-            on_meta = type(first) is torch.Tensor and first.is_meta
+            on_meta = probe is not None and probe.is_meta
             just_built = not self.built
             if just_built:
-                self._build_device = torch.device("cpu") if on_meta or first is None else _device_of(args)
+                self._build_device = torch.device("cpu") if on_meta or probe is None else probe.device
                 self._build_from(args, kwargs)
             if just_built and self.input_spec is not None:  # later calls check only when the call fails
                 self._check_input(first if first is not None else next(iter(kwargs.values()), None))
@@ -581,13 +582,6 @@ def _to_tensor(x: Any) -> Any:
             raise TypeError(f"Layers take numeric arrays; received an array of dtype {x.dtype}.")
         return torch.from_numpy(np.ascontiguousarray(x))
     return x
-
-
-def _device_of(args: tuple) -> torch.device:
-    for t in tree.flatten(args):
-        if isinstance(t, torch.Tensor):
-            return t.device
-    return torch.device("cpu")
 
 
 @contextlib.contextmanager
