@@ -2,8 +2,8 @@
 
 ``check_layer(factory, input_shape, keras_factory=..., keras=...)`` makes layers with ``factory()`` and checks:
 
-1. build + call: weights exist only after the first call (``lazy=False`` for wrapped, already-built modules), they are real (not meta) CPU tensors, and the output
-   is finite, of the expected shape (if given) and in floatx;
+1. build + call: weights exist only after the first call (``lazy=False`` for wrapped, already-built modules),
+   they are real (not meta) CPU tensors, and the output is finite, of the expected shape (if given) and in floatx;
 2. symbolic call on ``lamina.layers.Input`` gives the eager output's shape with a ``None`` batch, builds the
    same weight shapes, and the layer built that way computes the same outputs once it has the same weights;
 3. ``get_config``/``from_config`` (through JSON) rebuilds a layer with the same config, and after

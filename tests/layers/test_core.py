@@ -246,7 +246,10 @@ def test_identity(keras):
     result = check_layer(layers.Identity, (3, 4, 5), keras_factory=keras.layers.Identity, keras=keras)
     np.testing.assert_array_equal(result.outputs, result.inputs)
     x = torch.randn(2, 3)
-    assert layers.Identity()(x) is x or torch.equal(layers.Identity()(x), x)
+    assert torch.equal(layers.Identity()(x), x)
+    nested = [x, {"k": x * 2}]
+    out = layers.Identity()(nested)
+    assert torch.equal(out[0], x) and torch.equal(out[1]["k"], x * 2)
 
 
 # ----------------------------------------------------------------------------- TorchModuleWrapper

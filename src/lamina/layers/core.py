@@ -178,6 +178,8 @@ class Dropout(Layer):
     def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
         if not training or self.rate == 0:
             return inputs
+        if self.rate == 1:
+            return torch.zeros_like(inputs)
         if self.noise_shape is None and self.seed is None:
             return F.dropout(inputs, self.rate, training=True)
         shape = inputs.shape if self.noise_shape is None else tuple(

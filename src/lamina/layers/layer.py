@@ -177,6 +177,21 @@ class Layer(nn.Module):
             value = nn.ModuleDict(value)
         super().__setattr__(key, value)
 
+    def _track_containers(self) -> None:
+        """Register layers kept in plain lists/dicts that were empty when assigned (``self.blocks = []`` then
+        ``append``), so their weights are tracked like Keras tracks them."""
+        if "_modules" not in self.__dict__:
+            return
+        children = {id(m) for m in self._modules.values()}
+        for key, value in list(self.__dict__.items()):
+            items = list(value.values()) if isinstance(value, dict) else value
+            if not isinstance(value, (list, tuple, dict)) or not items:
+                continue
+            # Only lists of modules not tracked another way (Sequential keeps its own list of named children).
+            if all(isinstance(v, nn.Module) and id(v) not in children for v in items):
+                del self.__dict__[key]
+                self.__setattr__(key, value)
+
     def _own_key_of(self, value: torch.Tensor) -> str | None:
         for store in (self._parameters, self._buffers):
             for k, v in store.items():
@@ -236,6 +251,7 @@ class Layer(nn.Module):
 
         def visit(module: nn.Module) -> None:
             if isinstance(module, Layer):
+                module._track_containers()
                 own = module._own_weights()
                 own_ids = {id(t) for _, t in own}
                 extra = [(k, p) for k, p in module._parameters.items() if p is not None and id(p) not in own_ids]
@@ -466,6 +482,7 @@ class Layer(nn.Module):
             on_meta = probe is not None and probe.is_meta
             just_built = not self.built
             if just_built:
+                self._track_containers()
                 self._build_device = torch.device("cpu") if on_meta or probe is None else probe.device
                 self._build_from(args, kwargs)
             if just_built and self.input_spec is not None:  # later calls check only when the call fails
@@ -518,6 +535,14 @@ class Layer(nn.Module):
         Unknown dimensions are filled with two different sizes; output dimensions that differ between the
         two runs are unknown (``None``) too. No real computation runs and no memory is allocated.
         """
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            # The layer knows its shape rule (merges, Reshape, ...): use it, so unknown sizes stay unknown
+            # instead of meeting placeholder sizes that clash with known ones.
+            x = args[0] if args else next(iter(kwargs.values()))
+            leaves = [t for t in tree.flatten(x) if isinstance(t, SymbolicTensor)]
+            shape = self.compute_output_shape(tree.map_structure(lambda t: t.shape, x)
+                                              if not isinstance(x, SymbolicTensor) else x.shape)
+            return _symbolic_like(shape, leaves[0].dtype if leaves else self._dtype)
         first, second = (self._run_on_meta(args, kwargs, fill) for fill in _META_FILLS)
         merged = [SymbolicTensor(tuple(a if a == b else None for a, b in zip(x.shape, y.shape, strict=True)), x.dtype)
                   for x, y in zip(tree.flatten(first), tree.flatten(second), strict=True)]
@@ -574,6 +599,17 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, int) for d in x)
+
+
+def _symbolic_like(shape: Any, dtype: torch.dtype) -> Any:
+    """SymbolicTensors for a shape or a list of shapes."""
+    if _is_shape(shape):
+        return SymbolicTensor(tuple(shape), dtype)
+    return [_symbolic_like(s, dtype) for s in shape]
 
 
 def _to_tensor(x: Any) -> Any:

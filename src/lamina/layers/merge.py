@@ -49,10 +49,30 @@ class _Merge(Layer):
             result = _broadcast(result, shape, self, shapes)
 
     def call(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return functools.reduce(self._merge, inputs)
+        return functools.reduce(self._merge, _same_rank(inputs))
+
+    def compute_output_shape(self, input_shape: list[tuple]) -> tuple:
+        batch = next((s[0] for s in input_shape if s[0] is not None), None)
+        rank = max(len(s) for s in input_shape) - 1
+        padded = [(1,) * (rank - len(s) + 1) + tuple(s[1:]) for s in input_shape]
+        out = []
+        for dims in zip(*padded, strict=True):  # Keras's rule: unknown wins, 1 broadcasts, sizes must agree
+            known = {d for d in dims if d not in (None, 1)}
+            if len(known) > 1:
+                self._check_shapes([tuple(s[1:]) for s in input_shape])  # raises the clear error
+            out.append(None if None in dims else (known.pop() if known else 1))
+        return (batch, *out)
 
     def _merge(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise TypeError("abstract: subclasses define _merge")
+
+
+def _same_rank(inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Like Keras, give lower-rank inputs new axes right after the batch axis: (B, 5) meets (B, 3, 5) as (B, 1, 5)."""
+    rank = max(x.ndim for x in inputs)
+    if all(x.ndim == rank for x in inputs):
+        return inputs
+    return [x.reshape(x.shape[0], *([1] * (rank - x.ndim)), *x.shape[1:]) for x in inputs]
 
 
 def _broadcast(a: tuple, b: tuple, layer: Layer, shapes: list[tuple]) -> tuple:
@@ -109,7 +129,7 @@ class Average(_Merge):
     """Element-wise mean of the inputs."""
 
     def call(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return functools.reduce(torch.add, inputs) / len(inputs)
+        return functools.reduce(torch.add, _same_rank(inputs)) / len(inputs)
 
 
 class Concatenate(_Merge):
@@ -143,6 +163,19 @@ class Concatenate(_Merge):
 
     def call(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(list(inputs), dim=self.axis)
+
+    def compute_output_shape(self, input_shape: list[tuple]) -> tuple:
+        self._check_shapes([tuple(s[1:]) for s in input_shape])
+        rank = len(input_shape[0])
+        axis = self.axis % rank
+        out = []
+        for i in range(rank):
+            dims = [s[i] for s in input_shape]
+            if i == axis:
+                out.append(None if None in dims else sum(dims))
+            else:
+                out.append(next((d for d in dims if d is not None), None))
+        return tuple(out)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
@@ -181,6 +214,14 @@ class Dot(_Merge):
                 f"Dot layer '{self.name}' contracts axis {a1} of {format_shape(s1)} with axis {a2} of "
                 f"{format_shape(s2)}, but their sizes differ ({s1[a1]} != {s2[a2]})."
             )
+
+    def compute_output_shape(self, input_shape: list[tuple]) -> tuple:
+        s1, s2 = (tuple(s) for s in input_shape)
+        self._check_shapes([s1[1:], s2[1:]])
+        a1, a2 = self._axes_for(len(s1), len(s2))
+        batch = s1[0] if s1[0] is not None else s2[0]
+        rest = [d for i, d in enumerate(s1) if i not in (0, a1)] + [d for i, d in enumerate(s2) if i not in (0, a2)]
+        return (batch, *rest) if rest else (batch, 1)
 
     def call(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         x, y = inputs

@@ -69,5 +69,14 @@ class Reshape(Layer):
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs.reshape(inputs.shape[0], *self.target_shape)
 
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        sample = input_shape[1:]
+        if -1 not in self.target_shape:
+            return (input_shape[0], *self.target_shape)
+        if any(d is None for d in sample):
+            return (input_shape[0], *(None if d == -1 else d for d in self.target_shape))
+        known = math.prod(d for d in self.target_shape if d != -1)
+        return (input_shape[0], *(math.prod(sample) // known if d == -1 else d for d in self.target_shape))
+
     def get_config(self) -> dict:
         return {**super().get_config(), "target_shape": self.target_shape}
