@@ -407,6 +407,14 @@ class Layer(nn.Module):
         """The computation. Override in subclasses."""
         return inputs
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the outputs: by default the input's mask if the layer ``supports_masking``, else None.
+
+        Masks ride on tensors as ``tensor._keras_mask`` (a bool tensor, True = keep), as in Keras; a layer whose
+        ``call`` takes ``mask`` receives the mask of its input.
+        """
+        return mask if self.supports_masking else None
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
@@ -489,11 +497,17 @@ class Layer(nn.Module):
                 self._check_input(first if first is not None else next(iter(kwargs.values()), None))
             if self._call_has_training:
                 kwargs["training"] = training
+            if self._call_has_mask and kwargs.get("mask") is None:
+                mask = _mask_of(first)
+                if mask is not None:
+                    kwargs["mask"] = mask
             if on_meta:
                 with _meta_weights(self):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
+            if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
+                _attach_mask(outputs, self.compute_mask(first, kwargs.get("mask", _mask_of(first))))
             if just_built:  # for summary(): the output shape seen on the first call, batch unknown
                 self.recorded_output_shape = tree.map_structure(
                     lambda t: (None, *t.shape[1:]) if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
@@ -599,6 +613,27 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _mask_of(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return getattr(x, "_keras_mask", None)
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        return None if all(m is None for m in masks) else masks
+    return None
+
+
+def _attach_mask(outputs: Any, mask: Any) -> None:
+    if mask is None:
+        return
+    if isinstance(outputs, torch.Tensor):
+        outputs._keras_mask = mask
+    elif isinstance(outputs, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
+        for out, m in zip(outputs, masks, strict=False):
+            if isinstance(out, torch.Tensor) and m is not None:
+                out._keras_mask = m
 
 
 def _is_shape(x: Any) -> bool:
