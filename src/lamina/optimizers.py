@@ -45,6 +45,7 @@ class Optimizer:
         self.iterations = 0
         self.torch_optimizer: torch.optim.Optimizer | None = None
         self._params: list[torch.nn.Parameter] = []
+        self._constrained: list[torch.nn.Parameter] = []
 
     # -------------------------------------------------------------- what each optimizer maps to torch.optim
     def _torch_kwargs(self) -> dict:
@@ -57,6 +58,8 @@ class Optimizer:
     def build(self, variables: Iterable[torch.Tensor]) -> None:
         """Create the torch optimizer (and its state) for ``variables``."""
         self._params = [v for v in variables if v.requires_grad]
+        # Weights with a constraint (set by Layer.add_weight) are projected after every update, as in Keras.
+        self._constrained = [v for v in self._params if getattr(v, "constraint", None) is not None]
         if not self._params:
             raise ValueError(
                 "The optimizer received no trainable weights. Check that the model has weights and that "
@@ -129,6 +132,10 @@ class Optimizer:
         with torch.no_grad():
             self._decoupled_decay()
         self.torch_optimizer.step()
+        if self._constrained:
+            with torch.no_grad():
+                for v in self._constrained:
+                    v.copy_(v.constraint(v))
         self.iterations += 1
         if callable(self._learning_rate):
             self._sync_lr()

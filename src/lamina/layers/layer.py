@@ -232,6 +232,8 @@ class Layer(nn.Module):
             key, i = f"{base}_{i}", i + 1
         if trainable:
             weight = nn.Parameter(value, requires_grad=self._trainable and torch_dtype.is_floating_point)
+            if constraint is not None:
+                weight.constraint = constraint  # applied by the optimizer after each update
             self.register_parameter(key, weight)
         else:
             weight = value
