@@ -10,7 +10,11 @@ import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _fresh_state():
+    """Each test starts with seeded RNGs and fresh automatic layer names (dense, dense_1, ...)."""
+    import lamina
+
+    lamina.clear_session()
     torch.manual_seed(0)
     np.random.seed(0)
     yield

@@ -8,6 +8,7 @@
 from lamina import (
     activations,
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -15,6 +16,7 @@ from lamina import (
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
@@ -25,7 +27,8 @@ from lamina.models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "datasets",
+    "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "constraints",
+    "datasets",
     "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "models", "optimizers",
-    "set_device", "set_epsilon", "set_floatx", "utils",
+    "regularizers", "set_device", "set_epsilon", "set_floatx", "utils",
 ]

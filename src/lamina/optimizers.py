@@ -129,8 +129,9 @@ class Optimizer:
             raise ValueError("The optimizer is not built: call `optimizer.build(model.trainable_weights)` first.")
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             self._clip()
-        with torch.no_grad():
-            self._decoupled_decay()
+        if self.weight_decay:
+            with torch.no_grad():
+                self._decoupled_decay()
         self.torch_optimizer.step()
         if self._constrained:
             with torch.no_grad():

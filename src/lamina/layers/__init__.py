@@ -13,6 +13,7 @@ from lamina.layers.conv import (
     SeparableConv2D,
 )
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, TorchModuleWrapper
+from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.layer import InputSpec, Layer
 from lamina.layers.merge import (
     Add,
@@ -46,7 +47,30 @@ from lamina.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from lamina.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from lamina.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from lamina.layers.reshaping import Flatten, Reshape
+from lamina.layers.reshaping_extra import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 
 # Keras's short aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

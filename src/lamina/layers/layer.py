@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lamina import initializers
+from lamina import constraints, initializers, regularizers
 from lamina.core import config, tree
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 
@@ -161,6 +161,7 @@ class Layer(nn.Module):
         call_params = inspect.signature(self.call).parameters
         self._call_has_training = "training" in call_params
         self._call_has_mask = "mask" in call_params
+        self._computes_mask = type(self).compute_mask is not Layer.compute_mask
 
     # ----------------------------------------------------------------- attributes and weight tracking
     def __setattr__(self, key: str, value: Any) -> None:
@@ -230,16 +231,23 @@ class Layer(nn.Module):
             del self.__dict__[key]
         while key in self._parameters or key in self._buffers or key in self.__dict__:
             key, i = f"{base}_{i}", i + 1
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
         if trainable:
             weight = nn.Parameter(value, requires_grad=self._trainable and torch_dtype.is_floating_point)
             if constraint is not None:
-                weight.constraint = constraint  # applied by the optimizer after each update
+                weight.constraint = self._constrain  # applied by the optimizer after each update
             self.register_parameter(key, weight)
         else:
             weight = value
             self.register_buffer(key, weight)
         self._weight_info[key] = _WeightInfo(bool(trainable), regularizer, constraint)
         return weight
+
+    def _constrain(self, weight: torch.Tensor) -> torch.Tensor:
+        """The weight's constraint, applied in Keras's layout (e.g. per filter of a conv kernel)."""
+        key = self._own_key_of(weight)
+        constraint = self._weight_info[key].constraint
+        return self.weight_from_keras(key, constraint(self.weight_to_keras(key, weight)))
 
     def _own_weights(self) -> list[tuple[str, torch.Tensor]]:
         """(name, tensor) of this layer's own weights: trainable-by-design first, then the others."""
@@ -480,7 +488,10 @@ class Layer(nn.Module):
             probe = next((t for t in tree.flatten((args, kwargs)) if isinstance(t, torch.Tensor)), None)
         if self._autocast and type(first) is torch.Tensor and first.dtype is not self._dtype \
                 and first.is_floating_point():
+            mask = getattr(first, "_keras_mask", None)
             first = first.to(self._dtype)
+            if mask is not None:  # the cast makes a new tensor: keep the mask riding on it
+                first._keras_mask = mask
             args = (first, *args[1:])
         training = kwargs.pop("training", None)
         if training is None:
@@ -508,11 +519,13 @@ class Layer(nn.Module):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
-            if self.supports_masking or type(self).compute_mask is not Layer.compute_mask:
+            if self.supports_masking or self._computes_mask:
                 _attach_mask(outputs, self.compute_mask(first, kwargs.get("mask", _mask_of(first))))
-            if just_built:  # for summary(): the output shape seen on the first call, batch unknown
+            if just_built:  # for summary(): the output shape of the first call (shape-inference sizes -> None)
+                unknown = _META_FILLS if on_meta else ()
                 self.recorded_output_shape = tree.map_structure(
-                    lambda t: (None, *t.shape[1:]) if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
+                    lambda t: (None, *(None if d in unknown else d for d in t.shape[1:]))
+                    if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
         except Exception as error:  # keep the user's traceback; add where it happened
             if self.input_spec is not None and not just_built:
                 try:  # a shape the layer was not built for: say so in the user's terms

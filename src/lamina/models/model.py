@@ -322,6 +322,8 @@ class Model(Layer):
     def metrics(self) -> list:
         """All metrics: the loss tracker, compiled metrics, and Metric attributes of the model."""
         compiled = self._trainer.metrics if self._trainer is not None else []
+        if not self._tracked_metrics:
+            return compiled
         return compiled + [m for m in self._tracked_metrics if all(m is not c for c in compiled)]
 
     @property

@@ -42,7 +42,9 @@ class Trainer:
         self.device = torch.device(device) if device is not None else get_device()
         self._prepared = False
         self._warned_logits = False
+        self._metrics: list | None = None
         self._reg_layers: list | None = None
+        self._reg_weights: list = []
 
     # ------------------------------------------------------------------ loss and metrics used by the steps
     def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
@@ -63,16 +65,16 @@ class Trainer:
         return total
 
     def _regularization_losses(self) -> list[torch.Tensor]:
-        if self._reg_layers is None:  # modules that can carry penalties (lamina layers), found once per run
-            self._reg_layers = [m for m in self.model.modules() if hasattr(m, "_added_losses")]
-        out = []
+        if self._reg_layers is None:  # found once per run: layers (may add_loss) and regularized weights
+            layers = [m for m in self.model.modules() if hasattr(m, "_added_losses")]
+            self._reg_layers = layers
+            self._reg_weights = [(layer, key, info.regularizer) for layer in layers
+                                 for key, info in layer._weight_info.items() if info.regularizer is not None]
+        out = [reg(getattr(layer, key)) for layer, key, reg in self._reg_weights]
         for layer in self._reg_layers:
             if layer._added_losses:
                 out.extend(layer._added_losses)
                 layer._added_losses.clear()
-            for key, info in layer._weight_info.items():
-                if info.regularizer is not None:
-                    out.append(info.regularizer(getattr(layer, key)))
         return out
 
     def update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
@@ -83,10 +85,15 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        tracked = [self.loss_tracker]
-        if self.compiled_loss is not None and self.compiled_loss.built:
-            tracked += [t for t in self.compiled_loss.trackers if t is not None]
-        return tracked + self.compiled_metrics.metrics
+        if self._metrics is None or not self.compiled_metrics.built:
+            tracked = [self.loss_tracker]
+            if self.compiled_loss is not None and self.compiled_loss.built:
+                tracked += [t for t in self.compiled_loss.trackers if t is not None]
+            metrics = tracked + self.compiled_metrics.metrics
+            if not self.compiled_metrics.built:
+                return metrics
+            self._metrics = metrics
+        return self._metrics
 
     # ------------------------------------------------------------------ preparing a run
     def _prepare(self, adapter: Any, with_targets: bool = True) -> None:
