@@ -32,3 +32,26 @@ def new_generator(device: torch.device | str = "cpu") -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
     return g
+
+
+class SeedGenerator:
+    """A private random stream for one layer: with a seed, the same sequence every run (and separate from the
+    global RNG); without one, torch's global RNG (so ``set_random_seed`` governs it).
+
+    >>> gen = SeedGenerator(7)
+    >>> torch.rand(2, generator=gen.for_device(torch.device("cpu"))).shape
+    torch.Size([2])
+    """
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+
+    def for_device(self, device: torch.device) -> torch.Generator | None:
+        """The generator to pass to torch's random functions on ``device`` (None: use the global RNG)."""
+        if self.seed is None or device.type == "meta":
+            return None
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(self.seed)
+        return self._generator

@@ -16,6 +16,7 @@ from torch import nn
 
 from lamina import activations, initializers
 from lamina.core import config
+from lamina.core.random import SeedGenerator
 from lamina.layers.layer import InputSpec, Layer, _snake_case, format_shape
 from lamina.layers.symbolic import Node, SymbolicTensor
 
@@ -172,7 +173,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._generator: torch.Generator | None = None
+        self._seed_generator = SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
@@ -185,16 +186,8 @@ class Dropout(Layer):
         shape = inputs.shape if self.noise_shape is None else tuple(
             inputs.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
         keep = torch.empty(shape, dtype=inputs.dtype, device=inputs.device)
-        keep.bernoulli_(1 - self.rate, generator=self._seeded_generator(inputs.device))
+        keep.bernoulli_(1 - self.rate, generator=self._seed_generator.for_device(inputs.device))
         return inputs * keep / (1 - self.rate)
-
-    def _seeded_generator(self, device: torch.device) -> torch.Generator | None:
-        if self.seed is None or device.type == "meta":
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(self.seed)
-        return self._generator
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from lamina.core.random import SeedGenerator
 from lamina.layers.layer import InputSpec, Layer
 
 __all__ = [
@@ -52,16 +53,11 @@ class _RandomLayer(Layer):
     def __init__(self, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.seed = _check_seed(seed, type(self).__name__)
-        self._generator: torch.Generator | None = None
+        self._seed_generator = SeedGenerator(self.seed)
         self.supports_masking = True
 
     def _gen(self, device: torch.device) -> torch.Generator | None:
-        if self.seed is None or device.type == "meta":
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(self.seed)
-        return self._generator
+        return self._seed_generator.for_device(device)
 
     def _uniform(self, shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
         return torch.rand(tuple(shape), generator=self._gen(like.device), dtype=like.dtype, device=like.device)
