@@ -258,8 +258,8 @@ def test_early_stopping_on_scripted_values(values, kwargs, expected):
 @pytest.mark.parametrize(("values", "kwargs"), [
     *[(v, k) for v, k, _ in ES_CASES],
     ([1.0, 0.5, 0.7], {"patience": 5, "restore_best_weights": True}),  # no stop: Keras 3 restores the best anyway
-    ([2.0, 1.0, 0.5], {"patience": 0, "restore_best_weights": True}),
-])
+    ([1.0, 0.5, 0.7, 0.6], {"patience": 3, "restore_best_weights": True, "start_from_epoch": 1}),
+], ids=lambda v: str(v))
 def test_early_stopping_matches_keras(keras, values, kwargs):
     kwargs = {"mode": "min", **kwargs}
     ours = EarlyStopping(**kwargs)

@@ -174,6 +174,29 @@ def test_every_input_kind_trains_like_numpy_arrays(kind):
     assert loss == pytest.approx(expected_loss, abs=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["torch", "dataset", "dataloader", "generator"])
+def test_evaluate_and_predict_take_every_input_kind(kind):
+    x, y = regression_data(11)
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    expected_logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    expected_pred = model.predict(x, batch_size=4, verbose=0)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    make_xy = {"torch": lambda: ((xt, yt), {"batch_size": 4}),
+               "dataset": lambda: ((TensorDataset(xt, yt),), {"batch_size": 4}),
+               "dataloader": lambda: ((DataLoader(TensorDataset(xt, yt), batch_size=4),), {}),
+               "generator": lambda: ((_gen(x, y),), {})}[kind]
+    make_x = {"torch": lambda: ((xt,), {"batch_size": 4}),
+              "dataset": lambda: ((TensorDataset(xt),), {"batch_size": 4}),
+              "dataloader": lambda: ((DataLoader(TensorDataset(xt), batch_size=4),), {}),
+              "generator": lambda: ((iter([x[s:s + 4] for s in range(0, 11, 4)]),), {})}[kind]
+    args, kwargs = make_xy()
+    logs = model.evaluate(*args, verbose=0, return_dict=True, **kwargs)
+    assert logs == pytest.approx(expected_logs, rel=1e-6)
+    args, kwargs = make_x()
+    np.testing.assert_allclose(model.predict(*args, verbose=0, **kwargs), expected_pred, atol=1e-6)
+
+
 def test_dataloader_is_reiterated_every_epoch():
     x, y = regression_data()
     loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=4)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import types
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +47,13 @@ def unpack_x_y_sample_weight(data: Any) -> Batch:
     )
 
 
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """A batch as Keras hands it to ``train_step``: ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if y is None:
+        return (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
 def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         t = value
@@ -60,7 +66,7 @@ def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
                 "Convert it to a numeric array first, e.g. np.asarray(data, dtype='float32'), and pad ragged "
                 "sequences to one length."
             )
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(np.ascontiguousarray(arr)) if arr.ndim else torch.tensor(arr)
     small_ints = (torch.uint8, torch.bool)
     if t.dtype in (torch.float64, torch.float16, torch.bfloat16) or (not is_label and t.dtype in small_ints):
         t = t.to(config.standardize_dtype(None))
@@ -137,16 +143,12 @@ class ArrayAdapter:
     def num_batches(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
 
-    def _order(self) -> torch.Tensor | None:
-        if not self.shuffle:
-            return None
-        n, bs = self.num_samples, self.batch_size
-        if self.shuffle == "batch":  # shuffle whole batches, keep order inside each
-            blocks = torch.randperm(self.num_batches, generator=self._generator)
-            order = torch.cat([torch.arange(b * bs, min((b + 1) * bs, n)) for b in blocks.tolist()])
-        else:
-            order = torch.randperm(n, generator=self._generator)
-        return order.to(self.device, non_blocking=True)
+    def _slices(self) -> list[tuple[int, int]]:
+        """(start, stop) of each batch; with shuffle="batch" the whole batches come in a new order each pass."""
+        bounds = [(a, min(a + self.batch_size, self.num_samples)) for a in range(0, self.num_samples, self.batch_size)]
+        if self.shuffle == "batch":
+            bounds = [bounds[i] for i in torch.randperm(len(bounds), generator=self._generator).tolist()]
+        return bounds
 
     def epoch(self) -> Iterator[Batch]:
         """The batches of one epoch: one pass over the data (reshuffled each pass when shuffle is on), or
@@ -162,21 +164,24 @@ class ArrayAdapter:
             yield batch
 
     def _one_pass(self) -> Iterator[Batch]:
-        order = self._order()
-        for start in range(0, self.num_samples, self.batch_size):
-            stop = min(start + self.batch_size, self.num_samples)
+        order = None
+        if self.shuffle and self.shuffle != "batch":
+            order = torch.randperm(self.num_samples, generator=self._generator).to(self.device, non_blocking=True)
+        for start, stop in self._slices():
             if order is None:
                 take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)
             else:
                 idx = order[start:stop]
                 take = lambda t, i=idx: t.index_select(0, i)  # noqa: E731
-            yield (tree.map_structure(take, self.x), None if self.y is None else tree.map_structure(take, self.y),
-                   None if self.sample_weight is None else tree.map_structure(take, self.sample_weight))
+            yield self._batch(take)
+
+    def _batch(self, take: Any) -> Any:
+        return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v)
+                                        for v in (self.x, self.y, self.sample_weight)))
 
     def first_batch(self) -> Batch:
         stop = min(self.batch_size, self.num_samples)
-        take = lambda t: t[:stop]  # noqa: E731
-        return tuple(None if v is None else tree.map_structure(take, v) for v in (self.x, self.y, self.sample_weight))
+        return self._batch(lambda t: t[:stop])
 
 
 def split_arrays(x: Any, y: Any, sample_weight: Any, fraction: float) -> tuple[tuple, tuple]:
@@ -236,7 +241,7 @@ class IterableAdapter:
         except TypeError:
             self.num_batches = None
 
-    def _move(self, batch: Any) -> Batch:
+    def _move(self, batch: Any) -> Any:
         x, y, sw = unpack_x_y_sample_weight(batch)
         non_blocking = self.device.type == "cuda"
 
@@ -246,7 +251,7 @@ class IterableAdapter:
             return tree.map_structure(
                 lambda t: _to_tensor(t, "batch", is_label).to(self.device, non_blocking=non_blocking), v)
 
-        return move(x), move(y, True), move(sw)
+        return pack_x_y_sample_weight(move(x), move(y, True), move(sw))
 
     def _next_raw(self) -> Any:
         if self._peeked:
@@ -271,12 +276,7 @@ class IterableAdapter:
             except StopIteration:
                 self._iterator = None
                 if self.one_shot:
-                    self.exhausted = True
-                    if steps == 0 or self.steps_per_epoch is not None:
-                        warnings.warn(
-                            "Your input ran out of data; interrupting the loop. A Python generator can be read "
-                            "once: pass steps_per_epoch (and make it yield forever) or use a re-iterable "
-                            "DataLoader to train for several epochs.", UserWarning, stacklevel=2)
+                    self.exhausted = True  # the trainer warns if epochs or steps were still to come
                 if self.steps_per_epoch is None or self.one_shot:
                     return
                 continue

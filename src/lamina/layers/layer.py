@@ -143,7 +143,8 @@ class Layer(nn.Module):
         self.built = False
         self.input_spec: InputSpec | list | None = None
         self.supports_masking = False
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity_losses: list[torch.Tensor] = []
         self._weight_info: dict[str, _WeightInfo] = {}
         self._added_losses: list[torch.Tensor] = []
         self._inbound_nodes: list[Node] = []
@@ -378,6 +379,11 @@ class Layer(nn.Module):
         """Add a loss (e.g. an activity penalty) that joins the training loss of the current step."""
         self._added_losses.append(loss)
 
+    def _add_activity_loss(self, outputs: Any) -> None:
+        # Keras: the regularizer of each output, divided by the batch size; replaced on each call.
+        self._activity_losses = [self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1)
+                                 for t in tree.flatten(outputs) if isinstance(t, torch.Tensor)]
+
     @property
     def losses(self) -> list[torch.Tensor]:
         """Penalties of this layer and its sub-layers: added losses and weight regularizers."""
@@ -385,6 +391,7 @@ class Layer(nn.Module):
         for module in self.modules():
             if isinstance(module, Layer):
                 out.extend(module._added_losses)
+                out.extend(module._activity_losses)
                 for key, info in module._weight_info.items():
                     if info.regularizer is not None:
                         out.append(info.regularizer(getattr(module, key)))
@@ -519,6 +526,8 @@ class Layer(nn.Module):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
+            if self.activity_regularizer is not None:
+                self._add_activity_loss(outputs)
             if self.supports_masking or self._computes_mask:
                 _attach_mask(outputs, self.compute_mask(first, kwargs.get("mask", _mask_of(first))))
             if just_built:  # for summary(): the output shape of the first call (shape-inference sizes -> None)

@@ -225,7 +225,7 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch > 0:
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
@@ -276,7 +276,7 @@ class ModelCheckpoint(Callback):
     def _save(self, epoch: int, logs: dict | None, batch: int | None = None) -> None:
         logs = dict(logs or {})
         try:
-            path = self.filepath.format(epoch=epoch + 1, batch=batch, **logs)
+            path = self.filepath.format(epoch=epoch + 1, batch=None if batch is None else batch + 1, **logs)
         except KeyError as error:
             raise KeyError(
                 f"ModelCheckpoint filepath {self.filepath!r} names {error} which is not in the logs "

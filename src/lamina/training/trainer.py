@@ -75,6 +75,9 @@ class Trainer:
             if layer._added_losses:
                 out.extend(layer._added_losses)
                 layer._added_losses.clear()
+            if layer._activity_losses:
+                out.extend(layer._activity_losses)
+                layer._activity_losses = []
         return out
 
     def update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
@@ -188,8 +191,14 @@ class Trainer:
             model.train()
             logs, steps_done = self._loop(train.epoch(), train_fn, cbs, "train", progress)
             model.eval()
+            if steps_done == 0 or (getattr(train, "exhausted", False) and (
+                    epoch + 1 < epochs or (steps_per_epoch and steps_done < steps_per_epoch))):
+                warnings.warn(
+                    "Your input ran out of data; interrupting training. A Python generator can be read once: pass "
+                    "steps_per_epoch (and make it yield forever), or use a re-iterable DataLoader, to train for "
+                    "several epochs.", UserWarning, stacklevel=3)
             if steps_done == 0:
-                break  # a one-shot generator ran dry
+                break
             epoch_logs = to_floats(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_test(val, cbs, verbose=0)
@@ -221,7 +230,7 @@ class Trainer:
         return logs, n
 
     def _check_validation(self, val: Any) -> None:
-        vx, vy, _ = val.first_batch()
+        vx, vy, _ = unpack_x_y_sample_weight(val.first_batch())
         with torch.no_grad():
             pred = self.model(vx, training=False)
         if vy is not None and self.compiled_loss is not None:
