@@ -1,5 +1,6 @@
 """Layers: the building blocks of models."""
 
+from lamina.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from lamina.layers.conv import (
     Conv1D,
     Conv1DTranspose,
@@ -32,6 +33,12 @@ from lamina.layers.merge import (
     minimum,
     multiply,
     subtract,
+)
+from lamina.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
 )
 from lamina.layers.pooling import (
     AveragePooling1D,
