@@ -1,6 +1,7 @@
 """Layers: the building blocks of models."""
 
 from lamina.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from lamina.layers.conv import (
     Conv1D,
     Conv1DTranspose,
