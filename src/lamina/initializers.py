@@ -71,7 +71,7 @@ class Initializer:
     """
 
     def __call__(self, shape: Shape, dtype: Any = None) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError("abstract: initializer subclasses implement __call__")
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as a JSON-friendly dict."""

@@ -300,11 +300,11 @@ class Metric:
     # ------------------------------------------------------------------------ protocol
     def update_state(self, *args: Any, **kwargs: Any) -> None:
         """Fold one batch into the state (subclasses implement this)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement update_state.")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must implement update_state.")
 
     def result(self) -> torch.Tensor:
         """The metric value over everything seen since the last reset, as a 0-d tensor."""
-        raise NotImplementedError(f"{type(self).__name__} must implement result.")
+        raise NotImplementedError(f"abstract: {type(self).__name__} must implement result.")
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """``update_state(*args, **kwargs)``, then ``result()``."""

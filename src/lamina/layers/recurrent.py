@@ -168,7 +168,7 @@ class _RNN(Layer):
         return False
 
     def _fused(self, x: torch.Tensor, states: list) -> tuple:
-        raise NotImplementedError
+        raise NotImplementedError("abstract: subclasses whose _can_fuse() is True implement _fused")
 
     def _fused_weights(self, order: list[int] | None = None) -> tuple:
         """(w_ih, w_hh) in PyTorch's (k * units, in) layout, gate blocks reordered by ``order``."""
@@ -200,7 +200,7 @@ class _RNN(Layer):
         return proj + self.bias if self.bias is not None else proj
 
     def _step(self, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
-        raise NotImplementedError
+        raise NotImplementedError("abstract: each recurrent layer implements its cell step")
 
     # ------------------------------------------------------------------------------------------- config
     def get_config(self) -> dict:
