@@ -25,6 +25,7 @@ from torch import nn
 
 from lamina import constraints, initializers, regularizers
 from lamina.core import config, tree
+from lamina.layers.spec import InputSpec, format_shape, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 
 _META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
@@ -33,81 +34,6 @@ _META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims th
 def _snake_case(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def shape_of(x: Any) -> Any:
-    """Keras-style shape (tuple; None for unknown) of a tensor, array or symbolic tensor, kept nested."""
-
-    def leaf(t: Any) -> Any:
-        if isinstance(t, (torch.Tensor, np.ndarray, SymbolicTensor)):
-            return tuple(t.shape)
-        return None
-
-    return tree.map_structure(leaf, x)
-
-
-def format_shape(shape: Any) -> str:
-    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
-        return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-    if isinstance(shape, (list, tuple)):
-        return "[" + ", ".join(format_shape(s) for s in shape) + "]"
-    if isinstance(shape, dict):
-        return "{" + ", ".join(f"{k!r}: {format_shape(v)}" for k, v in shape.items()) + "}"
-    return str(shape)
-
-
-class InputSpec:
-    """What a layer accepts: rank bounds and fixed sizes of some axes (Keras's ``InputSpec``).
-
-    >>> InputSpec(min_ndim=2, axes={-1: 784}).describe()
-    'rank >= 2 with axis -1 of size 784'
-    """
-
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
-                 allow_last_axis_squeeze=False, name=None, optional=False):
-        self.dtype = dtype
-        self.shape = None if shape is None else tuple(shape)
-        self.ndim = len(self.shape) if self.shape is not None else ndim
-        self.max_ndim = max_ndim
-        self.min_ndim = min_ndim
-        self.axes = dict(axes or {})
-        self.allow_last_axis_squeeze = allow_last_axis_squeeze
-        self.name = name
-        self.optional = optional
-
-    def describe(self) -> str:
-        if self.shape is not None:
-            return f"shape {format_shape(self.shape)}"
-        parts = []
-        if self.ndim is not None:
-            parts.append(f"rank {self.ndim}")
-        if self.min_ndim is not None:
-            parts.append(f"rank >= {self.min_ndim}")
-        if self.max_ndim is not None:
-            parts.append(f"rank <= {self.max_ndim}")
-        if self.axes:
-            parts.append("with " + ", ".join(f"axis {a} of size {n}" for a, n in self.axes.items()))
-        return " ".join(parts) or "any shape"
-
-    def problem_with(self, shape: tuple) -> str | None:
-        """Why ``shape`` does not fit (None if it does)."""
-        rank = len(shape)
-        if self.ndim is not None and rank != self.ndim:
-            return f"expected rank {self.ndim}, found rank {rank}"
-        if self.min_ndim is not None and rank < self.min_ndim:
-            return f"expected rank >= {self.min_ndim}, found rank {rank}"
-        if self.max_ndim is not None and rank > self.max_ndim:
-            return f"expected rank <= {self.max_ndim}, found rank {rank}"
-        for axis, size in self.axes.items():
-            if size is None or -rank > axis or axis >= rank:
-                continue
-            if shape[axis] is not None and shape[axis] != size:
-                return f"expected axis {axis} of size {size}, found size {shape[axis]}"
-        if self.shape is not None:
-            for i, (want, got) in enumerate(zip(self.shape, shape, strict=False)):
-                if want is not None and got is not None and want != got:
-                    return f"expected axis {i} of size {want}, found size {got}"
-        return None
 
 
 @dataclass
