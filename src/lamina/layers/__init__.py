@@ -55,6 +55,19 @@ from lamina.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from lamina.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
 from lamina.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
 from lamina.layers.regularization import (
     ActivityRegularization,
