@@ -374,7 +374,7 @@ class _RandomLayer(Layer):
         return inputs
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:  # x: (n, h, w, c)
-        raise NotImplementedError
+        raise NotImplementedError("abstract: each augmentation layer implements augment")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
@@ -442,7 +442,7 @@ class _AffineLayer(_RandomLayer):
         self.fill_value = float(fill_value)
 
     def matrices(self, n: int, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError("abstract: each geometric augmentation implements matrices")
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         n, h, w, _ = x.shape
