@@ -1,6 +1,6 @@
 """Models: Sequential, functional (``Model(inputs, outputs)``) and subclassed."""
 
-from lamina.models.model import Model
+from lamina.models.model import Model, load_model
 from lamina.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model"]

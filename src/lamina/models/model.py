@@ -358,5 +358,36 @@ class Model(Layer):
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+        """Write the whole model (architecture, weights, compile settings, optimizer state) to a ``.lamina``
+        file, atomically; ``lamina.models.load_model`` reads it back without running code from the file.
+
+        >>> model.save("classifier.lamina")  # doctest: +SKIP
+        """
+        from lamina.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> None:
+        """Export the model for inference outside lamina (ONNX through ``torch.onnx``, dynamic batch axis).
+
+        >>> model.export("classifier.onnx")  # doctest: +SKIP
+        """
+        from lamina.saving.export import export_model
+
+        export_model(self, filepath, format=format, **kwargs)
+
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
+
+
+def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True,
+               **kwargs: Any) -> Model:
+    """Read a model written by ``model.save``; class names resolve only through lamina's registry and
+    ``custom_objects``, and nothing in the file is ever executed.
+
+    >>> model = lamina.models.load_model("classifier.lamina")  # doctest: +SKIP
+    """
+    from lamina.saving import load_model as _load
+
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode, **kwargs)
