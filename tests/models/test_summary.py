@@ -151,6 +151,61 @@ def reshaping(lib):
     return lib.Model(x, lib.layers.Flatten(name="flat")(h), name="reshaping")
 
 
+def every_family(lib):
+    """One functional model with a layer of every family of the layer library: preprocessing, convolution,
+    pooling, normalization, regularization, activation layers, reshaping, sequences (with masks), attention,
+    merges."""
+    L = lib.layers
+    image = lib.Input(shape=(28, 28, 1), name="image")
+    x = L.Rescaling(1 / 255, name="rescale")(image)
+    x = L.RandomFlip("horizontal", seed=1, name="flip")(x)
+    x = L.ZeroPadding2D(2, name="pad")(x)
+    x = L.Conv2D(8, 3, strides=2, name="conv")(x)
+    x = L.BatchNormalization(name="bn")(x)
+    x = L.ReLU(name="relu")(x)
+    x = L.SeparableConv2D(8, 3, padding="same", name="sep")(x)
+    x = L.DepthwiseConv2D(3, padding="same", name="depthwise")(x)
+    x = L.SpatialDropout2D(0.1, name="spatial_drop")(x)
+    x = L.MaxPooling2D(2, name="max_pool")(x)
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same", name="deconv")(x)
+    x = L.Cropping2D(1, name="crop")(x)
+    x = L.UpSampling2D(2, name="upsample")(x)
+    x = L.GroupNormalization(groups=2, name="group_norm")(x)
+    x = L.AveragePooling2D(2, name="avg_pool")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    image_features = L.LeakyReLU(name="leaky")(L.Dense(16, name="image_dense")(x))
+
+    tokens = lib.Input(shape=(12,), name="tokens")
+    t = L.Embedding(50, 8, mask_zero=True, name="embed")(tokens)
+    t = L.Bidirectional(L.LSTM(8, return_sequences=True, name="lstm"), name="bilstm")(t)
+    t = L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(t, t)
+    t = L.LayerNormalization(name="ln")(t)
+    t = L.Attention(name="attention")([t, t])
+    t = L.TimeDistributed(L.Dense(6, name="td_dense"), name="time_dist")(t)
+    token_features = L.GlobalAveragePooling1D(name="masked_mean")(t)
+
+    series = lib.Input(shape=(10, 3), name="series")
+    s = L.Conv1D(6, 3, padding="causal", name="causal_conv")(series)
+    s = L.AveragePooling1D(2, name="avg_pool_1d")(s)
+    s = L.SimpleRNN(6, return_sequences=True, name="rnn")(s)
+    s = L.GRU(4, name="gru")(s)
+    s = L.RepeatVector(3, name="repeat")(s)
+    s = L.Permute((2, 1), name="permute")(s)
+    s = L.Reshape((12,), name="reshape")(s)
+    series_features = L.ELU(name="elu")(s)
+
+    h = L.Concatenate(name="concat")([image_features, token_features, series_features])
+    h = L.Dense(32, name="dense")(h)
+    h = L.PReLU(name="prelu")(h)
+    h = L.UnitNormalization(name="unit_norm")(h)
+    h = L.GaussianNoise(0.1, seed=1, name="noise")(h)
+    h = L.Dropout(0.2, name="dropout")(h)
+    h = L.ActivityRegularization(l2=1e-4, name="act_reg")(h)
+    h = L.Add(name="add")([h, L.Dense(32, name="skip")(token_features)])
+    outputs = L.Softmax(name="probs")(L.Dense(10, name="logits")(h))
+    return lib.Model([image, tokens, series], outputs, name="every_family")
+
+
 ARCHITECTURES = [mnist_mlp, two_towers, nested, unbuilt, chain, branches, shared_on_two_shapes, reshaping]
 
 
@@ -159,6 +214,54 @@ def test_rows_and_totals_match_keras(keras, build):
     ours = lamina_lines(build(lamina))
     theirs = keras_lines(quiet_keras(lambda: build(keras)))
     assert_same_summary(ours, theirs)
+
+
+def test_every_family_shapes_and_counts_match_keras(keras):
+    """Each layer's output shape and parameter count, and the totals, as Keras reports them. Keras's graph also
+    holds the operations its torch backend traces for masks (NotEqual, ConvertToTensor): not layers, skipped."""
+    def by_layer(lines):
+        _, _, rows, totals = parse(lines)
+        values = [row_values(r) for r in rows]
+        return {v[0].split()[0]: v[1:3] for v in values if not v[0].split()[0].startswith(
+            ("not_equal", "convert_to_tensor"))}, totals
+
+    ours, our_totals = by_layer(lamina_lines(every_family(lamina)))
+    theirs, their_totals = by_layer(keras_lines(quiet_keras(lambda: every_family(keras))))
+    assert ours == theirs
+    assert our_totals == their_totals
+    assert len(ours) == 47  # 3 inputs and 44 layers
+
+
+def test_every_family_trains_one_epoch():
+    model = every_family(lamina)
+    n = 64
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 50, size=(n, 12))
+    tokens[:, 9:] = 0  # padding, masked from the LSTM to the pooled mean
+    x = [rng.integers(0, 256, size=(n, 28, 28, 1)).astype("float32"), tokens,
+         rng.normal(size=(n, 10, 3)).astype("float32")]
+    y = rng.integers(0, 10, size=(n,))
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    changed = [not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)]
+    assert sum(changed) >= len(model.trainable_weights) - 2  # every trainable weight moved (BN stats count too)
+    probs = model.predict(x, verbose=0)
+    assert probs.shape == (n, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # The padding is masked all the way from the Embedding to the pooled mean: the padding id's embedding row
+    # cannot change a prediction, while a real token's row does.
+    embed = model.get_layer("embed")
+    table = embed.get_weights()[0]
+    for row, should_change in ((0, False), (int(tokens[0, 0]), True)):
+        edited = table.copy()
+        edited[row] += 5.0
+        embed.set_weights([edited])
+        changed = np.abs(model.predict(x, verbose=0) - probs).max() > 1e-4
+        embed.set_weights([table])
+        assert changed == should_change, row
+    assert model.losses  # the activity regularizer's penalty joins the loss
 
 
 def test_mnist_mlp_numbers():
