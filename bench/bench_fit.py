@@ -68,6 +68,37 @@ def torch_cnn() -> nn.Module:
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 10))
 
 
+class TorchResidual(nn.Module):
+    """conv-BN-ReLU-conv-BN plus the input (1x1 projection when the shape changes), then ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout, 1e-3, 0.01),
+                                  nn.ReLU(), nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(cout, 1e-3, 0.01))
+        self.skip = (nn.Identity() if cin == cout and stride == 1 else
+                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout, 1e-3, 0.01)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+def torch_resnet() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16, 1e-3, 0.01), nn.ReLU(),
+                         TorchResidual(16, 16, 1), TorchResidual(16, 32, 2), TorchResidual(32, 32, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+class TorchLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 128, batch_first=True)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x)[0][:, -1])
+
+
 # ---------------------------------------------------------------- lamina
 def lamina_mlp() -> keras.Model:
     return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(128, activation="relu"),
@@ -80,6 +111,38 @@ def lamina_cnn() -> keras.Model:
                              L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(), L.Dense(10)])
 
 
+def lamina_residual(x, filters: int, stride: int):
+    L = keras.layers
+    h = L.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    h = L.ReLU()(L.BatchNormalization()(h))
+    h = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(h))
+    if x.shape[-1] != filters or stride != 1:
+        x = L.BatchNormalization()(L.Conv2D(filters, 1, strides=stride, use_bias=False)(x))
+    return L.ReLU()(L.Add()([h, x]))
+
+
+def lamina_resnet() -> keras.Model:
+    L = keras.layers
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", use_bias=False)(inputs)))
+    for filters, stride in ((16, 1), (32, 2), (32, 1)):
+        x = lamina_residual(x, filters, stride)
+    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
+
+
+def lamina_lstm() -> keras.Model:
+    return keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.LSTM(128), keras.layers.Dense(10)])
+
+
+# name -> (plain PyTorch model, lamina model, input layout for PyTorch, input shape for lamina)
+MODELS = {
+    "mlp": (torch_mlp, lamina_mlp, (784,), (784,)),
+    "cnn": (torch_cnn, lamina_cnn, (1, 28, 28), (28, 28, 1)),
+    "resnet": (torch_resnet, lamina_resnet, (1, 28, 28), (28, 28, 1)),
+    "lstm": (TorchLSTM, lamina_lstm, (28, 28), (28, 28)),
+}
+
+
 def time_it(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -88,19 +151,19 @@ def time_it(fn) -> float:
 
 def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int, with_accuracy: bool) -> dict:
     device = keras.get_device()
-    cnn = name.startswith("cnn")
+    torch_factory, lamina_factory, torch_shape, lamina_shape = MODELS[name.split()[0]]
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(y).to(device)
-    x_torch = xt.reshape(-1, 1, 28, 28) if cnn else xt.reshape(-1, 784)
-    x_lamina = x.reshape(-1, 28, 28, 1) if cnn else x.reshape(-1, 784)
+    x_torch = xt.reshape(-1, *torch_shape)
+    x_lamina = x.reshape(-1, *lamina_shape)
 
     torch.manual_seed(0)
-    t_model = (torch_cnn() if cnn else torch_mlp()).to(device)
+    t_model = torch_factory().to(device)
     t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
-    f_model = (torch_cnn() if cnn else torch_mlp()).to(device)
+    f_model = torch_factory().to(device)
     f_opt = torch.optim.Adam(f_model.parameters(), lr=1e-3, fused=True)  # what lamina uses
     gen = torch.Generator().manual_seed(0)
-    l_model = lamina_cnn() if cnn else lamina_mlp()
+    l_model = lamina_factory()
     l_model.compile(optimizer=keras.optimizers.Adam(1e-3),
                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     metrics=["accuracy"] if with_accuracy else None)
@@ -125,7 +188,7 @@ def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=["mlp", "cnn"], default=None)
+    parser.add_argument("--only", choices=sorted(MODELS), default=None)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -139,6 +202,10 @@ def main() -> None:
         workloads += [("mlp (a) 1 epoch, loss", None, False), ("mlp (a) 1 epoch, loss+accuracy", None, True)]
     if args.only in (None, "cnn"):
         workloads += [("cnn (b) 100 steps, loss", 100, False), ("cnn (b) 100 steps, loss+accuracy", 100, True)]
+    if args.only in (None, "resnet"):
+        workloads += [("resnet (c) 50 steps, loss+accuracy", 50, True)]
+    if args.only in (None, "lstm"):
+        workloads += [("lstm (d) 50 steps, loss+accuracy", 50, True)]
     print("# median seconds; ratio = lamina / hand-written loop (torch.optim.Adam defaults); "
           "ratio_fused = lamina / the same loop with Adam(fused=True), which lamina uses")
     print(f"{'workload':34s} {'pytorch':>8s} {'pt-fused':>9s} {'lamina':>8s} {'ratio':>6s} {'ratio_fused':>11s}")
