@@ -427,11 +427,19 @@ class Layer(nn.Module):
                 first._keras_mask = mask
             args = (first, *args[1:])
         training = kwargs.pop("training", None)
-        if training is None:
-            training = config.TRAINING.get()
+        if torch.compiler.is_compiling():
+            # Inside a torch.compile'd model (jit_compile=True), which cannot trace context variables: the
+            # module flags carry the mode, set on the whole model by the compiled model's own call (below).
+            outer = training = self.training if training is None else training
+        else:
+            outer = config.TRAINING.get()
             if training is None:
-                training = self.training
-        token = config.TRAINING.set(training)
+                training = outer if outer is not None else self.training
+        if self._compiled_call_impl is not None and training != self.training:
+            return self._call_in_mode(training, args, kwargs)
+        changed = training is not outer  # nested calls usually inherit the flag: then nothing to set
+        if changed:
+            config.TRAINING.set(training)
         try:
             on_meta = probe is not None and probe.is_meta
             just_built = not self.built
@@ -470,8 +478,19 @@ class Layer(nn.Module):
             _add_layer_note(error, self, args)
             raise
         finally:
-            config.TRAINING.reset(token)
+            if changed:
+                config.TRAINING.set(outer)
         return outputs
+
+    def _call_in_mode(self, training: bool, args: tuple, kwargs: dict) -> Any:
+        """A compiled model called in the other mode: switch every module's flag for this call (what its
+        compiled layers read), then restore it."""
+        was = self.training
+        try:
+            self.train(training)
+            return self(*args, training=training, **kwargs)
+        finally:
+            self.train(was)
 
     # ---------------------------------------------------------------------------- symbolic calls
     def _symbolic_call(self, args: tuple, kwargs: dict) -> Any:

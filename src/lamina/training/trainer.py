@@ -17,7 +17,7 @@ from lamina import optimizers
 from lamina.core import tree
 from lamina.core.device import get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
-from lamina.training import preflight, step
+from lamina.training import jit, preflight, step
 from lamina.training.callbacks import Callback, CallbackList, History
 from lamina.training.compile import CompiledLoss, CompiledMetrics
 from lamina.training.progress import Progress, resolve_verbose, to_floats
@@ -36,9 +36,12 @@ class Trainer:
         self.compiled_loss = CompiledLoss(loss, loss_weights) if loss is not None else None
         self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
         self.loss_tracker = metrics_module.Mean(name="loss")
+        if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be a positive int; received {steps_per_execution!r}.")
         self.run_eagerly = run_eagerly
         self.steps_per_execution = steps_per_execution
-        self.jit_compile = jit_compile
+        self.jit_compile = jit.resolve(jit_compile, run_eagerly)
+        self.jit: jit.CompiledModel | None = None
         self.device = torch.device(device) if device is not None else get_device()
         self._prepared = False
         self._warned_logits = False
@@ -126,6 +129,8 @@ class Trainer:
         if not self.optimizer.built and any(p.requires_grad for p in model.parameters()):
             self.optimizer.build([p for p in model.parameters() if p.requires_grad])
         self._reg_layers = None
+        if self.jit_compile and self.jit is None:
+            self.jit = jit.CompiledModel(model, self.device)
         self._prepared = True
 
     def _label_ranges(self, adapter: Any) -> dict | None:
@@ -207,26 +212,34 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if model.stop_training or getattr(train, "exhausted", False):
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None and getattr(self.optimizer, "use_ema", False):
+            finalize(model.trainable_weights)  # Keras: with use_ema, the averaged weights are the result
         cbs.on_train_end(epoch_logs)
         return history
 
     def _loop(self, batches: Any, step_fn: Any, cbs: CallbackList, kind: str, progress: Progress) -> tuple[Any, int]:
-        """Run ``step_fn`` on each batch; batch hooks fire only for callbacks that define them."""
+        """Run ``step_fn`` on each batch; batch hooks fire only for callbacks that define them, once per
+        ``steps_per_execution`` steps (begin at the first step of each execution, end at its last)."""
         begin, end = getattr(cbs, f"on_{kind}_batch_begin"), getattr(cbs, f"on_{kind}_batch_end")
         want_begin, want_end = cbs.wants(f"on_{kind}_batch_begin"), cbs.wants(f"on_{kind}_batch_end")
-        model = self.model
+        model, every, compiled = self.model, self.steps_per_execution, self.jit
+        # Batch logs cost a host sync; callbacks that only count batches (BackupAndRestore) say they need none.
+        batch_logs = to_floats if want_end and _reads_batch_logs(cbs, f"on_{kind}_batch_end") else _no_logs
         logs: Any = {}
         n = 0
         for i, batch in enumerate(batches):
-            if want_begin:
+            if want_begin and i % every == 0:
                 begin(i)
-            logs = step_fn(batch)
+            logs = compiled.run(step_fn, batch, kind) if compiled is not None else step_fn(batch)
             n = i + 1
-            if want_end:
-                end(i, to_floats(logs))
+            if want_end and n % every == 0:
+                end(i, batch_logs(logs))
             progress.update(n, logs, step.batch_size_of(batch[0]))
             if kind == "train" and model.stop_training:
                 break
+        if want_end and n % every:  # the last, shorter execution
+            end(n - 1, batch_logs(logs))
         return logs, n
 
     def _check_validation(self, val: Any) -> None:
@@ -293,10 +306,11 @@ def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device:
     progress.start()
     outputs: list = []
     n = 0
+    compiled = getattr(getattr(model, "_trainer", None), "jit", None)
     for i, batch in enumerate(adapter.epoch()):
         if cbs.wants("on_predict_batch_begin"):
             cbs.on_predict_batch_begin(i)
-        out = model.predict_step(batch)
+        out = compiled.run(model.predict_step, batch, "predict") if compiled is not None else model.predict_step(batch)
         outputs.append(tree.map_structure(lambda t: t.detach().to("cpu", non_blocking=True), out))
         n = i + 1
         if cbs.wants("on_predict_batch_end"):
@@ -309,6 +323,18 @@ def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device:
     flat = [tree.flatten(o) for o in outputs]
     joined = [torch.cat([f[i] for f in flat]).numpy() for i in range(len(flat[0]))]
     return tree.pack_as(outputs[0], joined)
+
+
+def _reads_batch_logs(cbs: CallbackList, hook: str) -> bool:
+    return any(getattr(cb, "reads_batch_logs", True) for cb in cbs.callbacks if _overrides_hook(cb, hook))
+
+
+def _overrides_hook(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+def _no_logs(logs: Any) -> dict:
+    return {}
 
 
 def _arrays(x: Any) -> bool:
