@@ -30,7 +30,7 @@ TOP_LEVEL = 99  # the top-level package: importing it from inside the package re
 LEVEL_OF_SUBPACKAGE = {
     "core": 0,
     "activations": 1, "initializers": 1, "regularizers": 1, "constraints": 1, "losses": 1, "metrics": 1,
-    "optimizers": 1, "schedules": 1, "data": 1, "datasets": 1, "utils": 1,
+    "optimizers": 1, "schedules": 1, "data": 1, "datasets": 1, "utils": 1, "mixed_precision": 1,
     "layers": 2,
     "training": 3, "callbacks": 3,
     "models": 4,

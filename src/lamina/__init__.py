@@ -14,6 +14,7 @@ from lamina import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "constraints",
     "datasets",
-    "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
+    "optimizers",
     "regularizers", "set_device", "set_epsilon", "set_floatx", "utils",
 ]

@@ -138,6 +138,9 @@ class ArrayAdapter:
         self.steps_per_epoch = steps_per_epoch
         self._stream: Iterator[Batch] = iter(())
         self._generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        self._pass_rng = self._generator.get_state()  # where the current pass's shuffle started
+        self._pass_batches = 0  # batches of the current pass handed out so far
+        self._skip_steps = 0  # steps of the next epoch already done before a resume
 
     @property
     def num_batches(self) -> int:
@@ -153,26 +156,43 @@ class ArrayAdapter:
     def epoch(self) -> Iterator[Batch]:
         """The batches of one epoch: one pass over the data (reshuffled each pass when shuffle is on), or
         ``steps_per_epoch`` batches taken from an endless stream of passes that continues across epochs."""
+        skip, self._skip_steps = self._skip_steps, 0
         if self.steps_per_epoch is None:
-            yield from self._one_pass()
+            yield from self._one_pass(skip)
             return
-        for _ in range(self.steps_per_epoch):
+        for _ in range(self.steps_per_epoch - skip):
             batch = next(self._stream, None)
             if batch is None:
                 self._stream = self._one_pass()
                 batch = next(self._stream)
             yield batch
 
-    def _one_pass(self) -> Iterator[Batch]:
+    def position(self, epoch_steps: int) -> dict:
+        """Where the data stands after ``epoch_steps`` steps of the current epoch (for an exact resume)."""
+        if self.steps_per_epoch is None and epoch_steps == 0:  # between epochs: the next pass starts afresh
+            return {"pass_rng": self._generator.get_state(), "pass_batches": 0, "epoch_steps": 0}
+        return {"pass_rng": self._pass_rng.clone(), "pass_batches": self._pass_batches, "epoch_steps": epoch_steps}
+
+    def resume(self, position: dict) -> None:
+        """Continue from ``position``: the next ``epoch()`` yields the rest of that epoch, in the same order."""
+        self._generator.set_state(position["pass_rng"])
+        self._skip_steps = int(position["epoch_steps"])
+        if self.steps_per_epoch is not None:
+            self._stream = self._one_pass(int(position["pass_batches"]))
+
+    def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
+        self._pass_rng = self._generator.get_state()
+        self._pass_batches = skip
         order = None
         if self.shuffle and self.shuffle != "batch":
             order = torch.randperm(self.num_samples, generator=self._generator).to(self.device, non_blocking=True)
-        for start, stop in self._slices():
+        for start, stop in self._slices()[skip:]:
             if order is None:
                 take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)
             else:
                 idx = order[start:stop]
                 take = lambda t, i=idx: t.index_select(0, i)  # noqa: E731
+            self._pass_batches += 1
             yield self._batch(take)
 
     def _batch(self, take: Any) -> Any:
@@ -236,6 +256,9 @@ class IterableAdapter:
         self._iterator: Iterator | None = None
         self.exhausted = False
         self._peeked: list = []
+        self._iterator_rng = torch.get_rng_state()  # the global RNG when the current iterator was made
+        self._drawn = 0  # batches taken from the current iterator
+        self._skip_steps = 0
         try:
             self.num_batches = steps_per_epoch or len(data)
         except TypeError:
@@ -255,10 +278,15 @@ class IterableAdapter:
 
     def _next_raw(self) -> Any:
         if self._peeked:
-            return self._peeked.pop()
-        if self._iterator is None:
-            self._iterator = iter(self.data)
-        return next(self._iterator)
+            raw = self._peeked.pop()
+        else:
+            if self._iterator is None:
+                self._iterator_rng = torch.get_rng_state()  # a DataLoader draws its shuffle seed from it
+                self._iterator = iter(self.data)
+                self._drawn = 0
+            raw = next(self._iterator)
+        self._drawn += 1
+        return raw
 
     def first_batch(self) -> Batch:
         try:
@@ -266,10 +294,35 @@ class IterableAdapter:
         except StopIteration:
             raise DataError("The data is empty: the DataLoader/generator yielded no batch.") from None
         self._peeked.append(raw)
+        self._drawn -= 1
         return self._move(raw)
 
+    def position(self, epoch_steps: int) -> dict:
+        """Where the data stands after ``epoch_steps`` steps of the current epoch (for an exact resume)."""
+        drawn = self._drawn if self._iterator is not None else 0  # between passes: the next iterator is new
+        return {"iterator_rng": self._iterator_rng.clone(), "drawn": drawn, "epoch_steps": epoch_steps}
+
+    def resume(self, position: dict) -> None:
+        """Continue from ``position`` by replaying: a new iterator made under the same global RNG state (so a
+        shuffling DataLoader repeats its order) skips the batches already trained on. A one-shot generator
+        cannot be rewound: it skips that many of the batches it yields from where it now stands."""
+        now = torch.get_rng_state()
+        torch.set_rng_state(position["iterator_rng"])
+        self._peeked.clear()
+        self._iterator = None
+        try:
+            for _ in range(int(position["drawn"])):
+                self._next_raw()
+        except StopIteration:
+            raise DataError("BackupAndRestore: the data yields fewer batches than before the interruption; "
+                            "resume with the same data.") from None
+        finally:
+            torch.set_rng_state(now)
+        self._iterator_rng = position["iterator_rng"].clone()
+        self._skip_steps = int(position["epoch_steps"])
+
     def epoch(self) -> Iterator[Batch]:
-        steps = 0
+        steps, self._skip_steps = self._skip_steps, 0
         while self.steps_per_epoch is None or steps < self.steps_per_epoch:
             try:
                 raw = self._next_raw()

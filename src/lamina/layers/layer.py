@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from lamina import constraints, initializers, regularizers
-from lamina.core import config, tree
+from lamina.core import config, dtype_policy, tree
 from lamina.layers.spec import InputSpec, format_shape, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 
@@ -64,7 +64,7 @@ class Layer(nn.Module):
         self.training = False  # like Keras, a freshly made layer computes in inference mode
         self.name = name or config.unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self._dtype = config.standardize_dtype(dtype)
+        self._set_dtype_policy(dtype)
         self._autocast = autocast
         self.built = False
         self.input_spec: InputSpec | list | None = None
@@ -329,13 +329,30 @@ class Layer(nn.Module):
                 module._added_losses.clear()
 
     # ---------------------------------------------------------------------------- dtypes
+    def _set_dtype_policy(self, dtype: Any) -> None:
+        policy = dtype_policy.get(dtype)
+        self._dtype_policy = policy
+        self._dtype = config.standardize_dtype(policy.variable_dtype)  # the weights' dtype
+        self._compute_dtype = config.standardize_dtype(policy.compute_dtype)
+        self._mixed = policy.is_mixed  # computation under torch.autocast in the compute dtype
+
+    @property
+    def dtype_policy(self) -> dtype_policy.DTypePolicy:
+        """The layer's ``DTypePolicy`` (its weights' and its computation's dtypes)."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value: Any) -> None:
+        self._set_dtype_policy(value)
+
     @property
     def dtype(self) -> str:
+        """The dtype of the layer's weights (Keras: the policy's variable dtype)."""
         return config.dtype_name(self._dtype)
 
     @property
     def compute_dtype(self) -> str:
-        return config.dtype_name(self._dtype)
+        return config.dtype_name(self._compute_dtype)
 
     @property
     def variable_dtype(self) -> str:
@@ -365,8 +382,8 @@ class Layer(nn.Module):
         # .to(torch.float64) / .double() / .half(): the layer computes in its weights' new dtype from now on.
         result = super()._apply(fn, recurse)
         new_dtype = fn(torch.empty((), dtype=self._dtype)).dtype
-        if new_dtype.is_floating_point:
-            self._dtype = new_dtype
+        if new_dtype.is_floating_point and new_dtype != self._dtype:
+            self._set_dtype_policy(new_dtype)
         return result
 
     def _build_from(self, args: tuple, kwargs: dict) -> None:
@@ -419,10 +436,12 @@ class Layer(nn.Module):
             args = tree.map_structure(_to_tensor, args)
             first = args[0] if args else None
             probe = next((t for t in tree.flatten((args, kwargs)) if isinstance(t, torch.Tensor)), None)
-        if self._autocast and type(first) is torch.Tensor and first.dtype is not self._dtype \
+        # Meta tensors (shape inference) know no autocast: a mixed layer then runs in its weights' dtype.
+        cast_to = self._compute_dtype if not self._mixed or probe is None or not probe.is_meta else self._dtype
+        if self._autocast and type(first) is torch.Tensor and first.dtype is not cast_to \
                 and first.is_floating_point():
             mask = getattr(first, "_keras_mask", None)
-            first = first.to(self._dtype)
+            first = first.to(cast_to)
             if mask is not None:  # the cast makes a new tensor: keep the mask riding on it
                 first._keras_mask = mask
             args = (first, *args[1:])
@@ -457,6 +476,12 @@ class Layer(nn.Module):
                     kwargs["mask"] = mask
             if on_meta:
                 with _meta_weights(self):
+                    outputs = nn.Module.__call__(self, *args, **kwargs)
+                if self._mixed:  # what autocast would have produced
+                    outputs = tree.map_structure(lambda t: t.to(self._compute_dtype) if isinstance(
+                        t, torch.Tensor) and t.is_floating_point() else t, outputs)
+            elif dtype_policy.MIXED_IN_USE:
+                with _precision(self, probe):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
@@ -571,7 +596,7 @@ class Layer(nn.Module):
     # ---------------------------------------------------------------------------- config
     def get_config(self) -> dict:
         """The constructor arguments that rebuild this layer (no weights)."""
-        cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        cfg: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = self._batch_input_shape
         return cfg
@@ -607,6 +632,17 @@ def _attach_mask(outputs: Any, mask: Any) -> None:
 
 def _is_shape(x: Any) -> bool:
     return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, int) for d in x)
+
+
+def _precision(layer: Layer, probe: Any) -> Any:
+    """The autocast region of a layer's computation: on in its compute dtype for a mixed policy, off for a
+    full-precision layer inside a mixed model (its computation stays in its own dtype), else unchanged."""
+    device = probe.device.type if isinstance(probe, torch.Tensor) else "cpu"
+    if layer._mixed:
+        return torch.autocast(device, dtype=layer._compute_dtype)
+    if torch.is_autocast_enabled(device):
+        return torch.autocast(device, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _symbolic_like(shape: Any, dtype: torch.dtype) -> Any:

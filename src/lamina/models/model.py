@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from lamina import metrics as metrics_module
-from lamina.core import tree
+from lamina.core import dtype_policy, tree
 from lamina.core.device import get_device
 from lamina.data.adapters import ArrayAdapter, make_adapter
 from lamina.layers.core import InputLayer
@@ -57,6 +57,13 @@ class Model(Layer):
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both inputs and outputs: Model(inputs, outputs).")
             self._init_graph(inputs, outputs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        outputs = super().__call__(*args, **kwargs)
+        if dtype_policy.MIXED_IN_USE and self._dtype is torch.float32:
+            # mixed precision: the model's outputs (what losses and users see) in float32, as Keras advises
+            outputs = tree.map_structure(_full_precision, outputs)
+        return outputs
 
     def __setattr__(self, key: str, value: Any) -> None:
         if isinstance(value, metrics_module.Metric) and "_tracked_metrics" in self.__dict__:
@@ -379,6 +386,15 @@ class Model(Layer):
 
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
+
+
+def _full_precision(t: Any) -> Any:
+    if isinstance(t, torch.Tensor) and t.dtype in (torch.float16, torch.bfloat16):
+        mask = getattr(t, "_keras_mask", None)
+        t = t.float()
+        if mask is not None:
+            t._keras_mask = mask
+    return t
 
 
 def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True,

@@ -17,7 +17,8 @@ from lamina import optimizers
 from lamina.core import tree
 from lamina.core.device import get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
-from lamina.training import jit, preflight, step
+from lamina.training import jit, preflight, state, step
+from lamina.training.backup import BackupAndRestore
 from lamina.training.callbacks import Callback, CallbackList, History
 from lamina.training.compile import CompiledLoss, CompiledMetrics
 from lamina.training.progress import Progress, resolve_verbose, to_floats
@@ -44,6 +45,7 @@ class Trainer:
         self.jit: jit.CompiledModel | None = None
         self.device = torch.device(device) if device is not None else get_device()
         self._prepared = False
+        self._epoch = 0
         self._warned_logits = False
         self._metrics: list | None = None
         self._reg_layers: list | None = None
@@ -186,30 +188,47 @@ class Trainer:
         model.history = history
         train_fn = model.train_step
         epoch_logs: dict = {}
+        backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
         cbs.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            model.reset_metrics()
+        saved = backup._load() if backup is not None else None
+        start_epoch, resume_steps = (int(saved[1]["epoch"]), int(saved[1]["epoch_steps"])) if saved else (
+            initial_epoch, 0)
+        if saved and resume_steps == 0:  # a backup from an epoch's end: the next epoch starts as usual
+            state.restore(self, train, cbs.callbacks, *saved)
+        after_step = None
+        if backup is not None and backup.save_freq != "epoch":
+            after_step = lambda steps: backup._step_done(self, train, cbs.callbacks, self._epoch, steps)  # noqa: E731
+        for epoch in range(start_epoch, epochs):
+            self._epoch = epoch
+            if not resume_steps:
+                model.reset_metrics()
             cbs.on_epoch_begin(epoch)
+            if resume_steps:  # mid-epoch: everything as it stood after that step (on_epoch_begin ran then too)
+                state.restore(self, train, cbs.callbacks, *saved)
             progress = Progress(verbose, train.num_batches)
             progress.epoch_header(epoch, epochs)
             progress.start()
             model.train()
-            logs, steps_done = self._loop(train.epoch(), train_fn, cbs, "train", progress)
+            logs, steps_done = self._loop(train.epoch(), train_fn, cbs, "train", progress, resume_steps,
+                                          after_step)
             model.eval()
-            if steps_done == 0 or (getattr(train, "exhausted", False) and (
+            if steps_done == resume_steps or (getattr(train, "exhausted", False) and (
                     epoch + 1 < epochs or (steps_per_epoch and steps_done < steps_per_epoch))):
                 warnings.warn(
                     "Your input ran out of data; interrupting training. A Python generator can be read once: pass "
                     "steps_per_epoch (and make it yield forever), or use a re-iterable DataLoader, to train for "
                     "several epochs.", UserWarning, stacklevel=3)
-            if steps_done == 0:
+            if steps_done == resume_steps:
                 break
+            resume_steps = 0
             epoch_logs = to_floats(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_test(val, cbs, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             progress.finish(steps_done, epoch_logs)
             cbs.on_epoch_end(epoch, epoch_logs)
+            if backup is not None:
+                backup._epoch_done(self, train, cbs.callbacks, epoch)
             if model.stop_training or getattr(train, "exhausted", False):
                 break
         finalize = getattr(self.optimizer, "finalize_variable_values", None)
@@ -218,17 +237,19 @@ class Trainer:
         cbs.on_train_end(epoch_logs)
         return history
 
-    def _loop(self, batches: Any, step_fn: Any, cbs: CallbackList, kind: str, progress: Progress) -> tuple[Any, int]:
+    def _loop(self, batches: Any, step_fn: Any, cbs: CallbackList, kind: str, progress: Progress, start: int = 0,
+              after_step: Any = None) -> tuple[Any, int]:
         """Run ``step_fn`` on each batch; batch hooks fire only for callbacks that define them, once per
-        ``steps_per_execution`` steps (begin at the first step of each execution, end at its last)."""
+        ``steps_per_execution`` steps (begin at the first step of each execution, end at its last). ``start``:
+        steps of this epoch done before a resume; ``after_step(steps done)`` runs after each step's hooks."""
         begin, end = getattr(cbs, f"on_{kind}_batch_begin"), getattr(cbs, f"on_{kind}_batch_end")
         want_begin, want_end = cbs.wants(f"on_{kind}_batch_begin"), cbs.wants(f"on_{kind}_batch_end")
         model, every, compiled = self.model, self.steps_per_execution, self.jit
         # Batch logs cost a host sync; callbacks that only count batches (BackupAndRestore) say they need none.
         batch_logs = to_floats if want_end and _reads_batch_logs(cbs, f"on_{kind}_batch_end") else _no_logs
         logs: Any = {}
-        n = 0
-        for i, batch in enumerate(batches):
+        n = start
+        for i, batch in enumerate(batches, start):
             if want_begin and i % every == 0:
                 begin(i)
             logs = compiled.run(step_fn, batch, kind) if compiled is not None else step_fn(batch)
@@ -236,9 +257,11 @@ class Trainer:
             if want_end and n % every == 0:
                 end(i, batch_logs(logs))
             progress.update(n, logs, step.batch_size_of(batch[0]))
+            if after_step is not None:
+                after_step(n)
             if kind == "train" and model.stop_training:
                 break
-        if want_end and n % every:  # the last, shorter execution
+        if want_end and n % every and n > start:  # the last, shorter execution
             end(n - 1, batch_logs(logs))
         return logs, n
 
