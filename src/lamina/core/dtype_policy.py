@@ -39,7 +39,7 @@ class DTypePolicy:
             MIXED_IN_USE = True
         else:
             try:
-                compute = variable = config.dtype_name(config.standardize_dtype(name))
+                compute = variable = config.dtype_name(config.standardize_dtype(name.replace("torch.", "")))
             except ValueError:
                 raise ValueError(
                     f"Unknown dtype policy {name!r}: use 'float32', 'float64', 'float16', 'bfloat16', "
@@ -91,7 +91,7 @@ def get(identifier: Any) -> DTypePolicy:
     if isinstance(identifier, dict):
         cfg = identifier.get("config", identifier)
         return DTypePolicy(cfg.get("name"))
-    if isinstance(identifier, str) and identifier in _MIXED:
+    if isinstance(identifier, str):
         return DTypePolicy(identifier)
     return DTypePolicy(config.dtype_name(config.standardize_dtype(identifier)))
 
