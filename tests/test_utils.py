@@ -71,3 +71,29 @@ def test_set_random_seed_is_reexported(keras):
     a = (np.random.rand(), torch.rand(1).item())
     utils.set_random_seed(4)
     assert a == (np.random.rand(), torch.rand(1).item())
+
+
+def test_seeded_deterministic_fit_repeats_bit_for_bit():
+    saved = torch.are_deterministic_algorithms_enabled()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(96, 10, 10, 1)).astype("float32")
+    y = rng.integers(0, 4, size=(96,))
+
+    def run():
+        lamina.utils.set_random_seed(11, deterministic=True)
+        model = lamina.Sequential([
+            lamina.layers.Input(shape=(10, 10, 1)), lamina.layers.Conv2D(4, 3, activation="relu"),
+            lamina.layers.BatchNormalization(), lamina.layers.Dropout(0.3), lamina.layers.Flatten(),
+            lamina.layers.Dense(4)])
+        model.compile(optimizer="adam", loss=lamina.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=True, verbose=0)
+        return model.get_weights()
+
+    try:
+        first, second = run(), run()
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(saved)
+    assert len(first) == 8
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)

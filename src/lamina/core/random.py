@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import random as _py_random
 
 import numpy as np
@@ -23,6 +24,8 @@ def set_random_seed(seed: int, deterministic: bool = False) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if deterministic:
+        # cuBLAS repeats itself only with a fixed workspace (read when CUDA starts; harmless on CPU)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
 
