@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from lamina.core.random import set_random_seed
+from lamina.data.adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["pack_x_y_sample_weight", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight"]
 
 
 def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:

@@ -738,6 +738,80 @@ def test_train_step_receives_x_y_pairs_as_in_keras():
     assert model.data_lengths == [2, 2, 3, 3]
 
 
+class TwoOptimizerStep(lamina.Model):
+    """A GAN-shaped custom step: two sub-models, two optimizers, own metrics, x-only data."""
+
+    def __init__(self):
+        super().__init__()
+        self.gen = lamina.Sequential([layers.Input((2,)), layers.Dense(3)])
+        self.disc = lamina.Sequential([layers.Input((3,)), layers.Dense(1)])
+        self.d_loss = lamina.metrics.Mean(name="d_loss")
+        self.g_loss = lamina.metrics.Mean(name="g_loss")
+        self.noise = torch.Generator().manual_seed(5)
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, data):
+        real, _, _ = lamina.utils.unpack_x_y_sample_weight(data)
+        noise = torch.randn(real.shape[0], 2, generator=self.noise)
+        d = F.softplus(-self.disc(real)).mean() + F.softplus(self.disc(self.gen(noise).detach())).mean()
+        self.disc.zero_grad()
+        d.backward()
+        self.d_optimizer.apply([w.grad for w in self.disc.trainable_weights], self.disc.trainable_weights)
+        g = F.softplus(-self.disc(self.gen(torch.randn(real.shape[0], 2, generator=self.noise)))).mean()
+        self.gen.zero_grad()
+        g.backward()
+        self.g_optimizer.apply([w.grad for w in self.gen.trainable_weights], self.gen.trainable_weights)
+        self.d_loss.update_state(d.detach())
+        self.g_loss.update_state(g.detach())
+        return {"d_loss": self.d_loss.result(), "g_loss": self.g_loss.result()}
+
+
+def test_a_two_optimizer_custom_step_equals_the_same_loop_in_plain_pytorch(capsys):
+    real = np.random.default_rng(0).normal(size=(12, 3)).astype("float32")
+    model = TwoOptimizerStep()
+    gen = torch.nn.Linear(2, 3)
+    disc = torch.nn.Linear(3, 1)
+    with torch.no_grad():  # the same initial weights (Keras kernels are (in, out))
+        for ours, theirs in ((model.gen.layers[0], gen), (model.disc.layers[0], disc)):
+            theirs.weight.copy_(ours.kernel.t())
+            theirs.bias.copy_(ours.bias)
+    model.compile(d_optimizer=SGD(0.1), g_optimizer=SGD(0.05))
+    rec = EpochRecorder()
+    history = model.fit(real, batch_size=4, epochs=2, shuffle=False, verbose=1, callbacks=[rec])
+
+    noise = torch.Generator().manual_seed(5)
+    d_opt, g_opt = torch.optim.SGD(disc.parameters(), 0.1), torch.optim.SGD(gen.parameters(), 0.05)
+    expected = {"d_loss": [], "g_loss": []}
+    for _ in range(2):
+        d_losses, g_losses = [], []
+        for s in range(0, 12, 4):
+            xb = torch.from_numpy(real[s:s + 4])
+            d = F.softplus(-disc(xb)).mean() + F.softplus(disc(gen(torch.randn(4, 2, generator=noise)).detach())).mean()
+            d_opt.zero_grad()
+            d.backward()
+            d_opt.step()
+            g = F.softplus(-disc(gen(torch.randn(4, 2, generator=noise)))).mean()
+            g_opt.zero_grad()
+            g.backward()
+            g_opt.step()
+            d_losses.append(d.item())
+            g_losses.append(g.item())
+        expected["d_loss"].append(np.mean(d_losses))
+        expected["g_loss"].append(np.mean(g_losses))
+
+    torch.testing.assert_close(model.gen.layers[0].kernel.detach(), gen.weight.detach().t())
+    torch.testing.assert_close(model.disc.layers[0].kernel.detach(), disc.weight.detach().t())
+    assert model.d_optimizer.iterations == model.g_optimizer.iterations == 6
+    for key in ("d_loss", "g_loss"):  # metrics reset each epoch, History has each epoch's means
+        assert history.history[key] == pytest.approx(expected[key], rel=1e-5)
+    assert rec.begun == [0, 1]
+    out = capsys.readouterr().out
+    assert "Epoch 2/2" in out and "d_loss:" in out and "g_loss:" in out
+
+
 @pytest.mark.parametrize("which", ["kernel_l2", "kernel_l2_by_name", "bias_l1", "activity_l2"])
 def test_compute_loss_adds_regularization_penalties_like_keras(keras, which):
     from lamina import regularizers

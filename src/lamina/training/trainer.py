@@ -110,6 +110,9 @@ class Trainer:
         model.to(self.device)
         x, y, sw = unpack_x_y_sample_weight(adapter.first_batch())
         custom_step = not getattr(type(model).train_step, "_lamina_default", False)
+        if custom_step and not model.built and all(getattr(m, "built", True) for m in model.modules()
+                                                   if m is not model):
+            model.built = True  # e.g. a GAN of two built models: its train_step, not its call, uses the data
         if not custom_step or not model.built:
             with torch.no_grad():
                 y_pred = model(x, training=False)
