@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lamina.core import config, tree
+from lamina.data.prefetch import prefetch
 
 Batch = tuple[Any, Any, Any]  # (x, y, sample_weight), each possibly None or nested
 
@@ -241,8 +242,13 @@ class IterableAdapter:
     """``DataLoader``s, ``Dataset``s and Python iterables/generators of batches, moved to ``device`` per batch."""
 
     def __init__(self, data: Any, batch_size: int | None = None, shuffle: bool = False, device: Any = "cpu",
-                 steps_per_epoch: int | None = None, for_training: bool = True):
+                 steps_per_epoch: int | None = None, for_training: bool = True, prefetch_depth: int | None = None):
         self.device = torch.device(device)
+        # On CUDA a background thread reads the next batches and copies them from pinned memory while the GPU
+        # computes. On CPU there is no copy to hide, and a thread drawing from a dataset's random transforms
+        # would make runs irreproducible, so batches are read in the training thread.
+        self.prefetch_depth = prefetch_depth if prefetch_depth is not None else (
+            2 if self.device.type == "cuda" else 0)
         if isinstance(data, Dataset) and not isinstance(data, DataLoader):
             data = DataLoader(data, batch_size=batch_size or 32, shuffle=bool(shuffle))
         elif batch_size is not None:
@@ -258,6 +264,7 @@ class IterableAdapter:
         self._peeked: list = []
         self._iterator_rng = torch.get_rng_state()  # the global RNG when the current iterator was made
         self._drawn = 0  # batches taken from the current iterator
+        self._consumed: int | None = None  # with prefetching: batches of it trained on so far
         self._skip_steps = 0
         try:
             self.num_batches = steps_per_epoch or len(data)
@@ -271,8 +278,8 @@ class IterableAdapter:
         def move(v: Any, is_label: bool = False) -> Any:
             if v is None:
                 return None
-            return tree.map_structure(
-                lambda t: _to_tensor(t, "batch", is_label).to(self.device, non_blocking=non_blocking), v)
+            return tree.map_structure(lambda t: _to_device(_to_tensor(t, "batch", is_label), self.device,
+                                                           non_blocking), v)
 
         return pack_x_y_sample_weight(move(x), move(y, True), move(sw))
 
@@ -299,7 +306,10 @@ class IterableAdapter:
 
     def position(self, epoch_steps: int) -> dict:
         """Where the data stands after ``epoch_steps`` steps of the current epoch (for an exact resume)."""
-        drawn = self._drawn if self._iterator is not None else 0  # between passes: the next iterator is new
+        if self._consumed is not None:  # prefetching, mid-epoch: what was trained on, not what was read ahead
+            drawn = self._consumed
+        else:
+            drawn = self._drawn if self._iterator is not None else 0  # between passes the next iterator is new
         return {"iterator_rng": self._iterator_rng.clone(), "drawn": drawn, "epoch_steps": epoch_steps}
 
     def resume(self, position: dict) -> None:
@@ -322,6 +332,19 @@ class IterableAdapter:
         self._skip_steps = int(position["epoch_steps"])
 
     def epoch(self) -> Iterator[Batch]:
+        if not self.prefetch_depth:
+            yield from self._epoch()
+            return
+        if self._iterator is None and not self._peeked:  # made here: a DataLoader draws its shuffle seed now
+            self._iterator_rng = torch.get_rng_state()
+            self._iterator = iter(self.data)
+            self._drawn = 0
+        for drawn, batch in prefetch(self._epoch(tagged=True), self.prefetch_depth):
+            self._consumed = drawn  # the position of the batch trained on, not of those read ahead
+            yield batch
+        self._consumed = None
+
+    def _epoch(self, tagged: bool = False) -> Iterator[Any]:
         steps, self._skip_steps = self._skip_steps, 0
         while self.steps_per_epoch is None or steps < self.steps_per_epoch:
             try:
@@ -334,7 +357,13 @@ class IterableAdapter:
                     return
                 continue
             steps += 1
-            yield self._move(raw)
+            yield (self._drawn, self._move(raw)) if tagged else self._move(raw)
+
+
+def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> torch.Tensor:
+    if non_blocking and t.device.type == "cpu" and not t.is_pinned():
+        t = t.pin_memory()  # page-locked: the copy to the GPU then runs asynchronously
+    return t.to(device, non_blocking=non_blocking)
 
 
 def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = None,
