@@ -387,3 +387,29 @@ def test_unpack_x_y_sample_weight(batch, expected):
 def test_unpack_rejects_long_tuples():
     with pytest.raises(DataError, match="4 items"):
         unpack_x_y_sample_weight((1, 2, 3, 4))
+
+
+# ----------------------------------------------------------------------------- streaming (predict, big data)
+def test_streaming_keeps_the_data_as_given_and_converts_each_batch():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(10, 4), dtype=np.uint8)
+    y = rng.integers(0, 3, size=(10,)).astype(np.int32)
+    streamed = ArrayAdapter(x, y, batch_size=4, stream=True)
+    resident = ArrayAdapter(x, y, batch_size=4)
+    assert streamed.streaming and not resident.streaming
+    assert streamed.x.dtype == torch.uint8 and resident.x.dtype == torch.float32  # no float copy of it all
+    assert np.shares_memory(streamed.x.numpy(), x)
+    for a, b in zip(streamed.epoch(), resident.epoch(), strict=True):
+        assert a[0].dtype == b[0].dtype == torch.float32 and a[1].dtype == b[1].dtype == torch.int64
+        torch.testing.assert_close(a[0], b[0])
+        torch.testing.assert_close(a[1], b[1])
+
+
+def test_predict_fills_one_preallocated_array():
+    import lamina
+
+    model = lamina.Sequential([lamina.layers.Input(shape=(4,)), lamina.layers.Dense(2)])
+    x = np.random.default_rng(1).normal(size=(10, 4)).astype("float32")
+    out = model.predict(x, batch_size=3, verbose=0)
+    assert out.shape == (10, 2) and out.dtype == np.float32
+    np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().numpy(), rtol=1e-6)

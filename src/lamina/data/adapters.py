@@ -55,7 +55,7 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
     return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
-def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
+def _to_tensor(value: Any, name: str, is_label: bool = False, convert: bool = True) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         t = value
     else:
@@ -68,6 +68,11 @@ def _to_tensor(value: Any, name: str, is_label: bool = False) -> torch.Tensor:
                 "sequences to one length."
             )
         t = torch.from_numpy(np.ascontiguousarray(arr)) if arr.ndim else torch.tensor(arr)
+    return _standard_dtype(t, is_label) if convert else t
+
+
+def _standard_dtype(t: torch.Tensor, is_label: bool) -> torch.Tensor:
+    """Inputs as floatx (from float64/half, uint8, bool); integer labels as int64."""
     small_ints = (torch.uint8, torch.bool)
     if t.dtype in (torch.float64, torch.float16, torch.bfloat16) or (not is_label and t.dtype in small_ints):
         t = t.to(config.standardize_dtype(None))
@@ -110,10 +115,12 @@ class ArrayAdapter:
 
     def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = 32,
                  shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
-                 steps_per_epoch: int | None = None, check_finite: bool = True):
+                 steps_per_epoch: int | None = None, check_finite: bool = True, stream: bool | None = None):
         self.device = torch.device(device)
-        x = tree.map_structure(lambda v: _to_tensor(v, "x"), x)
-        y = None if y is None else tree.map_structure(lambda v: _to_tensor(v, "y", is_label=True), y)
+        # Streaming data keeps its own dtype (uint8 images stay small) and is converted batch by batch.
+        lazy = bool(stream)
+        x = tree.map_structure(lambda v: _to_tensor(v, "x", convert=not lazy), x)
+        y = None if y is None else tree.map_structure(lambda v: _to_tensor(v, "y", True, convert=not lazy), y)
         sw = None if sample_weight is None else tree.map_structure(
             lambda v: _to_tensor(v, "sample_weight").float(), sample_weight)
         parts = [(name, [] if v is None else tree.flatten(v))
@@ -128,8 +135,12 @@ class ArrayAdapter:
                 _check_finite(t, n)
         if class_weight is not None:
             sw = _combine_class_weight(y, sw, class_weight)
+        # In-memory data goes to the device once; data too big for the device's free memory stays on the host
+        # and streams, one gathered batch at a time (pinned, non-blocking copies).
+        self.streaming = _too_big(leaves, self.device) if stream is None else bool(stream)
+        home = torch.device("cpu") if self.streaming else self.device
         self.x, self.y, self.sample_weight = (
-            None if v is None else tree.map_structure(lambda t: t.to(self.device), v) for v in (x, y, sw))
+            None if v is None else tree.map_structure(lambda t: t.to(home), v) for v in (x, y, sw))
         if batch_size is None:
             batch_size = 32
         if not isinstance(batch_size, int) or batch_size <= 0:
@@ -186,7 +197,9 @@ class ArrayAdapter:
         self._pass_batches = skip
         order = None
         if self.shuffle and self.shuffle != "batch":
-            order = torch.randperm(self.num_samples, generator=self._generator).to(self.device, non_blocking=True)
+            order = torch.randperm(self.num_samples, generator=self._generator)
+            if not self.streaming:
+                order = order.to(self.device, non_blocking=True)
         for start, stop in self._slices()[skip:]:
             if order is None:
                 take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)
@@ -197,8 +210,16 @@ class ArrayAdapter:
             yield self._batch(take)
 
     def _batch(self, take: Any) -> Any:
-        return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v)
-                                        for v in (self.x, self.y, self.sample_weight)))
+        if not self.streaming:
+            return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v)
+                                            for v in (self.x, self.y, self.sample_weight)))
+        cuda = self.device.type == "cuda"
+
+        def fetch(v: Any, is_label: bool) -> Any:
+            return None if v is None else tree.map_structure(
+                lambda t: _to_device(_standard_dtype(take(t), is_label), self.device, cuda), v)
+
+        return pack_x_y_sample_weight(fetch(self.x, False), fetch(self.y, True), fetch(self.sample_weight, False))
 
     def first_batch(self) -> Batch:
         stop = min(self.batch_size, self.num_samples)
@@ -360,6 +381,14 @@ class IterableAdapter:
             yield (self._drawn, self._move(raw)) if tagged else self._move(raw)
 
 
+def _too_big(leaves: list[torch.Tensor], device: torch.device, share: float = 0.5) -> bool:
+    """Whether arrays would take more than ``share`` of the accelerator's free memory (never on CPU)."""
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return sum(t.numel() * t.element_size() for t in leaves) > share * free
+
+
 def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> torch.Tensor:
     if non_blocking and t.device.type == "cpu" and not t.is_pinned():
         t = t.pin_memory()  # page-locked: the copy to the GPU then runs asynchronously
@@ -368,8 +397,9 @@ def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> tor
 
 def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = None,
                  shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
-                 steps_per_epoch: int | None = None) -> ArrayAdapter | IterableAdapter:
-    """Pick the adapter for ``x``: arrays/tensors (and structures of them), or an iterable of batches."""
+                 steps_per_epoch: int | None = None, stream: bool | None = None) -> ArrayAdapter | IterableAdapter:
+    """Pick the adapter for ``x``: arrays/tensors (and structures of them), or an iterable of batches.
+    ``stream=True`` keeps arrays where they are and converts/copies them batch by batch (one pass: predict)."""
     if x is None:
         raise DataError("No data was given: pass x (and y) arrays, a DataLoader or a generator.")
     if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
@@ -385,7 +415,7 @@ def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: i
         return IterableAdapter(x, batch_size=batch_size, shuffle=bool(shuffle), device=device,
                                steps_per_epoch=steps_per_epoch)
     return ArrayAdapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=device,
-                        class_weight=class_weight, steps_per_epoch=steps_per_epoch)
+                        class_weight=class_weight, steps_per_epoch=steps_per_epoch, stream=stream)
 
 
 def _is_array_like(x: Any) -> bool:

@@ -255,7 +255,7 @@ class Model(Layer):
                 callbacks: list | None = None) -> Any:
         """Outputs for ``x`` as NumPy arrays (works without compile)."""
         device = self._trainer.device if self._trainer is not None else get_device()
-        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps)
+        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps, stream=True)
         return predict_loop(self, adapter, resolve_verbose(verbose), callbacks, device)
 
     def _single_batch(self, what: str, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> tuple:

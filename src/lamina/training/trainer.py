@@ -317,7 +317,7 @@ class Trainer:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
         verbose = resolve_verbose(verbose)
-        adapter = self._adapter(x, None, None, batch_size, steps=steps)
+        adapter = make_adapter(x, batch_size=batch_size, device=self.device, steps_per_epoch=steps, stream=True)
         return predict_loop(self.model, adapter, verbose, callbacks, self.device)
 
 
@@ -330,25 +330,59 @@ def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device:
     cbs.on_predict_begin()
     progress = Progress(verbose, adapter.num_batches)
     progress.start()
-    outputs: list = []
+    outputs = _Outputs(getattr(adapter, "num_samples", None))
     n = 0
     compiled = getattr(getattr(model, "_trainer", None), "jit", None)
     for i, batch in enumerate(adapter.epoch()):
         if cbs.wants("on_predict_batch_begin"):
             cbs.on_predict_batch_begin(i)
         out = compiled.run(model.predict_step, batch, "predict") if compiled is not None else model.predict_step(batch)
-        outputs.append(tree.map_structure(lambda t: t.detach().to("cpu", non_blocking=True), out))
+        outputs.add(out)
         n = i + 1
         if cbs.wants("on_predict_batch_end"):
             cbs.on_predict_batch_end(i, {"outputs": out})
         progress.update(n, None, step.batch_size_of(batch[0]))
     progress.finish(n, {})
     cbs.on_predict_end()
-    if not outputs:
+    if n == 0:
         raise DataError("predict() received no batches.")
-    flat = [tree.flatten(o) for o in outputs]
-    joined = [torch.cat([f[i] for f in flat]).numpy() for i in range(len(flat[0]))]
-    return tree.pack_as(outputs[0], joined)
+    return outputs.result()
+
+
+class _Outputs:
+    """Collects predict's batches as NumPy arrays: written into arrays allocated once when the number of rows is
+    known (no second copy at the end: peak memory is the result itself), else concatenated."""
+
+    def __init__(self, rows: int | None):
+        self.rows, self.filled = rows, 0
+        self.structure: Any = None
+        self.arrays: list = []
+        self.chunks: list[list] = []
+
+    def add(self, out: Any) -> None:
+        leaves = [t.detach().to("cpu") for t in tree.flatten(out)]
+        if self.structure is None:
+            self.structure = out
+            if self.rows is not None:
+                self.arrays = [np.empty((self.rows, *t.shape[1:]), dtype=_numpy_dtype(t)) for t in leaves]
+        if not self.arrays:
+            self.chunks.append([t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy() for t in leaves])
+            return
+        stop = self.filled + leaves[0].shape[0]
+        for array, t in zip(self.arrays, leaves, strict=True):
+            array[self.filled:stop] = t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy()
+        self.filled = stop
+
+    def result(self) -> Any:
+        if self.arrays:
+            joined = [a[:self.filled] for a in self.arrays]
+        else:
+            joined = [np.concatenate([c[i] for c in self.chunks]) for i in range(len(self.chunks[0]))]
+        return tree.pack_as(self.structure, joined)
+
+
+def _numpy_dtype(t: torch.Tensor) -> np.dtype:
+    return np.dtype("float32") if t.dtype == torch.bfloat16 else torch.empty((), dtype=t.dtype).numpy().dtype
 
 
 def _reads_batch_logs(cbs: CallbackList, hook: str) -> bool:
