@@ -215,7 +215,7 @@ def test_checker_sees_violations_relative_imports_and_local_imports():
 def test_the_import_graph_is_not_empty(graph):
     edges = {(e.importer, e.target) for e in _all_edges(graph)}
     assert ("lamina.layers.core", "lamina.activations") in edges
-    assert ("lamina.optimizers", "lamina.core.registry") in edges
+    assert ("lamina.layers.layer", "lamina.core.config") in edges
     assert len(edges) > 30
 
 
@@ -259,10 +259,14 @@ def test_function_registries_import_only_core(graph, module):
     modules, collectors = graph
     if module not in modules:
         pytest.skip(f"{module} does not exist yet")
-    c = collectors[module]
-    lamina_bad = [str(e) for e in c.edges if not (e.target == "lamina.core" or e.target.startswith("lamina.core."))]
+    # A registry may be a package (lamina/metrics/__init__.py re-exporting lamina/metrics/*.py): its modules may
+    # import one another and lamina.core, nothing else.
+    members = [name for name in modules if name == module or name.startswith(module + ".")]
+    allowed = ("lamina.core", module)
+    lamina_bad = [str(e) for name in members for e in collectors[name].edges
+                  if not any(e.target == a or e.target.startswith(a + ".") for a in allowed)]
     stdlib = set(sys.stdlib_module_names)
-    third_bad = sorted(f"{root} (line {line})" for root, line in c.third_party
+    third_bad = sorted(f"{root} (line {line})" for name in members for root, line in collectors[name].third_party
                        if root not in stdlib and root not in CORE_ONLY_THIRD_PARTY)
     assert not lamina_bad, f"{module} may import only lamina.core: {lamina_bad}"
     assert not third_bad, f"{module} may import only numpy, torch and the standard library: {third_bad}"

@@ -1,14 +1,25 @@
-"""Public callbacks module: ``lamina.callbacks.EarlyStopping`` and friends."""
+"""Public callbacks module: ``lamina.callbacks.EarlyStopping`` and friends, as in ``keras.callbacks``.
 
+>>> from lamina import callbacks
+>>> cbs = [callbacks.EarlyStopping(patience=3), callbacks.CSVLogger("log.csv")]
+"""
+
+from lamina.training.backup import BackupAndRestore
 from lamina.training.callbacks import (
     Callback,
     CallbackList,
+    CSVLogger,
     EarlyStopping,
     History,
     LambdaCallback,
+    LearningRateScheduler,
     ModelCheckpoint,
+    MonitorCallback,
+    ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
 
-__all__ = ["Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau", "TensorBoard",
            "TerminateOnNaN"]

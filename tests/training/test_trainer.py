@@ -316,7 +316,7 @@ def test_multi_output_logs_and_evaluate_against_a_hand_computation():
     model = two_in_two_out()
     _compile_multi(model)
     history = model.fit([xa, xb], [yc, yr], batch_size=5, epochs=2, verbose=0)
-    assert list(history.history) == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert list(history.history) == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae", "learning_rate"]
     for i in range(2):  # the total is the loss-weighted sum of the per-output losses, epoch by epoch
         h = history.history
         assert h["loss"][i] == pytest.approx(h["cls_loss"][i] + 0.5 * h["reg_loss"][i], rel=1e-5)
@@ -403,7 +403,7 @@ def test_validation_data_tuples(with_weights):
     model.compile(optimizer=SGD(learning_rate=0.1), loss="mse", metrics=["mae"])
     val = (vx, vy, vsw) if with_weights else (vx, vy)
     history = model.fit(x, y, validation_data=val, batch_size=4, epochs=2, verbose=0)
-    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae", "learning_rate"]
     assert len(history.history["val_loss"]) == 2
     pred = model.predict(vx, verbose=0)
     per_sample = ((pred - vy) ** 2).mean(-1)
@@ -579,7 +579,7 @@ def test_history_contents():
     history = model.fit(x, y, validation_data=(x, y), epochs=3, batch_size=4, verbose=0)
     assert isinstance(history, History) and model.history is history
     assert history.epoch == [0, 1, 2]
-    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
     for values in history.history.values():
         assert len(values) == 3 and all(type(v) is float for v in values)
     assert all(0.0 <= a <= 1.0 for a in history.history["accuracy"])
@@ -721,7 +721,7 @@ def test_custom_train_step_keeps_callbacks_and_history_working():
     rec = EpochRecorder()
     history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[rec])
     assert model.steps_run == 6 and rec.begun == [0, 1]
-    assert list(history.history) == ["loss", "mae"]
+    assert list(history.history) == ["loss", "mae", "learning_rate"]
     expected, ref = torch_sgd_epochs(init_weights(), x, y, mse, lr=0.1, batch_size=4, epochs=2)
     assert_weights_equal(model.get_weights(), expected)
     # metrics are reset each epoch: the second epoch's loss is the mean of its own batch losses

@@ -131,6 +131,11 @@ class Trainer:
                     self.compiled_loss(y, y_pred, sw, track=False)
                     if not self.compiled_metrics.built:
                         self.compiled_metrics.build(model, y, y_pred, self.compiled_loss)
+        from lamina import distribution
+
+        dist = distribution.current()
+        if dist is not None:  # wrap (DDP/FSDP) after the build, before the optimizer: it must see the wrapped weights
+            dist.prepare_model(self)
         if not self.optimizer.built and any(p.requires_grad for p in model.parameters()):
             self.optimizer.build([p for p in model.parameters() if p.requires_grad])
         self._reg_layers = None
@@ -151,7 +156,12 @@ class Trainer:
         return {n: (lo, hi) for n, (lo, hi) in zip(names, stats, strict=True)}
 
     def _adapter(self, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any = False,
-                 class_weight: Any = None, steps: Any = None) -> Any:
+                 class_weight: Any = None, steps: Any = None, training: bool = False) -> Any:
+        from lamina import distribution
+
+        dist = distribution.current()
+        if dist is not None:  # this process's share of the data
+            return dist.make_adapter(self, x, y, sample_weight, batch_size, shuffle, class_weight, steps, training)
         return make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
                             class_weight=class_weight, steps_per_epoch=steps)
 
@@ -162,8 +172,13 @@ class Trainer:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
             validation_freq: int = 1) -> History:
+        from lamina import distribution
+
         model = self.model
         verbose = resolve_verbose(verbose)
+        dist = distribution.current()
+        if dist is not None:  # rank 0 alone prints and writes files
+            verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
         if not isinstance(epochs, int) or epochs < 1 or initial_epoch < 0 or initial_epoch >= epochs:
             raise ValueError(f"fit(): need 0 <= initial_epoch < epochs; received initial_epoch={initial_epoch}, "
                              f"epochs={epochs}.")
@@ -174,7 +189,7 @@ class Trainer:
                 raise DataError("validation_split works with in-memory arrays only; pass validation_data instead.")
             (x, y, sample_weight), validation_data = split_arrays(
                 _tensors(x), _tensors(y), _tensors(sample_weight), validation_split)
-        train = self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, steps_per_epoch)
+        train = self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, steps_per_epoch, training=True)
         val = None
         if validation_data is not None:
             vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
@@ -193,7 +208,11 @@ class Trainer:
         epoch_logs: dict = {}
         backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
         cbs.on_train_begin()
-        saved = backup._load() if backup is not None else None
+        if dist is not None and backup is not None:  # one backup, written by rank 0, resumed by all
+            dist.distributed_backup(backup, self)
+            saved = dist.load_backup(backup, self)
+        else:
+            saved = backup._load() if backup is not None else None
         start_epoch, resume_steps = (int(saved[1]["epoch"]), int(saved[1]["epoch_steps"])) if saved else (
             initial_epoch, 0)
         if saved and resume_steps == 0:  # a backup from an epoch's end: the next epoch starts as usual
@@ -224,11 +243,12 @@ class Trainer:
             if steps_done == resume_steps:
                 break
             resume_steps = 0
-            epoch_logs = to_floats(logs)
+            epoch_logs = to_floats(logs) if dist is None else dist.global_logs(model, logs, to_floats)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_test(val, cbs, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             progress.finish(steps_done, epoch_logs)
+            epoch_logs["learning_rate"] = float(self.optimizer.learning_rate)  # in logs and History, not the bar
             cbs.on_epoch_end(epoch, epoch_logs)
             if backup is not None:
                 backup._epoch_done(self, train, cbs.callbacks, epoch)
@@ -249,7 +269,7 @@ class Trainer:
         want_begin, want_end = cbs.wants(f"on_{kind}_batch_begin"), cbs.wants(f"on_{kind}_batch_end")
         model, every, compiled = self.model, self.steps_per_execution, self.jit
         # Batch logs cost a host sync; callbacks that only count batches (BackupAndRestore) say they need none.
-        batch_logs = to_floats if want_end and _reads_batch_logs(cbs, f"on_{kind}_batch_end") else _no_logs
+        batch_logs = to_floats if want_end and cbs.reads_batch_logs(f"on_{kind}_batch_end") else _no_logs
         logs: Any = {}
         n = start
         for i, batch in enumerate(batches, start):
@@ -291,7 +311,10 @@ class Trainer:
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
         logs, n = self._loop(adapter.epoch(), test_fn, cbs, "test", progress)
-        result = to_floats(logs)
+        from lamina import distribution
+
+        dist = distribution.current()
+        result = to_floats(logs) if dist is None else dist.global_logs(model, logs, to_floats)
         progress.finish(n, result)
         cbs.on_test_end(result)
         return result
@@ -299,7 +322,12 @@ class Trainer:
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: list | None = None,
                  return_dict: bool = False) -> Any:
+        from lamina import distribution
+
         verbose = resolve_verbose(verbose)
+        dist = distribution.current()
+        if dist is not None:  # rank 0 alone prints and writes files
+            verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
         adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps)
         if not self._prepared or not self.optimizer.built:
             self._prepare(adapter)
@@ -316,7 +344,12 @@ class Trainer:
     # ------------------------------------------------------------------ predict
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
+        from lamina import distribution
+
         verbose = resolve_verbose(verbose)
+        dist = distribution.current()
+        if dist is not None:  # each process predicts its share; the outputs come back in input order
+            return dist.predict(self.model, x, batch_size, verbose, steps, callbacks)
         adapter = make_adapter(x, batch_size=batch_size, device=self.device, steps_per_epoch=steps, stream=True)
         return predict_loop(self.model, adapter, verbose, callbacks, self.device)
 
@@ -383,14 +416,6 @@ class _Outputs:
 
 def _numpy_dtype(t: torch.Tensor) -> np.dtype:
     return np.dtype("float32") if t.dtype == torch.bfloat16 else torch.empty((), dtype=t.dtype).numpy().dtype
-
-
-def _reads_batch_logs(cbs: CallbackList, hook: str) -> bool:
-    return any(getattr(cb, "reads_batch_logs", True) for cb in cbs.callbacks if _overrides_hook(cb, hook))
-
-
-def _overrides_hook(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
 
 
 def _no_logs(logs: Any) -> dict:
