@@ -144,8 +144,10 @@ class Metric:
         if isinstance(value, torch.Tensor):
             if value.requires_grad:
                 value = value.detach()
-            if isinstance(current, torch.Tensor) and current.device == value.device and \
-                    current.shape == torch.broadcast_shapes(current.shape, value.shape):
+            # (equal shapes and scalars first: torch.broadcast_shapes costs tens of microseconds per call)
+            if isinstance(current, torch.Tensor) and current.device == value.device and (
+                    value.shape == current.shape or value.ndim == 0
+                    or current.shape == torch.broadcast_shapes(current.shape, value.shape)):
                 if scale == 1.0:
                     current.add_(value)
                 else:
