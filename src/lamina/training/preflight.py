@@ -21,9 +21,11 @@ def _kind(loss: Any) -> str:
     fn = getattr(loss, "fn", None)
     if isinstance(loss, losses.SparseCategoricalCrossentropy) or fn is losses.sparse_categorical_crossentropy:
         return "sparse"
-    if isinstance(loss, losses.CategoricalCrossentropy) or fn is losses.categorical_crossentropy:
+    if isinstance(loss, (losses.CategoricalCrossentropy, losses.CategoricalFocalCrossentropy)) or fn in (
+            losses.categorical_crossentropy, losses.categorical_focal_crossentropy):
         return "categorical"
-    if isinstance(loss, losses.BinaryCrossentropy) or fn is losses.binary_crossentropy:
+    if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)) or fn in (
+            losses.binary_crossentropy, losses.binary_focal_crossentropy):
         return "binary"
     return "other"
 
