@@ -149,7 +149,8 @@ def time_it(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int, with_accuracy: bool) -> dict:
+def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int, with_accuracy: bool,
+        jit: bool = False) -> dict:
     device = keras.get_device()
     torch_factory, lamina_factory, torch_shape, lamina_shape = MODELS[name.split()[0]]
     xt = torch.from_numpy(x).to(device)
@@ -169,20 +170,33 @@ def run(name: str, x: np.ndarray, y: np.ndarray, steps: int | None, repeats: int
                     metrics=["accuracy"] if with_accuracy else None)
     fit_kwargs = {"batch_size": BATCH, "epochs": 1, "verbose": 0, "steps_per_epoch": steps}
 
-    # warm-up both (allocator, oneDNN primitives, lazy builds)
+    # warm-up all (allocator, oneDNN primitives, lazy builds)
     torch_epoch(t_model, t_opt, x_torch, yt, 5, with_accuracy, gen)
     torch_epoch(f_model, f_opt, x_torch, yt, 5, with_accuracy, gen)
     l_model.fit(x_lamina[:BATCH * 5], y[:BATCH * 5], **{**fit_kwargs, "steps_per_epoch": None})
-
-    times: dict[str, list[float]] = {"torch": [], "fused": [], "lamina": []}
     runs = [("torch", lambda: torch_epoch(t_model, t_opt, x_torch, yt, steps, with_accuracy, gen)),
             ("fused", lambda: torch_epoch(f_model, f_opt, x_torch, yt, steps, with_accuracy, gen)),
             ("lamina", lambda: l_model.fit(x_lamina, y, **fit_kwargs))]
+    if jit:
+        j_model = lamina_factory()
+        j_model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=["accuracy"] if with_accuracy else None, jit_compile=True)
+        start = time.perf_counter()  # compilation happens here, outside the timed runs (reported apart)
+        j_model.fit(x_lamina[:BATCH * 5 + 7], y[:BATCH * 5 + 7], **{**fit_kwargs, "steps_per_epoch": None})
+        compile_s = time.perf_counter() - start
+        runs.append(("jit", lambda: j_model.fit(x_lamina, y, **fit_kwargs)))
+
+    times: dict[str, list[float]] = {who: [] for who, _ in runs}
     for i in range(repeats):  # rotate the order so slow drifts of a noisy machine hit every side
-        for who, fn in runs[i % 3:] + runs[:i % 3]:
+        k = i % len(runs)
+        for who, fn in runs[k:] + runs[:k]:
             times[who].append(time_it(fn))
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"name": name, **med, "ratio": med["lamina"] / med["torch"], "ratio_fused": med["lamina"] / med["fused"]}
+    out = {"name": name, **med, "ratio": med["lamina"] / med["torch"], "ratio_fused": med["lamina"] / med["fused"]}
+    if jit:
+        out.update(jit_ratio=med["jit"] / med["torch"], compile_s=compile_s)
+    return out
 
 
 def main() -> None:
@@ -190,6 +204,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=sorted(MODELS), default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--jit", action="store_true", help="also time lamina with jit_compile=True")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -207,12 +222,18 @@ def main() -> None:
     if args.only in (None, "lstm"):
         workloads += [("lstm (d) 50 steps, loss+accuracy", 50, True)]
     print("# median seconds; ratio = lamina / hand-written loop (torch.optim.Adam defaults); "
-          "ratio_fused = lamina / the same loop with Adam(fused=True), which lamina uses")
-    print(f"{'workload':34s} {'pytorch':>8s} {'pt-fused':>9s} {'lamina':>8s} {'ratio':>6s} {'ratio_fused':>11s}")
+          "ratio_fused = lamina / the same loop with Adam(fused=True), which lamina uses"
+          + ("; jit = lamina with compile(jit_compile=True), jit_ratio = jit / hand-written loop, compile_s = "
+             "its one-off compilation" if args.jit else ""))
+    header = f"{'workload':36s} {'pytorch':>8s} {'pt-fused':>9s} {'lamina':>8s} {'ratio':>6s} {'ratio_fused':>11s}"
+    print(header + (f" {'jit':>8s} {'jit_ratio':>9s} {'compile_s':>9s}" if args.jit else ""))
     for name, steps, acc in workloads:
-        r = run(name, x, y, steps, args.repeats, acc)
-        print(f"{r['name']:34s} {r['torch']:8.3f} {r['fused']:9.3f} {r['lamina']:8.3f} {r['ratio']:6.3f} "
-              f"{r['ratio_fused']:11.3f}", flush=True)
+        r = run(name, x, y, steps, args.repeats, acc, jit=args.jit)
+        line = (f"{r['name']:36s} {r['torch']:8.3f} {r['fused']:9.3f} {r['lamina']:8.3f} {r['ratio']:6.3f} "
+                f"{r['ratio_fused']:11.3f}")
+        if args.jit:
+            line += f" {r['jit']:8.3f} {r['jit_ratio']:9.3f} {r['compile_s']:9.1f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from lamina import (
     callbacks,
     constraints,
     datasets,
+    distribution,
     initializers,
     layers,
     losses,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "constraints",
-    "datasets",
+    "datasets", "distribution",
     "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
     "optimizers",
     "regularizers", "set_device", "set_epsilon", "set_floatx", "utils",

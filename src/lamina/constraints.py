@@ -138,6 +138,7 @@ def get(identifier: Any) -> Constraint | Callable[..., Any] | None:
 
 def serialize(constraint: Constraint | None) -> dict[str, Any] | None:
     """The ``{"class_name": ..., "config": ...}`` dict of a constraint (``None`` for ``None``)."""
+    constraint = get(constraint)  # names and config dicts too
     if constraint is None:
         return None
     if not isinstance(constraint, Constraint):

@@ -165,6 +165,7 @@ def get(identifier: Any) -> Regularizer | Callable[..., Any] | None:
 
 def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
     """The ``{"class_name": ..., "config": ...}`` dict of a regularizer (``None`` for ``None``)."""
+    regularizer = get(regularizer)  # names and config dicts too
     if regularizer is None:
         return None
     if not isinstance(regularizer, Regularizer):

@@ -315,3 +315,21 @@ def test_lazy_torch_module_builds_from_the_first_input():
     assert tuple(symbolic.module.weight.shape) == (5, 7) and not symbolic.module.weight.is_meta
     model = lamina.Sequential([lamina.Input(shape=(6,)), layers.TorchModuleWrapper(nn.LazyLinear(2))])
     assert model.output_shape == (None, 2) and model.count_params() == 14
+
+
+def test_regularizers_and_constraints_survive_the_config_round_trip(keras):
+    from lamina import constraints, regularizers
+
+    layer = lamina.layers.Dense(3, kernel_regularizer="l2", bias_regularizer=regularizers.L1(0.3),
+                                kernel_constraint=constraints.MaxNorm(2.0))
+    config = layer.get_config()
+    theirs = keras.layers.Dense(3, kernel_regularizer="l2", bias_regularizer=keras.regularizers.L1(0.3),
+                                kernel_constraint=keras.constraints.MaxNorm(2.0)).get_config()
+    for key in ("kernel_regularizer", "bias_regularizer", "kernel_constraint"):
+        assert config[key]["class_name"] == theirs[key]["class_name"]
+        assert config[key]["config"] == pytest.approx(theirs[key]["config"])
+    clone = lamina.layers.Dense.from_config(config)
+    assert isinstance(regularizers.get(clone.kernel_regularizer), regularizers.L2)
+    assert regularizers.get(clone.bias_regularizer).l1 == pytest.approx(0.3)
+    assert constraints.get(clone.kernel_constraint).max_value == 2.0
+    assert config["bias_constraint"] is None

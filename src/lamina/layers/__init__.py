@@ -14,7 +14,7 @@ from lamina.layers.conv import (
     SeparableConv1D,
     SeparableConv2D,
 )
-from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, TorchModuleWrapper
+from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, Lambda, TorchModuleWrapper
 from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.layer import InputSpec, Layer
 from lamina.layers.merge import (

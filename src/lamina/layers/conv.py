@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lamina import activations, initializers
+from lamina import activations, constraints, initializers, regularizers
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -214,8 +214,9 @@ class _ConvBase(Layer):
         return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
                 "data_format": self.data_format, "dilation_rate": self.dilation_rate,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "bias_initializer": initializers.serialize(self.bias_initializer), "bias_regularizer": None,
-                "bias_constraint": None}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 def _check_filters(owner: str, filters: int) -> int:
@@ -287,8 +288,9 @@ class _Conv(_ConvBase):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, **self._common_config(), "groups": self.groups,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer), "kernel_regularizer": None,
-                "kernel_constraint": None}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint)}
 
 
 class Conv1D(_Conv):
@@ -416,8 +418,9 @@ class _ConvTranspose(_ConvBase):
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, **self._common_config(),
                 "output_padding": self.output_padding,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer), "kernel_regularizer": None,
-                "kernel_constraint": None}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint)}
 
 
 class Conv1DTranspose(_ConvTranspose):
@@ -499,7 +502,8 @@ class _DepthwiseConv(_ConvBase):
     def _depthwise_config(self) -> dict:
         return {"depth_multiplier": self.depth_multiplier, **self._common_config(),
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-                "depthwise_regularizer": None, "depthwise_constraint": None}
+                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self._depthwise_config()}
@@ -573,7 +577,8 @@ class _SeparableConv(_DepthwiseConv):
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters,
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-                "pointwise_regularizer": None, "pointwise_constraint": None}
+                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+                "pointwise_constraint": constraints.serialize(self.pointwise_constraint)}
 
 
 class SeparableConv1D(_SeparableConv):

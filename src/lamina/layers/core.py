@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lamina import activations, initializers
-from lamina.core import config
+from lamina import activations, constraints, initializers, regularizers
+from lamina.core import config, serialization, tree
 from lamina.core.random import SeedGenerator
 from lamina.layers.layer import InputSpec, Layer, _snake_case, format_shape
 from lamina.layers.symbolic import Node, SymbolicTensor
@@ -125,8 +125,10 @@ class Dense(Layer):
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-                "bias_constraint": None}
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class Activation(Layer):
@@ -191,6 +193,81 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer: ``function(inputs, **arguments)``.
+
+    Saved by reference, never as code: the config holds the function's registered name
+    (``@lamina.saving.register_serializable``), and loading needs that function registered or in
+    ``custom_objects``. ``output_shape`` (a shape without the batch axis, or a function of the input shape) is
+    needed only when the function cannot run on PyTorch's meta device.
+
+    >>> Lambda(torch.abs)(torch.tensor([[-1.0, 2.0]]))
+    tensor([[1., 2.]])
+    """
+
+    def __init__(self, function: Any, output_shape: Any = None, mask: Any = None, arguments: dict | None = None,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(function, (str, dict, list, tuple)):
+            function = serialization.deserialize(_function_spec(function), kind="activations")
+        if not callable(function):
+            raise TypeError(f"Lambda expects a callable; received {function!r}.")
+        self.function = function
+        self.output_shape_spec = output_shape
+        self.mask = mask
+        self.arguments = dict(arguments or {})
+        self.supports_masking = mask is not None
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        return self.function(inputs, **self.arguments)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask
+
+    def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
+        spec = self.output_shape_spec
+        if spec is None:
+            return super().compute_output_spec(*args, **kwargs)
+        first = args[0] if args else next(iter(kwargs.values()))
+        leaves = [t for t in tree.flatten(first) if isinstance(t, SymbolicTensor)]
+        in_shape = leaves[0].shape if isinstance(first, SymbolicTensor) else tree.map_structure(
+            lambda t: t.shape, first)
+        shape = spec(in_shape) if callable(spec) else (leaves[0].shape[0], *tuple(spec))
+        return SymbolicTensor(tuple(shape), leaves[0].dtype if leaves else self._dtype)
+
+    def get_config(self) -> dict:
+        name = serialization.get_registered_name(self.function)
+        if name == "<lambda>" or not isinstance(getattr(self.function, "__name__", None), str):
+            raise ValueError(
+                f"Lambda layer '{self.name}' wraps an anonymous function, which lamina cannot save: files hold "
+                "functions by name, never as code. Define it with `def`, register it with "
+                "@lamina.saving.register_serializable(package=...), and pass it in custom_objects when loading.")
+        for what, value in (("output_shape", self.output_shape_spec), ("mask", self.mask)):
+            if callable(value):
+                raise ValueError(f"Lambda layer '{self.name}': a callable {what} cannot be saved; give a shape.")
+        return {**super().get_config(), "function": serialization.serialize(self.function),
+                "output_shape": None if self.output_shape_spec is None else list(self.output_shape_spec),
+                "arguments": self.arguments}
+
+
+def _function_spec(spec: Any) -> Any:
+    """A Lambda's saved function: a registered name only. Keras's marshalled bytecode or source is refused."""
+    if isinstance(spec, (list, tuple)):  # Keras 2: [marshalled bytecode, defaults, closure]
+        raise serialization.UnsafeObjectError(
+            "A Lambda layer's function is saved as code (Keras 2's marshalled bytecode); lamina never runs code "
+            "from a file. Register the function and save it by name.")
+    if isinstance(spec, dict):
+        serialization.check_no_code(spec, "Lambda layer's config")
+        if spec.get("class_name") != "function" or not isinstance(spec.get("config"), str):
+            raise serialization.UnsafeObjectError(
+                "A Lambda layer's function must be saved as a registered name ({'class_name': 'function', "
+                f"'config': 'package>name'}}); received {str(spec)[:200]}. lamina never runs code from a file.")
+    return spec
 
 
 class TorchModuleWrapper(Layer):

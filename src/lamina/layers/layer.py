@@ -168,6 +168,7 @@ class Layer(nn.Module):
             weight = value
             self.register_buffer(key, weight)
         self._weight_info[key] = _WeightInfo(bool(trainable), regularizer, constraint)
+        weight.path = f"{self.name}/{key}"  # Keras's variable path (optimizer.exclude_from_weight_decay matches it)
         return weight
 
     def _constrain(self, weight: torch.Tensor) -> torch.Tensor:

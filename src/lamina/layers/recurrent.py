@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from lamina import activations, initializers
+from lamina import activations, constraints, initializers, regularizers
+from lamina.core import serialization
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -211,9 +212,14 @@ class _RNN(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-                "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
-                "bias_constraint": None, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint), "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
                 "seed": self.seed}
 
 
@@ -371,28 +377,19 @@ class GRU(_RNN):
 
 
 # ----------------------------------------------------------------------------------------------- wrappers
-def _layer_class(name: str) -> type:
-    """The Layer subclass called ``name`` (lamina's layers and any user subclass that is imported)."""
-    todo, seen = [Layer], set()
-    while todo:
-        cls = todo.pop()
-        if cls.__name__ == name:
-            return cls
-        for sub in cls.__subclasses__():
-            if sub not in seen:
-                seen.add(sub)
-                todo.append(sub)
-    raise ValueError(f"Unknown layer class '{name}'. Import the module that defines it before loading the config.")
-
-
 def _serialize_layer(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return serialization.serialize(layer)
 
 
 def _deserialize_layer(spec: Any) -> Any:
-    if isinstance(spec, dict):
-        return _layer_class(spec["class_name"]).from_config(spec["config"])
-    return spec
+    """A wrapped layer from its config, resolved through the registry only (never by importing a name)."""
+    if not isinstance(spec, dict):
+        return spec
+    from lamina import layers as layers_package  # the package imports this module: look it up at call time
+
+    serialization.register_module("layers", vars(layers_package), Layer)
+    return serialization.deserialize({k: v for k, v in spec.items() if k in serialization.OBJECT_KEYS},
+                                     kind="layers")
 
 
 class Bidirectional(Layer):

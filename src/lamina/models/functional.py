@@ -155,3 +155,128 @@ def standardize_input(x: Any, spec: SymbolicTensor, model_name: str) -> Any:
     if spec.dtype.is_floating_point and x.dtype != spec.dtype:
         x = x.to(spec.dtype)
     return x
+
+
+# ---------------------------------------------------------------------------------------------- config
+# Keras 3's functional config: every layer with the nodes (calls) it makes in this graph, each argument tensor
+# named by [layer name, node index, tensor index]; ``input_layers``/``output_layers`` mirror the structures.
+TENSOR = "__keras_tensor__"
+
+
+def graph_config(graph: Graph, serialize_layer: Any) -> dict:
+    """``layers``, ``input_layers`` and ``output_layers`` describing ``graph`` (shared layers, nested models,
+    several inputs and outputs included). ``serialize_layer(layer)`` gives one layer's ``{"class_name", ...}``."""
+    members = {id(n) for n in graph.nodes} | {id(t.node) for t in graph.flat_inputs}
+    node_index: dict[int, int] = {}
+    own_nodes: dict[int, list[Node]] = {}
+    for layer in graph.layers:
+        own_nodes[id(layer)] = [n for n in layer._inbound_nodes if id(n) in members]
+        for i, n in enumerate(own_nodes[id(layer)]):
+            node_index[id(n)] = i
+
+    def ref(t: SymbolicTensor) -> list:
+        return [t.node.layer.name, node_index[id(t.node)], t.index]
+
+    def arg(value: Any) -> Any:
+        if isinstance(value, SymbolicTensor):
+            return {"class_name": TENSOR, "config": {"shape": list(value.shape), "dtype": str(value.dtype).replace(
+                "torch.", ""), "keras_history": ref(value)}}
+        if isinstance(value, (list, tuple)):
+            return [arg(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): arg(v) for k, v in value.items()}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"Cannot save a functional model whose layer call takes {value!r}: only tensors, numbers, "
+                        "strings and lists/dicts of them are saved.")
+
+    layers = []
+    for layer in graph.layers:
+        entry = dict(serialize_layer(layer))
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [] if isinstance(layer, InputLayer) else [
+            {"args": arg(list(n.args)), "kwargs": arg(dict(n.kwargs))} for n in own_nodes[id(layer)]]
+        layers.append(entry)
+    return {"layers": layers, "input_layers": tree.map_structure(ref, graph.inputs),
+            "output_layers": tree.map_structure(ref, graph.outputs)}
+
+
+def _is_ref(x: Any) -> bool:
+    return isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and all(
+        type(i) is int for i in x[1:])
+
+
+def graph_from_config(config: dict, deserialize_layer: Any) -> tuple[Any, Any]:
+    """``(inputs, outputs)`` of a graph rebuilt from ``graph_config``'s output by calling freshly made layers
+    in an order that respects every node's inputs. ``deserialize_layer(entry)`` makes one layer."""
+    entries = config["layers"]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
+                                                for e in entries):
+        raise ValueError("A functional config's 'layers' must be a list of layer configs with names.")
+    names = [e["name"] for e in entries]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"A functional config names a layer twice: {twice}.")
+    made: dict[tuple[str, int], Any] = {}
+    pending: list[tuple[Any, str, list]] = []
+    for entry in entries:
+        layer = deserialize_layer(entry)
+        if isinstance(layer, InputLayer):
+            made[(entry["name"], 0)] = layer.output_tensor
+        nodes = entry.get("inbound_nodes") or []
+        if not isinstance(nodes, list):
+            raise ValueError(f"'inbound_nodes' of layer {entry['name']!r} must be a list.")
+        pending.append((layer, entry["name"], list(nodes)))
+
+    def tensor(history: Any) -> SymbolicTensor:
+        if not _is_ref(history) or (history[0], history[1]) not in made:
+            raise KeyError(history)
+        flat = tree.flatten(made[(history[0], history[1])])
+        return flat[history[2]]
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("class_name") == TENSOR:
+            return tensor((value.get("config") or {}).get("keras_history"))
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    done = {name: 0 for _, name, _ in pending}
+    remaining = sum(len(nodes) for _, _, nodes in pending)
+    while remaining:
+        progress = False
+        for layer, name, nodes in pending:
+            while done[name] < len(nodes):
+                node = nodes[done[name]]
+                if not isinstance(node, dict):
+                    raise ValueError(f"A node of layer {name!r} must be a dict with 'args' and 'kwargs'.")
+                try:
+                    args, kwargs = fill(node.get("args", [])), fill(node.get("kwargs", {}))
+                except (KeyError, IndexError):
+                    break  # an input is not made yet
+                if not isinstance(args, list) or not isinstance(kwargs, dict):
+                    raise ValueError(f"A node of layer {name!r} has malformed args/kwargs.")
+                made[(name, done[name])] = layer(*args, **kwargs)
+                done[name] += 1
+                remaining -= 1
+                progress = True
+        if not progress:
+            stuck = [name for _, name, nodes in pending if done[name] < len(nodes)]
+            raise ValueError(f"The functional config cannot be rebuilt: the calls of layers {stuck} need tensors that "
+                             "no layer of the config produces (the config is damaged or inconsistent).")
+
+    def resolve(structure: Any) -> Any:
+        if _is_ref(structure):
+            try:
+                return tensor(structure)
+            except (KeyError, IndexError):
+                raise ValueError(f"The functional config refers to a missing tensor {structure}.") from None
+        if isinstance(structure, list):
+            return [resolve(s) for s in structure]
+        if isinstance(structure, dict):
+            return {k: resolve(v) for k, v in structure.items()}
+        raise ValueError(f"Malformed input_layers/output_layers entry {structure!r}.")
+
+    return resolve(config["input_layers"]), resolve(config["output_layers"])

@@ -24,14 +24,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from lamina import layers as layers_module
 from lamina import metrics as metrics_module
-from lamina.core import dtype_policy, tree
+from lamina.core import dtype_policy, serialization, tree
 from lamina.core.device import get_device
 from lamina.data.adapters import ArrayAdapter, make_adapter
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import SymbolicTensor
-from lamina.models.functional import Graph, standardize_input
+from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
 from lamina.training import step
 from lamina.training.progress import resolve_verbose, to_floats
 from lamina.training.trainer import Trainer, predict_loop
@@ -59,6 +60,9 @@ class Model(Layer):
             self._init_graph(inputs, outputs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        route = self.__dict__.get("_distributed_call")
+        if route is not None:  # under lamina.distribution: training forwards run through DDP/FSDP
+            return route(*args, **kwargs)
         outputs = super().__call__(*args, **kwargs)
         if dtype_policy.MIXED_IN_USE and self._dtype is torch.float32:
             # mixed precision: the model's outputs (what losses and users see) in float32, as Keras advises
@@ -254,6 +258,11 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
         """Outputs for ``x`` as NumPy arrays (works without compile)."""
+        from lamina import distribution
+
+        dist = distribution.current()
+        if dist is not None:  # each process predicts its share; the outputs come back in input order
+            return dist.predict(self, x, batch_size, resolve_verbose(verbose), steps, callbacks)
         device = self._trainer.device if self._trainer is not None else get_device()
         adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps, stream=True)
         return predict_loop(self, adapter, resolve_verbose(verbose), callbacks, device)
@@ -355,14 +364,22 @@ class Model(Layer):
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights to a ``.weights.safetensors`` file, atomically."""
+        from lamina import distribution
         from lamina.saving.weights import save_weights
 
+        dist = distribution.current()
+        if dist is not None:  # full weights (gathered when sharded), written by rank 0; call it on every rank
+            return dist.save(self, lambda: save_weights(self, filepath, overwrite=overwrite))
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Read weights written by ``save_weights``."""
+        from lamina import distribution
         from lamina.saving.weights import load_weights
 
+        dist = distribution.current()
+        if dist is not None:  # every rank reads; a sharded model keeps its shard
+            return dist.load(self, lambda: load_weights(self, filepath, skip_mismatch=skip_mismatch))
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
@@ -371,8 +388,12 @@ class Model(Layer):
 
         >>> model.save("classifier.lamina")  # doctest: +SKIP
         """
+        from lamina import distribution
         from lamina.saving import save_model
 
+        dist = distribution.current()
+        if dist is not None:  # full weights (gathered when sharded), written by rank 0; call it on every rank
+            return dist.save(self, lambda: save_model(self, filepath, overwrite=overwrite, **kwargs))
         save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> None:
@@ -385,7 +406,50 @@ class Model(Layer):
         export_model(self, filepath, format=format, **kwargs)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        """Functional models: Keras 3's graph config (``layers`` with ``inbound_nodes``, ``input_layers``,
+        ``output_layers``). Subclassed models: ``name`` and ``trainable``; override to add constructor arguments."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._graph is not None:
+            config.update(graph_config(self._graph, serialize_layer))
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
+        """Rebuild a model from ``get_config``'s output; layer classes resolve through lamina's registry,
+        ``register_serializable`` and ``custom_objects`` only."""
+        with serialization.custom_object_scope(custom_objects):
+            if all(k in config for k in ("layers", "input_layers", "output_layers")):
+                inputs, outputs = graph_from_config(config, deserialize_layer)
+                model = cls(inputs, outputs, name=config.get("name"))
+                if config.get("trainable") is False:
+                    model.trainable = False
+                return model
+            kwargs = serialization.accepted_kwargs(cls.__init__, config)
+            try:
+                model = cls(**kwargs)
+            except TypeError as error:
+                raise TypeError(f"Cannot rebuild {cls.__name__} from its config {sorted(config)}: {error}. A "
+                                "subclassed model must return its constructor arguments from get_config() (and "
+                                "override from_config if they need converting).") from None
+            if isinstance(config.get("name"), str) and "name" not in kwargs:
+                model.name = config["name"]
+            return model
+
+
+def serialize_layer(layer: Any) -> dict:
+    """A layer's ``{"module", "class_name", "config", "registered_name"}`` (functional models: ``Functional``)."""
+    config = serialization.serialize(layer)
+    if type(layer) is Model and layer._graph is not None:
+        config["class_name"] = "Functional"
+    return config
+
+
+def deserialize_layer(config: Any) -> Any:
+    """A layer from ``serialize_layer``'s output, through the registry only."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"A layer config must be a dict with 'class_name' and 'config'; received {config!r:.200}.")
+    config = {k: v for k, v in config.items() if k in serialization.OBJECT_KEYS}
+    return serialization.deserialize(config, kind="layers")
 
 
 def _full_precision(t: Any) -> Any:
@@ -407,3 +471,8 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     from lamina.saving import load_model as _load
 
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode, **kwargs)
+
+
+serialization.register_module("layers", vars(layers_module), Layer)
+serialization.register_builtin("layers", "Model", Model)
+serialization.register_builtin("layers", "Functional", Model)

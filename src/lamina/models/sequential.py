@@ -13,11 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from lamina.core import serialization
 from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import standardize_input
-from lamina.models.model import Model
+from lamina.models.model import Model, deserialize_layer, serialize_layer
 
 
 class Sequential(Model):
@@ -119,4 +120,37 @@ class Sequential(Model):
         return inputs
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras 3's Sequential config: ``name``, ``trainable``, the layers (an ``InputLayer`` first when the
+        input shape is known) and ``build_input_shape`` for a model built on data."""
+        layers = [serialize_layer(layer) for layer in self._stack]
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self._input is not None:
+            layers.insert(0, serialize_layer(self._input.node.layer))
+        elif self._stack and isinstance(self._stack[0]._build_shapes_dict, dict):
+            shape = self._stack[0]._build_shapes_dict.get("input_shape")
+            if isinstance(shape, tuple):
+                config["build_input_shape"] = [None, *shape[1:]]
+        config["layers"] = layers
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
+        """Rebuild from ``get_config``'s output; layer classes resolve through the registry only."""
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ValueError("A Sequential config needs 'layers': a list of layer configs.")
+        with serialization.custom_object_scope(custom_objects):
+            model = cls(name=config.get("name"))
+            for entry in entries:
+                model.add(deserialize_layer(entry))
+        shape = config.get("build_input_shape")
+        if shape is not None and model._input is None and model._stack:
+            if not isinstance(shape, list) or not all(d is None or type(d) is int for d in shape):
+                raise ValueError(f"Malformed build_input_shape {shape!r:.200} in a Sequential config.")
+            model.build(tuple(shape))
+        if config.get("trainable") is False:
+            model.trainable = False
+        return model
+
+
+serialization.register_builtin("layers", "Sequential", Sequential)

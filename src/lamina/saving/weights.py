@@ -67,8 +67,13 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
 
 
 def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
-    """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture)."""
+    """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture); a Keras 3
+    ``.weights.h5`` file goes through the Keras importer."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(".weights.h5"):
+        from lamina.saving.keras_import import load_keras_weights
+
+        return load_keras_weights(model, filepath)
     try:
         loaded = load_file(filepath)
         with safe_open(filepath, framework="pt") as f:

@@ -61,7 +61,7 @@ def train_step(model: Any, data: Any) -> Mapping:
     model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
     optimizer = model.optimizer
     optimizer.zero_grad()
-    loss.backward()
+    optimizer.scale_loss(loss).backward()  # the loss unchanged unless the optimizer has a loss_scale_factor
     optimizer.step()
     return model.compute_metrics(x, y, y_pred, sample_weight)
 

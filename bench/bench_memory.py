@@ -1,0 +1,77 @@
+"""Peak memory: each side runs in its own fresh process (peak resident memory is per process), and reports how
+far its peak rose above the process's resident memory after loading the data.
+
+    python bench/bench_memory.py
+Rows: one epoch of fit of the MLP (a) and 100 steps of the CNN (b), lamina against the hand-written loop; and
+``predict`` of the MLP on 1,000,000 rows of uint8 pixels (data 784 MB), whose peak shows predict streams its
+input (a float32 copy of it all would add 3.1 GB).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r'''
+import json, sys
+import numpy as np, torch
+sys.path.insert(0, {bench!r})
+import bench_fit
+import lamina as keras
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+who, workload = sys.argv[1], sys.argv[2]
+if workload == "predict1m":
+    x = np.random.default_rng(0).integers(0, 256, size=(1_000_000, 784), dtype=np.uint8)
+else:
+    x, y = bench_fit.load()
+base = rss()
+with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM): loading the data must not count
+    f.write("5")
+torch_factory, lamina_factory, torch_shape, lamina_shape = bench_fit.MODELS["mlp" if workload != "cnn" else "cnn"]
+steps = 100 if workload == "cnn" else None
+if workload == "predict1m":
+    model = lamina_factory()
+    out = model.predict(x, batch_size=1024, verbose=0)
+elif who == "torch":
+    model = torch_factory()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    bench_fit.torch_epoch(model, opt, torch.from_numpy(x).reshape(-1, *torch_shape), torch.from_numpy(y), steps,
+                          True, torch.Generator().manual_seed(0))
+else:
+    model = lamina_factory()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(x.reshape(-1, *lamina_shape), y, batch_size=128, epochs=1, verbose=0, steps_per_epoch=steps)
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+print(json.dumps({{"base": base, "peak": peak}}))
+'''
+
+
+def measure(who: str, workload: str) -> dict:
+    code = CHILD.format(bench=str(Path(__file__).parent))
+    out = subprocess.run([sys.executable, "-c", code, who, workload], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    mib = 2**20
+    print("# peak resident memory above the data-loaded base, each side in a fresh process")
+    print(f"{'workload':36s} {'pytorch MiB':>11s} {'lamina MiB':>10s} {'ratio':>6s}")
+    for workload, label in (("mlp", "mlp (a) fit 1 epoch"), ("cnn", "cnn (b) fit 100 steps")):
+        t, lam = measure("torch", workload), measure("lamina", workload)
+        dt, dl = (t["peak"] - t["base"]) / mib, (lam["peak"] - lam["base"]) / mib
+        print(f"{label:36s} {dt:11.1f} {dl:10.1f} {dl / dt:6.3f}", flush=True)
+    p = measure("lamina", "predict1m")
+    print(f"{'mlp predict 1,000,000 rows (uint8)':36s} {'':>11s} {(p['peak'] - p['base']) / mib:10.1f}   "
+          f"(the float32 result is 38 MiB)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole benchmark table in one command (CPU or CUDA, whichever lamina picks): fit against a hand-written
+# PyTorch loop on (a)-(d) with jit_compile, evaluate/predict (e), peak memory, and Keras 3 peers.
+#     bash bench/run.sh            # REPEATS=9 bash bench/run.sh for steadier medians
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+REPEATS=${REPEATS:-5}
+$PY bench/bench_fit.py --repeats "$REPEATS" --jit
+$PY bench/bench_infer.py --repeats "$REPEATS"
+$PY bench/bench_memory.py
+$PY bench/bench_keras.py --repeats 3

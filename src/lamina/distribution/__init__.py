@@ -1,0 +1,63 @@
+"""Distributed training on ``torch.distributed``, from one line: an unchanged Keras-style script becomes data
+parallel (``DataParallel``, DDP) or fully sharded (``FullyShardedDataParallel``, FSDP2) when started by torchrun.
+
+>>> import lamina
+>>> from lamina.distribution import DataParallel, set_distribution
+>>> set_distribution(DataParallel())  # doctest: +SKIP  (torchrun --nproc_per_node=2 train.py)
+>>> model.fit(x, y, batch_size=128, epochs=3)  # doctest: +SKIP  (64 samples per process and step)
+
+What changes under a distribution (see docs/distributed.md): ``batch_size`` is the global batch, split across
+processes; each epoch's order is shared; metrics and losses in the logs are the global ones on every rank;
+``evaluate``/``predict`` return results for all the data (``predict`` in input order); only rank 0 prints
+progress and writes files (checkpoints, CSV, TensorBoard, backups).
+"""
+
+from __future__ import annotations
+
+from lamina.distribution.base import DataParallel, Distribution
+from lamina.distribution.fsdp import FullyShardedDataParallel
+from lamina.distribution.launch import DistributedError, LaunchError, shutdown
+
+_CURRENT: Distribution | None = None  # the one setting of this package (None: a single process)
+
+
+def set_distribution(value: Distribution | None) -> None:
+    """Train every model of this process with ``value`` (None: back to a single process).
+
+    Joins torchrun's process group right away, so a script started without torchrun fails here, saying how
+    to launch it.
+    """
+    global _CURRENT
+    if value is not None and not isinstance(value, Distribution):
+        raise TypeError(f"set_distribution expects DataParallel() or FullyShardedDataParallel() (or None); "
+                        f"received {value!r}.")
+    if value is not None:
+        value.initialize()
+    _CURRENT = value
+
+
+def distribution() -> Distribution | None:
+    """The distribution set with ``set_distribution`` (None when training in a single process)."""
+    return _CURRENT
+
+
+current = distribution  # what the trainer calls, once per fit/evaluate/predict
+
+
+def rank() -> int:
+    """This process's rank (0 without a distribution)."""
+    return _CURRENT.rank if _CURRENT is not None else 0
+
+
+def world_size() -> int:
+    """The number of processes (1 without a distribution)."""
+    return _CURRENT.world_size if _CURRENT is not None else 1
+
+
+def is_chief() -> bool:
+    """Whether this process writes files and prints: rank 0, or the only process."""
+    return rank() == 0
+
+
+__all__ = ["DataParallel", "DistributedError", "Distribution", "FullyShardedDataParallel", "LaunchError",
+           "distribution", "is_chief", "rank", "set_distribution", "shutdown", "world_size"]

@@ -1,0 +1,352 @@
+"""``Distribution``: what the trainer asks of a distribution (the hooks), shared by ``DataParallel`` and
+``FullyShardedDataParallel``; the subclasses only say how the model is wrapped and how its full state is read.
+
+The trainer calls, only when a distribution is set: ``make_adapter`` (each process's share of the data),
+``prepare_model`` (wrap after the model is built, before the optimizer is), ``verbose``/``callbacks`` (rank 0
+reports and writes files), ``global_logs`` (metrics summed over processes), ``predict``, ``save``/``load`` (full
+checkpoints written by rank 0) and ``load_backup``/``distributed_backup`` (BackupAndRestore).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from lamina.core import tree
+from lamina.data.adapters import make_adapter
+from lamina.distribution import launch, reduce, sharding
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by ``factor`` (this process's weight in the batch)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, factor: float) -> torch.Tensor:
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad * ctx.factor, None
+
+
+class Distribution:
+    """Base class of lamina's distributions (use ``DataParallel`` or ``FullyShardedDataParallel``).
+
+    Args:
+        timeout: seconds a collective operation waits for the other processes; after that (a process died or
+            hangs) every process stops with an error instead of waiting forever.
+        backend: ``"nccl"`` or ``"gloo"``; by default NCCL when CUDA is available, else gloo.
+    """
+
+    def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None):
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds; received {timeout!r}.")
+        self.timeout = float(timeout)
+        self.backend = backend
+        self.info: launch.ProcessInfo | None = None
+        self.grad_factor = 1.0  # this process's gradient weight for the current batch (set by the data)
+
+    def initialize(self) -> None:
+        """Join torchrun's process group (``set_distribution`` calls this)."""
+        if self.info is None:
+            self.info = launch.initialize(self.timeout, self.backend)
+
+    def _process(self) -> launch.ProcessInfo:
+        if self.info is None:
+            raise RuntimeError(f"{type(self).__name__} is not initialized: call "
+                               f"lamina.distribution.set_distribution({type(self).__name__}()) first.")
+        return self.info
+
+    @property
+    def rank(self) -> int:
+        return self._process().rank
+
+    @property
+    def world_size(self) -> int:
+        return self._process().world_size
+
+    @property
+    def device(self) -> torch.device:
+        return self._process().device
+
+    @property
+    def is_chief(self) -> bool:
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        where = f"rank {self.rank}/{self.world_size} on {self.device}" if self.info else "not initialized"
+        return f"{type(self).__name__}({where})"
+
+    # ------------------------------------------------------------------ what subclasses provide
+    def _wrap(self, model: Any) -> Any:
+        """Wrap the built ``model``; returns the module to run training forwards through (or None: the model)."""
+        raise NotImplementedError(f"abstract: {type(self).__name__} must implement _wrap.")
+
+    def _full_state(self, model: Any) -> dict[str, torch.Tensor] | None:
+        """The model's full state dict on rank 0 when its weights are sharded (a collective), else None."""
+        return None
+
+    def _local_state(self, model: Any, full: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``full`` (every process has it) shaped as this process's part of the model's state."""
+        return full
+
+    def _load_full_state(self, model: Any, read: Callable[[], Any]) -> None:
+        read()
+
+    # ------------------------------------------------------------------ data
+    def make_adapter(self, trainer: Any, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any,
+                     class_weight: Any, steps: Any, training: bool) -> Any:
+        """This process's share of ``x``/``y``: arrays split per global batch, loaders with a sampler."""
+        trainer.device = self.device
+        if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
+            x = torch.as_tensor(x)
+        if sharding.is_map_style(x):
+            self.grad_factor = 1.0
+            seed = reduce.broadcast_object(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+            loader = sharding.distributed_loader(x, batch_size, bool(shuffle), self.rank, self.world_size, seed,
+                                                 for_training=training or type(self).__name__ != "DataParallel")
+            return make_adapter(loader, y, sample_weight, device=self.device, steps_per_epoch=steps)
+        adapter = make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
+                               class_weight=class_weight, steps_per_epoch=steps)
+        if not hasattr(adapter, "_one_pass"):  # a generator: each process trains on what its own one yields
+            return adapter
+        state = reduce.broadcast_object(adapter._generator.get_state())
+        return sharding.ShardedArrayAdapter(
+            adapter.x, adapter.y, adapter.sample_weight, batch_size=adapter.batch_size, shuffle=shuffle,
+            device=self.device, steps_per_epoch=steps, check_finite=False, rank=self.rank,
+            world_size=self.world_size, generator_state=state, on_batch=self._set_batch_share,
+            filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
+
+    def _set_batch_share(self, local: int, total: int) -> None:
+        self.grad_factor = 1.0 if local * self.world_size == total else local * self.world_size / total
+
+    # ------------------------------------------------------------------ the model
+    def prepare_model(self, trainer: Any) -> None:
+        """Wrap the built model (once) and route its training forward passes through the wrapper."""
+        model = trainer.model
+        owner = model.__dict__.get("_lamina_distribution")
+        if owner is self:
+            return
+        if owner is not None:
+            raise RuntimeError(f"Model '{model.name}' is already wrapped by {owner!r}; use one distribution per run.")
+        if not any(p.requires_grad for p in model.parameters()):
+            wrapped = None  # nothing to train: no gradients to reduce
+        else:
+            wrapped = self._wrap(model)
+            if trainer.optimizer.built:  # its weights are the wrapped ones now
+                trainer.optimizer.build([p for p in model.parameters() if p.requires_grad])
+        model.__dict__["_lamina_distribution"] = self
+        model.__dict__["_distributed_call"] = self._router(model, wrapped)
+        for name in ("train_step", "test_step", "predict_step"):  # a dead peer's error says what happened
+            model.__dict__[name] = _explained(getattr(model, name), name.replace("_", " "))
+
+    def _router(self, model: Any, wrapped: Any) -> Callable[..., Any]:
+        def distributed_call(*args: Any, **kwargs: Any) -> Any:
+            training = torch.is_grad_enabled() and model.training
+            model.__dict__["_distributed_call"] = None  # the inner call is the model's own
+            try:
+                out = wrapped(*args, **kwargs) if training and wrapped is not None else model(*args, **kwargs)
+            finally:
+                model.__dict__["_distributed_call"] = distributed_call
+            factor = self.grad_factor
+            if training and factor != 1.0:
+                out = tree.map_structure(lambda t: _ScaleGrad.apply(t, factor) if isinstance(
+                    t, torch.Tensor) and t.requires_grad else t, out)
+            return out
+
+        return distributed_call
+
+    # ------------------------------------------------------------------ reporting
+    def verbose(self, verbose: int) -> int:
+        """Only rank 0 prints progress."""
+        return verbose if self.is_chief else 0
+
+    def callbacks(self, callbacks: list | None) -> list | None:
+        """On other ranks, drop the callbacks that only write files (CSVLogger, TensorBoard, any callback with
+        ``chief_only = True``); ModelCheckpoint stays everywhere (saving is collective), and writes on rank 0."""
+        if callbacks is None or self.is_chief:
+            return callbacks
+        from lamina.training.callbacks import CSVLogger, TensorBoard
+
+        return [cb for cb in callbacks if not isinstance(cb, (CSVLogger, TensorBoard))
+                and not getattr(cb, "chief_only", False)]
+
+    def global_logs(self, model: Any, logs: Any, to_floats: Callable[[Any], dict]) -> dict[str, float]:
+        """The loop's final logs with metrics summed over all processes (the same values on every rank)."""
+        return reduce.global_logs(model, logs, self.device, to_floats)
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, model: Any, x: Any, batch_size: Any, verbose: int, steps: Any, callbacks: Any) -> Any:
+        """Each process predicts its share; the outputs are gathered back into input order on every process."""
+        from lamina.training.trainer import predict_loop
+
+        model.to(self.device)
+        adapter = self.make_adapter(_PredictOnly(model), x, None, None, batch_size, False, None, steps, False)
+        outputs = predict_loop(model, adapter, self.verbose(verbose), callbacks, self.device)
+        if isinstance(adapter, sharding.ShardedArrayAdapter):
+            positions = [adapter.positions(r) for r in range(self.world_size)]
+            total = adapter.num_samples
+        elif isinstance(getattr(adapter, "data", None), torch.utils.data.DataLoader) and isinstance(
+                adapter.data.sampler, (sharding.ExactShardSampler, torch.utils.data.DistributedSampler)):
+            total, world = len(adapter.data.dataset), self.world_size
+            exact = isinstance(adapter.data.sampler, sharding.ExactShardSampler)
+            # process r predicted inputs r, r + world, ...; a padded sampler repeats the first inputs: dropped
+            lengths = [len(range(r, total, world)) if exact else len(adapter.data.sampler) for r in range(world)]
+            positions = [np.where(k < total, k, -1) for k in (r + world * np.arange(n) for r, n in enumerate(lengths))]
+        else:
+            return outputs  # a generator: this process's own predictions
+        flat = tree.flatten(outputs)
+        joined = reduce.reassemble(reduce.gather_objects(flat), positions, total)
+        return tree.pack_as(outputs, joined)
+
+    # ------------------------------------------------------------------ saving
+    @contextlib.contextmanager
+    def _chief_writes(self, what: str) -> Iterator[bool]:
+        """Rank 0 runs the body (yields True there); an error on rank 0 is raised on every rank."""
+        error = None
+        try:
+            yield self.is_chief
+        except Exception as e:  # noqa: BLE001  (shared with the other ranks below)
+            error = e
+        message = reduce.broadcast_object(None if error is None else f"{type(error).__name__}: {error}")
+        if error is not None:
+            raise error
+        if message is not None:
+            raise RuntimeError(f"{what} failed on rank 0: {message}")
+
+    def save(self, model: Any, write: Callable[[], Any]) -> None:
+        """Write a checkpoint once, on rank 0, with the model's full weights (gathered first when sharded)."""
+        full = self._full_state(model)
+        with self._chief_writes("Saving") as chief:
+            if chief:
+                with _state_dict_view(model, full):
+                    write()
+
+    def load(self, model: Any, read: Callable[[], Any]) -> None:
+        """Load a full checkpoint on every process (each takes its shard when the weights are sharded)."""
+        self._load_full_state(model, read)
+
+    # ------------------------------------------------------------------ BackupAndRestore
+    def load_backup(self, backup: Any, trainer: Any) -> Any:
+        """Rank 0 reads the backup and sends it to all: every process resumes from the same state. The other
+        ranks start their metrics from zero (rank 0's file holds the summed states)."""
+        saved = reduce.broadcast_object(backup._load() if self.is_chief else None)
+        if not self.is_chief:
+            backup.delete_checkpoint = False  # rank 0 owns the files
+        if saved is None:
+            return None
+        tensors, meta = saved
+        if not self.is_chief:
+            tensors = {k: torch.zeros_like(v) if k.startswith("metric/") else v for k, v in tensors.items()}
+            for entry in meta.get("metrics", []):
+                entry["numbers"] = {k: 0 for k in entry.get("numbers", {})}
+        return self._local_backup(tensors, trainer), meta
+
+    def _local_backup(self, tensors: dict, trainer: Any) -> dict:
+        return tensors
+
+    def distributed_backup(self, backup: Any, trainer: Any) -> None:
+        """Make ``backup`` save collectively: metric states summed (and sharded weights gathered) on every
+        rank, the file written by rank 0 only."""
+        if getattr(backup._save, "_lamina_distributed", False):
+            return
+        if not self.is_chief:
+            backup.delete_checkpoint = False
+        local_save = backup._save
+
+        def save(trainer_: Any, adapter: Any, callbacks: list, epoch: int, epoch_steps: int) -> None:
+            model = trainer_.model
+            with reduce.global_metric_states(model.metrics, self.device), self._full_views(trainer_), \
+                    self._chief_writes("BackupAndRestore") as chief:
+                if chief:
+                    local_save(trainer_, adapter, callbacks, epoch, epoch_steps)
+
+        save._lamina_distributed = True  # type: ignore[attr-defined]
+        backup._save = save
+
+    @contextlib.contextmanager
+    def _full_views(self, trainer: Any) -> Iterator[None]:
+        yield
+
+
+def _explained(step: Callable[[Any], Any], what: str) -> Callable[[Any], Any]:
+    def run(data: Any) -> Any:
+        with reduce.collective(f"a {what}"):
+            return step(data)
+
+    run.__wrapped__ = step  # type: ignore[attr-defined]
+    return run
+
+
+class _PredictOnly:
+    """What ``make_adapter`` needs of a trainer when ``predict`` runs without one."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.device = None
+
+
+@contextlib.contextmanager
+def _state_dict_view(model: Any, full: dict[str, torch.Tensor] | None) -> Iterator[None]:
+    """Inside, ``model.state_dict()`` returns ``full`` (when given): the saving code needs no distributed case."""
+    if full is None:
+        yield
+        return
+    model.__dict__["state_dict"] = lambda *args, **kwargs: dict(full)
+    try:
+        yield
+    finally:
+        model.__dict__.pop("state_dict", None)
+
+
+class DataParallel(Distribution):
+    """Data parallelism with ``torch.nn.parallel.DistributedDataParallel``: every process holds the whole model,
+    trains on its share of each global batch, and the gradients are averaged across processes.
+
+    Start the script with ``torchrun --nproc_per_node=N train.py``; ``batch_size`` stays the global batch.
+
+    >>> import lamina
+    >>> from lamina.distribution import DataParallel, set_distribution
+    >>> set_distribution(DataParallel())  # doctest: +SKIP  (under torchrun)
+    >>> model.fit(x, y, batch_size=256, epochs=5)  # doctest: +SKIP  (128 samples per process with 2 processes)
+
+    Args:
+        timeout: seconds a collective waits for the other processes before the job fails.
+        backend: ``"nccl"`` or ``"gloo"`` (default: NCCL with CUDA, else gloo).
+        find_unused_parameters: for models whose forward skips some weights (DDP's option).
+        broadcast_buffers: keep non-trainable buffers (BatchNormalization statistics) equal to rank 0's at each
+            training step (DDP's option).
+    """
+
+    def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None,
+                 find_unused_parameters: bool = False, broadcast_buffers: bool = True):
+        super().__init__(timeout, backend)
+        self.find_unused_parameters = find_unused_parameters
+        self.broadcast_buffers = broadcast_buffers
+
+    def _wrap(self, model: Any) -> Any:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = self.device
+        ids = [device.index] if device.type == "cuda" else None
+        with reduce.collective("wrapping the model in DistributedDataParallel"):
+            ddp = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=self.find_unused_parameters,
+                                          **_buffer_option(self.broadcast_buffers))
+        model.__dict__["_lamina_ddp"] = ddp  # not a submodule: the model's state_dict keeps its own names
+        return ddp
+
+
+def _buffer_option(sync: bool) -> dict:
+    """DDP's buffer syncing at each forward, under the name this PyTorch knows (renamed in 2.13)."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    name = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(
+        DistributedDataParallel.__init__).parameters else "broadcast_buffers"
+    return {name: sync}

@@ -1,0 +1,24 @@
+"""Optimizers with Keras 3's names, arguments, defaults and configs, running on ``torch.optim``.
+
+The torch optimizer is created when the weights exist (``build``), so lazily built models just work.
+``learning_rate`` is a float or a schedule from ``lamina.optimizers.schedules``.
+
+>>> import torch
+>>> opt = Adam(learning_rate=1e-3)
+>>> w = torch.nn.Parameter(torch.ones(3))
+>>> opt.build([w]); (w.sum() ** 2).backward(); opt.step(); opt.iterations
+1
+"""
+
+from lamina.optimizers import schedules
+from lamina.optimizers.adafactor import Adafactor
+from lamina.optimizers.adam import Adam, Adamax, AdamW, Nadam
+from lamina.optimizers.adaptive import Adadelta, Adagrad, RMSprop
+from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, Optimizer, deserialize, get, serialize
+from lamina.optimizers.lion import Lion
+from lamina.optimizers.sgd import SGD
+
+__all__ = [
+    "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Lion",
+    "Nadam", "Optimizer", "RMSprop", "deserialize", "get", "schedules", "serialize",
+]

@@ -1,0 +1,77 @@
+"""Keras 3 import: ``.keras`` model files and ``.weights.h5`` weights files, read without running their code.
+
+``load_keras_model`` rebuilds the architecture from ``config.json`` with lamina's own classes (resolved through
+lamina's registry and ``custom_objects`` only; Keras ``Lambda`` layers, unknown classes and foreign modules are
+refused with ``UnsafeFileError``), then loads ``model.weights.h5`` after checking every group and dataset
+against the built model. Any malformed file raises ``FileFormatError``.
+
+>>> import lamina
+>>> model = lamina.saving.load_keras_model("model.keras")  # doctest: +SKIP
+>>> lamina.saving.load_keras_weights(model, "model.weights.h5")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from lamina.models.model import Model
+from lamina.saving.errors import FileFormatError
+from lamina.saving.format import DEFAULT_LIMITS, Limits
+from lamina.saving.keras_import.archive import CONFIG, METADATA, KerasArchive
+from lamina.saving.keras_import.compile import compile_from_keras
+from lamina.saving.keras_import.config import Builder
+from lamina.saving.keras_import.h5 import load_h5
+
+__all__ = ["load_keras_model", "load_keras_weights"]
+
+
+def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None,
+                     compile: bool = False, limits: Limits = DEFAULT_LIMITS) -> Model:
+    """A lamina model with the architecture and weights of the Keras 3 ``.keras`` file at ``filepath``.
+
+    Args:
+        filepath: a ``.keras`` file written by Keras 3's ``model.save``.
+        custom_objects: ``{"ClassName": LaminaLayerClass}`` for your own layers (written for lamina), and
+            ``{"fn_name": fn}`` for your own activations. Nothing else the file names is ever resolved.
+        compile: also compile the model with the file's optimizer, loss and metrics (when lamina has them).
+        limits: size limits of the file's members (``lamina.saving.format.Limits``).
+
+    >>> model = load_keras_model("classifier.keras")  # doctest: +SKIP
+    >>> model.predict(x)  # doctest: +SKIP
+    """
+    path = os.fspath(filepath)
+    with KerasArchive(path, limits) as archive:
+        config = archive.json(CONFIG)
+        metadata = archive.json(METADATA)
+        if metadata is not None and (not isinstance(metadata, Mapping) or
+                                     not isinstance(metadata.get("keras_version", ""), str)):
+            raise FileFormatError(f"{METADATA} of {path} must be a JSON object with a string keras_version.")
+        if not isinstance(config, Mapping) or "class_name" not in config:
+            raise FileFormatError(f"{CONFIG} of {path} must be a JSON object describing a model (with class_name).")
+        builder = Builder(custom_objects)
+        model = builder.layer(config, "the model")
+        if not isinstance(model, Model):
+            raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
+        with archive.weights_file() as weights:
+            load_h5(model, weights, builder.plans)
+    if compile and isinstance(config.get("compile_config"), Mapping) and config["compile_config"]:
+        compile_from_keras(model, config["compile_config"], builder)
+    return model
+
+
+def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:
+    """Load a Keras 3 weights-only file (``model.save_weights("x.weights.h5")``) into a lamina model of the same
+    architecture (layers of the same classes, in the same order).
+
+    >>> model = lamina.Sequential([lamina.layers.Dense(2, input_shape=(3,))])  # doctest: +SKIP
+    >>> load_keras_weights(model, "x.weights.h5")  # doctest: +SKIP
+    """
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No Keras weights file at {path!r}.")
+    if not getattr(model, "built", False) or not model.weights:
+        raise ValueError(f"load_keras_weights: model {model.name!r} has no weights yet. Build it first (call it on "
+                         "data, give its first layer input_shape=, or call model.build(input_shape)).")
+    load_h5(model, path)

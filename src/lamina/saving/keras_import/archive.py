@@ -1,0 +1,113 @@
+"""Checked reading of a Keras 3 ``.keras`` zip: only its three known members, bounded sizes, no paths.
+
+The HDF5 weights are copied (within their declared size) to a private temporary file for ``h5py``; nothing in
+the archive is ever written next to the user's files or executed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from lamina.saving.errors import FileFormatError, UnsafeFileError
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, parse_json
+
+CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
+MEMBERS = (CONFIG, METADATA, WEIGHTS)
+
+
+class KerasArchive:
+    """A ``.keras`` file opened for checked reading."""
+
+    def __init__(self, path: str, limits: Limits = DEFAULT_LIMITS):
+        self.path, self.limits = path, limits
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No Keras model file at {path!r}.")
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+            raise FileFormatError(f"{path} is not a Keras 3 .keras file (a zip archive): {error}. It may be truncated, "
+                                  "or a legacy HDF5/SavedModel file, which lamina does not read.") from None
+        try:
+            self.infos = self._check()
+        except BaseException:
+            self.zip.close()
+            raise
+
+    def _check(self) -> dict[str, zipfile.ZipInfo]:
+        out: dict[str, zipfile.ZipInfo] = {}
+        for info in self.zip.infolist():
+            name = info.filename
+            if name not in MEMBERS:
+                raise UnsafeFileError(
+                    f"{self.path} holds an unexpected member {name!r}; lamina reads .keras files holding only "
+                    f"{', '.join(MEMBERS)} (no assets, folders or paths).")
+            if name in out:
+                raise UnsafeFileError(f"{self.path} holds the member {name!r} twice.")
+            if info.flag_bits & 0x1:
+                raise UnsafeFileError(f"Member {name!r} of {self.path} is zip-encrypted, which .keras files never are.")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise UnsafeFileError(f"Member {name!r} uses zip compression method {info.compress_type}; only stored "
+                                      "or deflated members are read.")
+            limit = self.limits.max_tensor_file_bytes if name == WEIGHTS else self.limits.max_json_bytes
+            if info.file_size > limit:
+                raise UnsafeFileError(f"Member {name!r} declares {info.file_size} bytes, over the limit of {limit}.")
+            if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > MiB and \
+                    info.file_size > self.limits.max_ratio * max(info.compress_size, 1):
+                raise UnsafeFileError(f"Member {name!r} expands {info.file_size // max(info.compress_size, 1)}-fold: "
+                                      "refused as a zip bomb.")
+            out[name] = info
+        for needed in (CONFIG, WEIGHTS):
+            if needed not in out:
+                raise FileFormatError(f"{self.path} has no {needed}; a Keras 3 model file holds {', '.join(MEMBERS)}.")
+        return out
+
+    def _copy(self, name: str, sink: Any) -> None:
+        info, total = self.infos[name], 0
+        try:
+            with self.zip.open(info) as f:
+                while chunk := f.read(min(4 * MiB, info.file_size + 1 - total)):
+                    total += len(chunk)
+                    if total > info.file_size:
+                        raise UnsafeFileError(f"Member {name!r} holds more data than its entry declares.")
+                    sink(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
+            if isinstance(error, (UnsafeFileError, FileFormatError)):
+                raise
+            raise FileFormatError(f"Member {name!r} of {self.path} is damaged or truncated: {error}.") from None
+        if total != info.file_size:
+            raise FileFormatError(f"Member {name!r} of {self.path} is truncated ({total} of {info.file_size} bytes).")
+
+    def json(self, name: str) -> Any:
+        """A JSON member, parsed after size and depth checks (``None`` when an optional member is absent)."""
+        if name not in self.infos:
+            return None
+        chunks: list[bytes] = []
+        self._copy(name, chunks.append)
+        return parse_json(b"".join(chunks), f"{name} of {self.path}", self.limits)
+
+    @contextlib.contextmanager
+    def weights_file(self) -> Iterator[str]:
+        """The path of a private temporary copy of ``model.weights.h5``, removed afterwards."""
+        folder = tempfile.mkdtemp(prefix="lamina-keras-")
+        try:
+            path = os.path.join(folder, WEIGHTS)
+            with open(path, "wb") as f:
+                self._copy(WEIGHTS, f.write)
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        self.zip.close()
+
+    def __enter__(self) -> KerasArchive:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,56 @@
+"""A Keras ``compile_config`` (optimizer, loss, metrics) -> ``model.compile`` with lamina's own classes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lamina import losses, metrics, optimizers
+from lamina.optimizers import schedules
+from lamina.saving.errors import FileFormatError, UnsafeFileError
+from lamina.saving.keras_import.config import Builder, _is_keras_module, _is_object, _refuse_code
+
+_KINDS = {"optimizer": optimizers.get, "loss": losses.get, "metric": metrics.get, "schedule": schedules.get}
+
+
+def _resolve(value: Any, kind: str, builder: Builder, where: str) -> Any:
+    """A lamina loss/metric/optimizer/schedule from a Keras name or object dict (lamina's registries only)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_resolve(v, kind, builder, where) for v in value]
+    if isinstance(value, Mapping) and not _is_object(value):
+        return {str(k): _resolve(v, kind, builder, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, str) and value in builder.custom_objects:
+        return builder.custom_objects[value]
+    if isinstance(value, Mapping):
+        _refuse_code(value, where)
+        if not _is_keras_module(value.get("module")):
+            raise UnsafeFileError(f"The compile config names the module {value.get('module')!r} ({where}): refused.")
+        inner = value.get("config") or {}
+        if value["class_name"] == "function":
+            value = inner
+        else:
+            if not isinstance(inner, Mapping):
+                raise FileFormatError(f"The {kind} config at {where} must be a dict.")
+            inner = {k: _resolve(v, "schedule", builder, f"{where}.{k}") if _is_object(v) else v
+                     for k, v in inner.items()}
+            value = {"class_name": value["class_name"], "config": inner}
+    try:
+        return _KINDS[kind](value)
+    except (ValueError, TypeError, KeyError) as error:
+        raise UnsafeFileError(f"The compile config asks for the {kind} {str(value)[:120]} ({where}), which lamina "
+                              f"does not have: {error}") from None
+
+
+def compile_from_keras(model: Any, config: Mapping, builder: Builder) -> None:
+    """Compile ``model`` as the Keras file's ``compile_config`` says."""
+    optimizer = _resolve(config.get("optimizer"), "optimizer", builder, "optimizer") or "rmsprop"
+    loss = _resolve(config.get("loss"), "loss", builder, "loss")
+    metric_list = _resolve(config.get("metrics"), "metric", builder, "metrics")
+    weighted = _resolve(config.get("weighted_metrics"), "metric", builder, "weighted_metrics")
+    try:
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list,
+                      weighted_metrics=weighted, steps_per_execution=int(config.get("steps_per_execution") or 1))
+    except (TypeError, ValueError) as error:
+        raise FileFormatError(f"The Keras compile config does not compile in lamina: {error}") from None

@@ -1,0 +1,134 @@
+"""The training scripts the distribution tests start under ``torchrun`` (and, for the launch error, plainly).
+
+Usage: ``worker.py MODE OUT_DIR [extra]``. Each mode is an ordinary Keras-style script plus one
+``set_distribution(...)`` line; rank 0 writes what the test checks into OUT_DIR as ``.npz``/``.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import numpy as np
+
+import lamina as keras
+from lamina import distribution
+from lamina.utils import set_random_seed
+
+SAMPLES, FEATURES, CLASSES = 2499, 12, 3  # 20 global batches of 128; the last has 67 samples (34 + 33)
+
+
+def linear_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(SAMPLES, FEATURES)).astype("float32")
+    y = (x[:, :CLASSES].argmax(1) + (x[:, 5] > 1)).clip(0, CLASSES - 1).astype("int64")
+    return x, y
+
+
+def mlp(seed: int = 1) -> keras.Model:
+    set_random_seed(seed)
+    return keras.Sequential([keras.Input(shape=(FEATURES,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(CLASSES, activation="softmax")])
+
+
+def weights_of(model: keras.Model) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def equivalence(out: str) -> dict:
+    """SGD, no shuffle: 20 steps of global batch 128; then evaluate and predict on all the data."""
+    x, y = linear_data()
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=2)
+    result = model.evaluate(x, y, batch_size=100, verbose=0, return_dict=True)
+    pred = model.predict(x[:1001], batch_size=64, verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), pred=pred, **weights_of(model))
+    return {"history": history.history, "evaluate": result}
+
+
+def fashion(out: str) -> dict:
+    """Adam with shuffling on a Fashion-MNIST subset; the printed epoch lines come from rank 0."""
+    from lamina.datasets import fashion_mnist
+
+    (x, y), (xt, yt) = fashion_mnist.load_data()
+    n = int(os.environ.get("LAMINA_TEST_SAMPLES", "6000"))
+    x, y, xt, yt = x[:n] / 255.0, y[:n], xt[:2000] / 255.0, yt[:2000]
+    set_random_seed(3)
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=128, epochs=2, validation_data=(xt, yt), verbose=2)
+    result = model.evaluate(xt, yt, batch_size=256, verbose=0, return_dict=True)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **weights_of(model))
+    return {"history": history.history, "evaluate": result}
+
+
+def fsdp(out: str) -> dict:
+    """FSDP2: train, save the full weights (rank 0 writes), predict."""
+    x, y = linear_data()
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=128, epochs=2, verbose=0)
+    model.save_weights(os.path.join(out, "fsdp.weights.safetensors"))
+    pred = model.predict(x[:500], batch_size=50, verbose=0)
+    model.load_weights(os.path.join(out, "fsdp.weights.safetensors"))  # loading into the sharded model
+    again = model.predict(x[:500], batch_size=50, verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), pred=pred, again=again)
+    return {"history": history.history,
+            "sharded": [type(p).__name__ for p in model.parameters()]}
+
+
+class KillRank1(keras.callbacks.Callback):
+    """Rank 1 dies (SIGKILL: no clean-up, like an out-of-memory kill) at global step ``step`` of epoch 1."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if distribution.rank() == 1 and self.epoch == 1 and batch == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+
+class CountSteps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps: list[list[int]] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps.append([self.epoch, batch])
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+
+def backup(out: str, kill_step: str = "-1") -> dict:
+    """BackupAndRestore every 5 steps; with kill_step >= 0, rank 1 dies at that step of the second epoch."""
+    x, y = linear_data()
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    counter = CountSteps()
+    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(out, "backup"), save_freq=5), counter,
+                 KillRank1(int(kill_step))]
+    history = model.fit(x, y, batch_size=128, epochs=3, shuffle=True, verbose=0, callbacks=callbacks)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **weights_of(model))
+    return {"steps": counter.steps, "history": history.history}
+
+
+MODES = {"equivalence": (equivalence, distribution.DataParallel), "fashion": (fashion, distribution.DataParallel),
+         "fsdp": (fsdp, distribution.FullyShardedDataParallel), "backup": (backup, distribution.DataParallel)}
+
+if __name__ == "__main__":
+    mode, out, *extra = sys.argv[1:]
+    run, kind = MODES[mode]
+    if os.environ.get("LAMINA_SINGLE_PROCESS") != "1":
+        distribution.set_distribution(kind(timeout=float(os.environ.get("LAMINA_TEST_TIMEOUT", "60"))))
+    report = run(out, *extra)
+    with open(os.path.join(out, f"rank{distribution.rank()}.json"), "w") as f:
+        json.dump(report, f)
