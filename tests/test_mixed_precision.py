@@ -86,3 +86,42 @@ def test_fit_with_mixed_bfloat16_trains_on_cpu():
     assert all(w.dtype == torch.float32 for w in model.weights)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert model.predict(x[:4], verbose=0).dtype == np.float32
+
+
+def test_loss_scale_optimizer_unscales_and_skips_overflowing_steps():
+    opt = lamina.optimizers.LossScaleOptimizer(lamina.optimizers.SGD(0.1), initial_scale=256.0,
+                                               dynamic_growth_steps=2)
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt.build([w])
+    for _ in range(2):  # two good steps: the same update as plain SGD, then the scale doubles
+        opt.zero_grad()
+        opt.scale_loss((w ** 2).sum()).backward()
+        assert w.grad.tolist() == pytest.approx([v * 2 * opt.dynamic_scale for v in w.detach().tolist()])
+        before = w.detach().clone()
+        opt.step()
+        torch.testing.assert_close(w.detach(), before - 0.1 * 2 * before)
+    assert opt.dynamic_scale == 512.0 and opt.iterations == 2
+    opt.zero_grad()
+    w.grad = torch.tensor([float("inf"), 1.0])  # an overflow: the step is skipped, the scale halves
+    before = w.detach().clone()
+    opt.step()
+    torch.testing.assert_close(w.detach(), before)
+    assert opt.dynamic_scale == 256.0 and opt.iterations == 2
+    clone = lamina.optimizers.deserialize(lamina.optimizers.serialize(opt))
+    assert isinstance(clone, lamina.optimizers.LossScaleOptimizer) and clone.initial_scale == 256.0
+
+
+def test_mixed_float16_compiles_with_a_loss_scale_and_trains():
+    lamina.utils.set_random_seed(0)
+    lamina.mixed_precision.set_global_policy("mixed_float16")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 6)).astype("float32")
+    y = (x.sum(axis=1) > 0).astype("int64")
+    model = lamina.Sequential([layers.Input(shape=(6,)), layers.Dense(16, activation="relu"),
+                               layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=lamina.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    assert isinstance(model.optimizer, lamina.optimizers.LossScaleOptimizer)
+    assert model.layers[0].compute_dtype == "float16"
+    history = model.fit(x, y, batch_size=32, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert all(w.dtype == torch.float32 for w in model.weights)

@@ -11,6 +11,7 @@ outputs come back in float32 for the loss. With ``"mixed_float16"`` training als
 """
 
 from lamina.core.dtype_policy import DTypePolicy, get, global_policy, set_global_policy
+from lamina.optimizers.loss_scale import LossScaleOptimizer
 
 Policy = DTypePolicy  # Keras 2's name
 
@@ -25,4 +26,5 @@ def set_dtype_policy(policy: str | DTypePolicy | None) -> None:
     set_global_policy(policy)
 
 
-__all__ = ["DTypePolicy", "Policy", "dtype_policy", "get", "global_policy", "set_dtype_policy", "set_global_policy"]
+__all__ = ["DTypePolicy", "LossScaleOptimizer", "Policy", "dtype_policy", "get", "global_policy", "set_dtype_policy",
+           "set_global_policy"]

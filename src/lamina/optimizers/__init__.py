@@ -16,9 +16,11 @@ from lamina.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from lamina.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, Optimizer, deserialize, get, serialize
 from lamina.optimizers.lion import Lion
+from lamina.optimizers.loss_scale import LossScaleOptimizer
 from lamina.optimizers.sgd import SGD
 
 __all__ = [
     "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Lion",
+    "LossScaleOptimizer",
     "Nadam", "Optimizer", "RMSprop", "deserialize", "get", "schedules", "serialize",
 ]

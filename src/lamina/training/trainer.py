@@ -29,11 +29,16 @@ class Trainer:
 
     def __init__(self, model: Any, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
                  metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
-                 steps_per_execution: int = 1, jit_compile: Any = "auto", device: Any = None):
+                 steps_per_execution: int = 1, jit_compile: Any = "auto", device: Any = None,
+                 auto_scale_loss: bool = True):
         from lamina import metrics as metrics_module
 
         self.model = model
         self.optimizer = optimizers.get(optimizer)
+        if auto_scale_loss and getattr(model, "dtype_policy", None) is not None and \
+                model.dtype_policy.name == "mixed_float16" and \
+                not isinstance(self.optimizer, optimizers.LossScaleOptimizer):
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)  # Keras's rule: float16 scales the loss
         self.compiled_loss = CompiledLoss(loss, loss_weights) if loss is not None else None
         self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
         self.loss_tracker = metrics_module.Mean(name="loss")
