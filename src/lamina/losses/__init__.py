@@ -83,6 +83,6 @@ __all__ = [
     "cosine_similarity", "ctc", "deserialize", "dice", "get", "hinge", "huber", "huber_loss", "kl_divergence", "kld",
     "kullback_leibler_divergence", "log_cosh", "logcosh", "mae", "mape", "mean_absolute_error",
     "mean_absolute_percentage_error", "mean_squared_error", "mean_squared_logarithmic_error", "mse", "msle",
-    "poisson", "reduce_weighted_values", "serialize", "sparse_categorical_crossentropy", "squared_hinge", "torch",
+    "poisson", "reduce_weighted_values", "serialize", "sparse_categorical_crossentropy", "squared_hinge",
     "tversky",
 ]
