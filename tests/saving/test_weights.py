@@ -272,3 +272,30 @@ def test_tied_weights_round_trip(path, cls):
     assert torch.equal(predict(a), predict(b))
     if cls is TiedKernel:
         assert b.b.kernel is b.a.kernel  # still tied after loading
+
+
+def test_a_hostile_weights_header_is_refused_before_any_tensor_is_made(tmp_path):
+    import json as json_module
+    import struct
+
+    from lamina.saving import FileFormatError, UnsafeFileError
+
+    model = lamina.Sequential([lamina.layers.Input(shape=(3,)), lamina.layers.Dense(2)])
+
+    def write(header, payload=b"\0" * 8):
+        blob = json_module.dumps(header).encode()
+        path = tmp_path / "w.weights.safetensors"
+        path.write_bytes(struct.pack("<Q", len(blob)) + blob + payload)
+        return str(path)
+
+    huge = write({"0.kernel": {"dtype": "F32", "shape": [1 << 40, 1 << 40], "data_offsets": [0, 8]}})
+    with pytest.raises(UnsafeFileError, match="invalid shape|claims shape"):
+        model.load_weights(huge)
+    overlap = write({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                     "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})
+    with pytest.raises(UnsafeFileError, match="overlaps"):
+        model.load_weights(overlap)
+    pickled = tmp_path / "p.weights.safetensors"
+    pickled.write_bytes(b"\x80\x04\x95" + b"\0" * 40)  # a pickle's opening bytes
+    with pytest.raises((FileFormatError, UnsafeFileError), match="cannot read"):
+        model.load_weights(str(pickled))

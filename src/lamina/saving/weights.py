@@ -16,8 +16,10 @@ import tempfile
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
+
+from lamina.saving import format as fmt
+from lamina.saving.errors import FileFormatError, UnsafeFileError
 
 SUFFIX = ".weights.safetensors"
 
@@ -74,12 +76,22 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
         from lamina.saving.keras_import import load_keras_weights
 
         return load_keras_weights(model, filepath)
+    limits = fmt.DEFAULT_LIMITS
     try:
-        loaded = load_file(filepath)
-        with safe_open(filepath, framework="pt") as f:
-            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ValueError(f"load_weights: cannot read {filepath!r} as a safetensors weights file: {error}") from None
+        size = os.path.getsize(filepath)
+        if size > limits.max_tensor_file_bytes:
+            raise UnsafeFileError(f"{size} bytes, over the limit of {limits.max_tensor_file_bytes}")
+        with open(filepath, "rb") as f:
+            data = f.read()
+        # the header is checked strictly (dtypes, shapes, byte ranges that tile the data) before any tensor is made
+        entries, metadata = fmt.parse_safetensors_header(data, repr(filepath), limits)
+        loaded = fmt.tensors_from(data, entries)
+        aliases = json.loads(metadata.get("aliases", "{}"))
+        if not isinstance(aliases, dict):
+            raise FileFormatError("its aliases metadata is not a JSON object")
+    except (OSError, ValueError) as error:
+        kind = UnsafeFileError if isinstance(error, UnsafeFileError) else FileFormatError
+        raise kind(f"load_weights: cannot read {filepath!r} as a safetensors weights file: {error}") from None
     for alias, target in aliases.items():
         if isinstance(alias, str) and target in loaded:
             loaded.setdefault(alias, loaded[target])
