@@ -122,3 +122,19 @@ def test_core_serialization_imports_nothing_above_core():
     assert all(not m.startswith("lamina") or m.startswith("lamina.core") for m in imported), imported
     assert "importlib" not in source and "__import__(" not in source and "eval(" not in source
     assert os.path.basename(S.__file__) == "serialization.py"
+
+
+def test_fsdp_wrapper_classes_are_saved_as_the_class_they_wrap():
+    from lamina import layers
+    from lamina.core.serialization import public_class
+
+    class FSDPModule:  # stands for torch.distributed.fsdp.FSDPModule: fully_shard makes FSDP<Name>(FSDPModule, Name)
+        pass
+
+    wrapped = type("FSDPDense", (FSDPModule, layers.Dense), {})
+    assert public_class(wrapped(2)) is layers.Dense
+
+    class MyDense(layers.Dense):  # a user's subclass is its own class, never its parent
+        pass
+
+    assert public_class(MyDense(2)) is MyDense

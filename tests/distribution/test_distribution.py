@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import torch
 
+import lamina
+
 WORKER = Path(__file__).with_name("worker.py")
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="torch.distributed with gloo is needed")
@@ -121,6 +123,9 @@ def test_fsdp_trains_saves_a_full_checkpoint_that_loads_and_predicts_in_one_proc
     model(x[:2])
     model.load_weights(str(dist_out / "fsdp.weights.safetensors"))
     np.testing.assert_allclose(model.predict(x[:500], batch_size=50, verbose=0), sharded["pred"], atol=1e-6)
+    # so does the whole-model file, through load_model
+    loaded = lamina.models.load_model(str(dist_out / "fsdp.lamina"))
+    np.testing.assert_allclose(loaded.predict(x[:500], batch_size=50, verbose=0), sharded["pred"], atol=1e-6)
     # and FSDP trained like one process would have (same shuffled order, Adam, 40 steps)
     single("fsdp", one_out)
     np.testing.assert_allclose(sharded["pred"], arrays(one_out)["pred"], atol=1e-4)

@@ -73,6 +73,7 @@ def fsdp(out: str) -> dict:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, batch_size=128, epochs=2, verbose=0)
     model.save_weights(os.path.join(out, "fsdp.weights.safetensors"))
+    model.save(os.path.join(out, "fsdp.lamina"))  # the whole model: full weights gathered, written by rank 0
     pred = model.predict(x[:500], batch_size=50, verbose=0)
     model.load_weights(os.path.join(out, "fsdp.weights.safetensors"))  # loading into the sharded model
     again = model.predict(x[:500], batch_size=50, verbose=0)

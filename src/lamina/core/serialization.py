@@ -181,9 +181,20 @@ def serialize(obj: Any) -> Any:
     if get_config is None:
         raise TypeError(f"Cannot serialize {obj!r}: it has no get_config(). Give its class get_config/from_config "
                         "and register it with @lamina.saving.register_serializable.")
-    name = get_registered_name(type(obj))
-    return {"module": _kind_of(type(obj)), "class_name": type(obj).__name__, "config": serialize(get_config()),
+    cls = public_class(obj)
+    name = get_registered_name(cls)
+    return {"module": _kind_of(cls), "class_name": cls.__name__, "config": serialize(get_config()),
             "registered_name": name if ">" in name else None}
+
+
+def public_class(obj: Any) -> type:
+    """The class ``obj`` is saved as: its own, except for the wrapper class FSDP2's ``fully_shard`` swaps in at run
+    time (``FSDP<Name>`` deriving from ``FSDPModule`` and ``<Name>``), which is saved as ``<Name>``."""
+    cls = type(obj)
+    bases = cls.__bases__
+    if len(bases) == 2 and bases[0].__name__ == "FSDPModule" and cls.__name__ == "FSDP" + bases[1].__name__:
+        return bases[1]
+    return cls
 
 
 def _kind_of(obj: Any) -> str | None:

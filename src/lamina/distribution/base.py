@@ -91,6 +91,10 @@ class Distribution:
         """The model's full state dict on rank 0 when its weights are sharded (a collective), else None."""
         return None
 
+    def _full_optimizer_state(self, model: Any) -> tuple[dict, dict] | None:
+        """The optimizer's ``state_dict()`` with full tensors when its state is sharded (a collective), else None."""
+        return None
+
     def _local_state(self, model: Any, full: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``full`` (every process has it) shaped as this process's part of the model's state."""
         return full
@@ -222,9 +226,10 @@ class Distribution:
     def save(self, model: Any, write: Callable[[], Any]) -> None:
         """Write a checkpoint once, on rank 0, with the model's full weights (gathered first when sharded)."""
         full = self._full_state(model)
+        full_optimizer = self._full_optimizer_state(model)
         with self._chief_writes("Saving") as chief:
             if chief:
-                with _state_dict_view(model, full):
+                with _state_dict_view(model, full), _optimizer_state_view(model, full_optimizer):
                     write()
 
     def load(self, model: Any, read: Callable[[], Any]) -> None:
@@ -302,6 +307,20 @@ def _state_dict_view(model: Any, full: dict[str, torch.Tensor] | None) -> Iterat
         yield
     finally:
         model.__dict__.pop("state_dict", None)
+
+
+@contextlib.contextmanager
+def _optimizer_state_view(model: Any, full: tuple[dict, dict] | None) -> Iterator[None]:
+    """Inside, ``model.optimizer.state_dict()`` returns ``full`` (when given)."""
+    optimizer = getattr(model, "optimizer", None)
+    if full is None or optimizer is None:
+        yield
+        return
+    optimizer.__dict__["state_dict"] = lambda: (dict(full[0]), full[1])
+    try:
+        yield
+    finally:
+        optimizer.__dict__.pop("state_dict", None)
 
 
 class DataParallel(Distribution):

@@ -74,6 +74,16 @@ class FullyShardedDataParallel(Distribution):
         with reduce.collective("gathering the full weights"):
             return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
+    def _full_optimizer_state(self, model: Any) -> tuple[dict, dict] | None:
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None or not getattr(optimizer, "built", False) or not _sharded(model):
+            return None
+        tensors, meta = optimizer.state_dict()
+        with reduce.collective("gathering the optimizer state"):  # every process, in the same (sorted) order
+            full = {k: (v.full_tensor() if isinstance(v, DTensor) else v).detach().cpu() for k, v in
+                    sorted(tensors.items())}
+        return full, meta
+
     def _load_full_state(self, model: Any, read: Callable[[], Any]) -> None:
         if not _sharded(model):
             read()

@@ -440,7 +440,7 @@ class Model(Layer):
 def serialize_layer(layer: Any) -> dict:
     """A layer's ``{"module", "class_name", "config", "registered_name"}`` (functional models: ``Functional``)."""
     config = serialization.serialize(layer)
-    if type(layer) is Model and layer._graph is not None:
+    if serialization.public_class(layer) is Model and layer._graph is not None:
         config["class_name"] = "Functional"
     return config
 
