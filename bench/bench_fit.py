@@ -24,6 +24,7 @@ import lamina as keras
 from lamina.datasets import fashion_mnist
 
 BATCH = 128
+MIXED = False  # --mixed: both sides in bfloat16 mixed precision (autocast / lamina's "mixed_bfloat16" policy)
 
 
 def load() -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +49,8 @@ def torch_epoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
     for start in starts:
         idx = order[start:start + BATCH]
         xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-        logits = model(xb)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=MIXED):
+            logits = model(xb).float()
         loss = loss_fn(logits, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -205,7 +207,12 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(MODELS), default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--jit", action="store_true", help="also time lamina with jit_compile=True")
+    parser.add_argument("--mixed", action="store_true", help="bfloat16 mixed precision on both sides")
     args = parser.parse_args()
+    if args.mixed:
+        global MIXED
+        MIXED = True
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     if args.threads:
         torch.set_num_threads(args.threads)
     x, y = load()
@@ -228,6 +235,7 @@ def main() -> None:
     header = f"{'workload':36s} {'pytorch':>8s} {'pt-fused':>9s} {'lamina':>8s} {'ratio':>6s} {'ratio_fused':>11s}"
     print(header + (f" {'jit':>8s} {'jit_ratio':>9s} {'compile_s':>9s}" if args.jit else ""))
     for name, steps, acc in workloads:
+        name = name + (", bf16 mixed" if args.mixed else "")
         r = run(name, x, y, steps, args.repeats, acc, jit=args.jit)
         line = (f"{r['name']:36s} {r['torch']:8.3f} {r['fused']:9.3f} {r['lamina']:8.3f} {r['ratio']:6.3f} "
                 f"{r['ratio_fused']:11.3f}")

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 REPEATS=${REPEATS:-5}
 $PY bench/bench_fit.py --repeats "$REPEATS" --jit
+$PY bench/bench_fit.py --repeats "$REPEATS" --only cnn --mixed
 $PY bench/bench_infer.py --repeats "$REPEATS"
 $PY bench/bench_memory.py
 $PY bench/bench_keras.py --repeats 3
