@@ -7,6 +7,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))  # tests/tensor_checks.py
 # Each test folder's shared helpers (tests/layers/harness.py, tests/metrics/metric_harness.py, ...) import by name.
 for _folder in sorted(p for p in Path(__file__).parent.rglob("*") if p.is_dir() and p.name != "__pycache__"):
     if any(_folder.glob("*_harness.py")) or any(_folder.glob("*helpers.py")) or (_folder / "harness.py").exists():

@@ -3,47 +3,17 @@ sample-weight shape, and a guard that fails on host synchronisations."""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
 
 from lamina import losses
+from tensor_checks import assert_close, no_host_sync, to_np  # noqa: F401  (re-exported to the tests)
 
 REDUCTIONS = ["sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", None, "none"]
 
 
-def to_np(x):
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def close(a, b, rtol=1e-6, atol=1e-6):
-    np.testing.assert_allclose(to_np(a), to_np(b), rtol=rtol, atol=atol)
-
-
-@contextlib.contextmanager
-def no_host_sync():
-    """Make obvious device-host synchronisations (and tensors built from host data) raise."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("host sync")
-
-    names = ["item", "tolist", "cpu", "numpy", "__bool__", "nonzero", "__int__", "__float__"]
-    saved = {name: getattr(torch.Tensor, name) for name in names}
-    functions = {name: getattr(torch, name) for name in ("nonzero", "as_tensor", "tensor")}  # + host copies
-    try:
-        for name in names:
-            setattr(torch.Tensor, name, refuse)
-        for name in functions:
-            setattr(torch, name, refuse)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.Tensor, name, fn)
-        for name, fn in functions.items():
-            setattr(torch, name, fn)
+    assert_close(a, b, rtol, atol)
 
 
 def shape_for(rank, rng):

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import torch
+
+from tensor_checks import assert_close, no_host_sync, to_np  # noqa: F401  (re-exported to the tests)
 
 N, C = 11, 4
 BATCHES = [slice(0, 3), slice(3, 4), slice(4, 11)]  # uneven batch sizes, a short last batch
 
 
-def to_np(x):
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def close(a, b, rtol=1e-5, atol=1e-6):
-    np.testing.assert_allclose(to_np(a), to_np(b), rtol=rtol, atol=atol)
-
-
-@contextlib.contextmanager
-def no_host_sync():
-    """Make obvious device-host synchronisations (and tensors built from host data) raise."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("host sync")
-
-    names = ["item", "tolist", "cpu", "numpy", "__bool__", "nonzero", "__int__", "__float__"]
-    saved = {name: getattr(torch.Tensor, name) for name in names}
-    functions = {name: getattr(torch, name) for name in ("nonzero", "as_tensor", "tensor")}  # + host copies
-    try:
-        for name in names:
-            setattr(torch.Tensor, name, refuse)
-        for name in functions:
-            setattr(torch, name, refuse)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.Tensor, name, fn)
-        for name, fn in functions.items():
-            setattr(torch, name, fn)
+    assert_close(a, b, rtol, atol)
 
 
 def data(kind, seed=1, n=N, c=C):

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import lamina
-from lamina.saving import weights as weights_module
+from lamina.core.files import atomic_write_bytes
 from lamina.saving.weights import load_weights, save_weights
 
 
@@ -196,9 +196,9 @@ def test_failed_write_leaves_no_file_at_all(path, tmp_path, monkeypatch):
 def test_interrupt_during_write_cleans_up(tmp_path):
     target = str(tmp_path / "x.bin")
 
-    weights_module.atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"old")
     with pytest.raises(TypeError):
-        weights_module.atomic_write_bytes(target, 12345)  # not bytes: the write itself fails
+        atomic_write_bytes(target, 12345)  # not bytes: the write itself fails
     assert read(target) == b"old"
     assert files_in(tmp_path) == ["x.bin"]
 

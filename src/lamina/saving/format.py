@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
+from lamina.core.files import atomic_write
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 
 CONFIG, METADATA, WEIGHTS, OPTIMIZER = "config.json", "metadata.json", "model.safetensors", "optimizer.safetensors"
@@ -78,34 +77,6 @@ def _write_zip(stream: BinaryIO, members: Mapping[str, bytes]) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             zf.writestr(info, data)
-
-
-def atomic_write(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary file in ``path``'s folder, fsync it, and rename it over ``path``: a crash
-    at any moment leaves either the old file or the new one, never a mix."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def write_archive(path: str, members: Mapping[str, bytes]) -> None:

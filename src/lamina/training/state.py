@@ -11,9 +11,7 @@ safetensors (tensors) with a JSON header entry (everything else): no pickle.
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -21,6 +19,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from lamina.core.files import atomic_write_bytes
 from lamina.core.random import SeedGenerator
 
 FORMAT = "lamina.backup/1"
@@ -172,18 +171,7 @@ def write(path: str, tensors: dict, meta: dict) -> None:
     """Write the state to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
     cpu = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}  # clone: no shared storage
     data = safetensors_bytes(cpu, metadata={"lamina_backup": json.dumps(meta)})
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(path, data)
 
 
 def read(path: str) -> tuple[dict, dict]:

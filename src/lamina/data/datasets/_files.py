@@ -27,7 +27,6 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.request
 import warnings
 import zlib
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lamina.core.files import atomic_write_bytes
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait on each download request."""
@@ -177,29 +178,8 @@ def check(data: bytes, spec: IdxFile, origin: str) -> np.ndarray:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync'd, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable where the platform allows it
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-
+    """Write ``data`` to ``path`` atomically (``lamina.core.files``): the old file or the new one, never half."""
+    atomic_write_bytes(str(path), data)
 
 def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """The body of ``url`` (any scheme urllib knows); raises OSError or HTTPException on failure."""
