@@ -230,7 +230,7 @@ class Loss:
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         """Per-sample loss values (subclasses implement this)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred).")
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred).")  # abstract
 
     def call_with_mask(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """Per-sample values and a boolean mask of the entries that count (None: all count)."""

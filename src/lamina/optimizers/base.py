@@ -47,7 +47,7 @@ class ForeachOptimizer(torch.optim.Optimizer):
         return {}
 
     def update(self, group: dict, params: list, grads: list, states: list[dict]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement update().")  # abstract: each subclass
 
     @torch.no_grad()
     def step(self, closure: Callable | None = None) -> Any:

@@ -32,10 +32,10 @@ class LearningRateSchedule:
     """
 
     def __call__(self, step: int) -> float:
-        raise NotImplementedError(f"The schedule {type(self).__name__} must define __call__(self, step).")
+        raise NotImplementedError(f"The schedule {type(self).__name__} must define __call__(self, step).")  # abstract
 
     def get_config(self) -> dict:
-        raise NotImplementedError(
+        raise NotImplementedError(  # abstract: subclasses that can be saved define it
             f"The schedule {type(self).__name__} must define get_config() to be serializable.")
 
     @classmethod
