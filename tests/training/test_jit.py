@@ -114,3 +114,15 @@ def test_steps_per_execution_fires_batch_hooks_per_execution():
     assert seen == [("begin", 0), ("end", 2, ["accuracy", "loss"]), ("begin", 3), ("end", 3, ["accuracy", "loss"])]
     with pytest.raises(ValueError, match="steps_per_execution must be a positive int"):
         make(steps_per_execution=0)
+
+
+def test_many_compiled_models_in_one_process_all_stay_compiled(monkeypatch):
+    monkeypatch.setattr(jit, "BACKEND", "aot_eager")
+    x, y = data(16)
+    for width in range(3, 13):  # ten models share Layer.forward's code object; dynamo's default keeps eight graphs
+        lamina.utils.set_random_seed(0)
+        model = lamina.Sequential([layers.Input(shape=(6,)), layers.Dense(width), layers.Dense(3)])
+        model.compile(optimizer="sgd", loss=lamina.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=True)
+        model.fit(x, y, batch_size=16, verbose=0)
+    assert counters["stats"]["unique_graphs"] == 10

@@ -36,6 +36,11 @@ class CompiledModel:
         self._checked: set[str] = set()  # kinds of step ("train", "test", "predict") whose first call ran
         # CUDA graphs where kernel launches dominate; modes are an inductor option
         mode = "reduce-overhead" if device.type == "cuda" and BACKEND == "inductor" else None
+        # Every compiled model runs through the same code (Layer.forward), and dynamo keeps a bounded number of
+        # graphs per code object: allow one per model and mode for the models of a long-lived process.
+        dynamo_config = torch._dynamo.config
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
+        dynamo_config.accumulated_recompile_limit = max(dynamo_config.accumulated_recompile_limit, 512)
         try:
             torch.nn.Module.compile(model, backend=BACKEND, mode=mode)
             self.active = True
