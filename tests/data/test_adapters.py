@@ -413,3 +413,15 @@ def test_predict_fills_one_preallocated_array():
     out = model.predict(x, batch_size=3, verbose=0)
     assert out.shape == (10, 2) and out.dtype == np.float32
     np.testing.assert_allclose(out, model(torch.from_numpy(x)).detach().numpy(), rtol=1e-6)
+
+
+def test_predict_passes_nan_through_like_keras_while_fit_refuses_it():
+    import lamina
+
+    model = lamina.Sequential([lamina.layers.Input(shape=(2,)), lamina.layers.Dense(1)])
+    x = np.array([[1.0, 2.0], [np.nan, 0.0]], dtype="float32")
+    out = model.predict(x, verbose=0)  # no whole-array check before a one-pass predict
+    assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(DataError, match="NaN or infinite"):
+        model.fit(x, np.zeros((2, 1), "float32"), verbose=0)

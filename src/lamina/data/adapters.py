@@ -397,9 +397,11 @@ def _to_device(t: torch.Tensor, device: torch.device, non_blocking: bool) -> tor
 
 def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = None,
                  shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
-                 steps_per_epoch: int | None = None, stream: bool | None = None) -> ArrayAdapter | IterableAdapter:
+                 steps_per_epoch: int | None = None, stream: bool | None = None,
+                 check_finite: bool = True) -> ArrayAdapter | IterableAdapter:
     """Pick the adapter for ``x``: arrays/tensors (and structures of them), or an iterable of batches.
-    ``stream=True`` keeps arrays where they are and converts/copies them batch by batch (one pass: predict)."""
+    ``stream=True`` keeps arrays where they are and converts/copies them batch by batch (one pass: predict);
+    ``check_finite=False`` skips the whole-array NaN/Inf check (predict, as Keras: NaN in, NaN out)."""
     if x is None:
         raise DataError("No data was given: pass x (and y) arrays, a DataLoader or a generator.")
     if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
@@ -415,7 +417,8 @@ def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: i
         return IterableAdapter(x, batch_size=batch_size, shuffle=bool(shuffle), device=device,
                                steps_per_epoch=steps_per_epoch)
     return ArrayAdapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=device,
-                        class_weight=class_weight, steps_per_epoch=steps_per_epoch, stream=stream)
+                        class_weight=class_weight, steps_per_epoch=steps_per_epoch, stream=stream,
+                        check_finite=check_finite)
 
 
 def _is_array_like(x: Any) -> bool:

@@ -265,7 +265,8 @@ class Model(Layer):
         if dist is not None:  # each process predicts its share; the outputs come back in input order
             return dist.predict(self, x, batch_size, resolve_verbose(verbose), steps, callbacks)
         device = self._trainer.device if self._trainer is not None else get_device()
-        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps, stream=True)
+        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps, stream=True,
+                               check_finite=False)
         return predict_loop(self, adapter, resolve_verbose(verbose), callbacks, device)
 
     def _single_batch(self, what: str, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> tuple:

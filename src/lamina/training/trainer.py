@@ -355,7 +355,8 @@ class Trainer:
         dist = distribution.current()
         if dist is not None:  # each process predicts its share; the outputs come back in input order
             return dist.predict(self.model, x, batch_size, verbose, steps, callbacks)
-        adapter = make_adapter(x, batch_size=batch_size, device=self.device, steps_per_epoch=steps, stream=True)
+        adapter = make_adapter(x, batch_size=batch_size, device=self.device, steps_per_epoch=steps, stream=True,
+                               check_finite=False)
         return predict_loop(self.model, adapter, verbose, callbacks, self.device)
 
 
