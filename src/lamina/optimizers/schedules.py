@@ -60,8 +60,34 @@ def _step(step: Any) -> float:
     return float(step)
 
 
+class _DecayEveryStep(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments, the progress ``step / decay_steps``
+    (floored with ``staircase``) and their config; each says how the rate falls with it (``_decay``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+                 name: str | None = None):
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = _positive_steps(decay_steps, "decay_steps", type(self).__name__)
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name or type(self).__name__
+
+    def __call__(self, step: int) -> float:
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return float(self._decay(p))
+
+    def _decay(self, progress: float) -> float:
+        raise NotImplementedError  # abstract: each schedule's formula
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
 @SCHEDULES("ExponentialDecay")
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(_DecayEveryStep):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the exponent is floored.
 
     >>> ExponentialDecay(1.0, decay_steps=4, decay_rate=0.5, staircase=True)(7)
@@ -70,22 +96,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
                  name: str = "ExponentialDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive_steps(decay_steps, "decay_steps", "ExponentialDecay")
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step: int) -> float:
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate ** p)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
-
+    def _decay(self, progress: float) -> float:
+        return self.initial_learning_rate * self.decay_rate ** progress
 
 @SCHEDULES("PiecewiseConstantDecay")
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -155,7 +169,7 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 @SCHEDULES("InverseTimeDecay")
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_DecayEveryStep):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio floored with ``staircase``).
 
     >>> InverseTimeDecay(1.0, decay_steps=1, decay_rate=0.5)(2)
@@ -164,22 +178,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
                  name: str = "InverseTimeDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = _positive_steps(decay_steps, "decay_steps", "InverseTimeDecay")
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step: int) -> float:
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
-
+    def _decay(self, progress: float) -> float:
+        return self.initial_learning_rate / (1.0 + self.decay_rate * progress)
 
 def _cosine(fraction: float, alpha: float) -> float:
     return (1.0 - alpha) * 0.5 * (1.0 + math.cos(math.pi * fraction)) + alpha
