@@ -62,7 +62,7 @@ def relu(
     """
     if threshold == 0:
         if max_value is None:
-            return F.relu(x) if negative_slope == 0 else F.leaky_relu(x, negative_slope)
+            return torch.relu(x) if negative_slope == 0 else F.leaky_relu(x, negative_slope)
         if max_value == 6 and negative_slope == 0:
             return F.relu6(x)
     positive = torch.where(x > threshold, x, torch.zeros((), dtype=x.dtype, device=x.device))

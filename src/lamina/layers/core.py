@@ -114,10 +114,11 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        if inputs.ndim == 2 and self.bias is not None:
-            x = torch.addmm(self.bias, inputs, self.kernel)  # (batch, in) @ (in, units) + (units,)
+        bias = self.bias
+        if inputs.ndim == 2 and bias is not None:
+            x = torch.addmm(bias, inputs, self.kernel)  # (batch, in) @ (in, units) + (units,)
         else:
-            x = F.linear(inputs, self.kernel.T, self.bias)  # (..., in) @ (in, units) + (units,)
+            x = F.linear(inputs, self.kernel.T, bias)  # (..., in) @ (in, units) + (units,)
         return self.activation(x)
 
     def get_config(self) -> dict:

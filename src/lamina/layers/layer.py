@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules import module as _torch_module
 
 from lamina import constraints, initializers, regularizers
 from lamina.core import config, dtype_policy, tree
@@ -89,6 +90,8 @@ class Layer(nn.Module):
         self._call_has_training = "training" in call_params
         self._call_has_mask = "mask" in call_params
         self._computes_mask = type(self).compute_mask is not Layer.compute_mask
+        # ``call`` can be invoked directly (no torch ``forward`` override to honour)
+        self._direct_call = type(self).forward is Layer.forward
 
     # ----------------------------------------------------------------- attributes and weight tracking
     def __setattr__(self, key: str, value: Any) -> None:
@@ -484,6 +487,8 @@ class Layer(nn.Module):
             elif dtype_policy.MIXED_IN_USE:
                 with _precision(self, probe):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
+            elif self._direct_call and self._compiled_call_impl is None and not _hooked(self):
+                outputs = self.call(*args, **kwargs)  # what nn.Module.__call__ comes to without hooks, frames fewer
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
             if self.activity_regularizer is not None:
@@ -608,6 +613,15 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether calling ``module`` must go through ``nn.Module.__call__``: it (or every module) has hooks, or
+    ``torch.jit.trace`` is recording."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or _torch_module._global_forward_hooks
+                or _torch_module._global_forward_pre_hooks or _torch_module._global_backward_hooks
+                or _torch_module._global_backward_pre_hooks or torch._C._get_tracing_state())
 
 
 def _mask_of(x: Any) -> Any:

@@ -210,10 +210,12 @@ class Loss:
         return config.dtype_name(self._dtype)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
-        y_pred = as_tensor(y_pred, dtype=self._dtype)
-        y_true = as_tensor(y_true, device=y_pred.device)
-        if self._float_labels:
-            y_true = as_tensor(y_true, dtype=self._dtype)
+        if type(y_pred) is not torch.Tensor or y_pred.dtype is not self._dtype:
+            y_pred = as_tensor(y_pred, dtype=self._dtype)
+        if type(y_true) is not torch.Tensor or y_true.device != y_pred.device:
+            y_true = as_tensor(y_true, device=y_pred.device)
+        if self._float_labels and y_true.dtype is not self._dtype:
+            y_true = y_true.to(self._dtype)
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"Invalid reduction {self.reduction!r}; expected one of {REDUCTIONS}.")
         if sample_weight is None and self.reduction in MEAN_REDUCTIONS:

@@ -233,7 +233,7 @@ def _host_number(sample_weight: Any) -> bool:
     """Whether a sample weight is one number held by the host (a Python or NumPy scalar)."""
     if sample_weight is None or isinstance(sample_weight, torch.Tensor):
         return False
-    return np.ndim(sample_weight) == 0
+    return type(sample_weight) in (int, float) or np.ndim(sample_weight) == 0
 
 
 def _samplewise(values: torch.Tensor, sample_weight: Any, dtype: torch.dtype,
@@ -351,8 +351,10 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = fn_kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_true, y_pred = (x.detach() if isinstance(x, torch.Tensor) and x.requires_grad else x
-                          for x in (y_true, y_pred))
+        if isinstance(y_pred, torch.Tensor) and y_pred.requires_grad:
+            y_pred = y_pred.detach()
+        if isinstance(y_true, torch.Tensor) and y_true.requires_grad:
+            y_true = y_true.detach()
         super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
     def get_config(self) -> dict[str, Any]:

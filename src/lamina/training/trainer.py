@@ -161,14 +161,15 @@ class Trainer:
         return {n: (lo, hi) for n, (lo, hi) in zip(names, stats, strict=True)}
 
     def _adapter(self, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any = False,
-                 class_weight: Any = None, steps: Any = None, training: bool = False) -> Any:
+                 class_weight: Any = None, steps: Any = None, training: bool = False,
+                 check_finite: bool = True) -> Any:
         from lamina import distribution
 
         dist = distribution.current()
         if dist is not None:  # this process's share of the data
             return dist.make_adapter(self, x, y, sample_weight, batch_size, shuffle, class_weight, steps, training)
         return make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
-                            class_weight=class_weight, steps_per_epoch=steps)
+                            class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
 
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -333,11 +334,13 @@ class Trainer:
         dist = distribution.current()
         if dist is not None:  # rank 0 alone prints and writes files
             verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
-        adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps)
+        # No whole-input NaN/Inf scan (as Keras, and as predict): a NaN in the data shows as a NaN loss. fit
+        # still refuses such data before training, where a NaN would silently ruin the weights.
+        adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps, check_finite=False)
         if not self._prepared or not self.optimizer.built:
             self._prepare(adapter)
         else:
-            self.model.to(self.device)
+            move_to(self.model, self.device)
         cbs = CallbackList(callbacks, model=self.model)
         cbs.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
         logs = self._run_test(adapter, cbs, verbose)
@@ -362,7 +365,7 @@ class Trainer:
 
 def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
     """Run ``predict_step`` over every batch and concatenate the outputs as NumPy arrays."""
-    model.to(device)
+    move_to(model, device)
     model.eval()
     cbs = CallbackList(callbacks, model=model)
     cbs.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
@@ -422,6 +425,15 @@ class _Outputs:
 
 def _numpy_dtype(t: torch.Tensor) -> np.dtype:
     return np.dtype("float32") if t.dtype == torch.bfloat16 else torch.empty((), dtype=t.dtype).numpy().dtype
+
+
+def move_to(model: Any, device: torch.device) -> None:
+    """``model.to(device)`` unless its first weight is there already (walking every module costs a few hundred
+    microseconds: too much for each call of ``evaluate``/``predict`` on a small set)."""
+    first = next(model.parameters(), None)
+    if first is None or first.device.type != device.type or (
+            device.index is not None and first.device.index != device.index):
+        model.to(device)
 
 
 def _no_logs(logs: Any) -> dict:
