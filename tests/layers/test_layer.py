@@ -6,6 +6,7 @@ own Layer for weight order and automatic names."""
 
 import math
 import traceback
+import warnings
 
 import numpy as np
 import pytest
@@ -669,3 +670,57 @@ def test_integer_input_is_not_autocast_and_object_arrays_are_refused():
     assert seen == [torch.int64]
     with pytest.raises(TypeError, match="numeric"):
         Spy()(np.array(["a", "b"], dtype=object))
+
+
+# ----------------------------------------------------------------------------- torch hooks on the direct-call path
+
+
+def test_forward_hooks_and_pre_hooks_still_run_when_layers_skip_module_call():
+    """Layers call ``call`` directly when nothing hooks them; a registered hook must switch back to
+    ``nn.Module.__call__`` and see (and may replace) the real inputs and outputs."""
+    layer = layers.Dense(3)
+    x = torch.randn(4, 5)
+    plain = layer(x)
+    seen = []
+    pre = layer.register_forward_pre_hook(lambda mod, args: (args[0] * 2,))
+    post = layer.register_forward_hook(lambda mod, args, out: seen.append(out) or out + 1)
+    hooked = layer(x)
+    expected = torch.addmm(layer.bias, x * 2, layer.kernel) + 1
+    torch.testing.assert_close(hooked, expected)
+    assert len(seen) == 1
+    pre.remove()
+    post.remove()
+    torch.testing.assert_close(layer(x), plain)  # hooks gone: the direct path again, same result
+
+
+def test_global_forward_hook_sees_every_layer_of_a_model():
+    model = lamina.Sequential([lamina.Input(shape=(5,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
+    names = []
+    handle = nn.modules.module.register_module_forward_hook(lambda mod, args, out: names.append(mod.name))
+    try:
+        model(torch.randn(3, 5))
+    finally:
+        handle.remove()
+    assert names == [model.layers[0].name, model.layers[1].name, model.name]
+
+
+def test_backward_hooks_fire_through_the_layer_call():
+    layer = layers.Dense(2)
+    x = torch.randn(3, 4, requires_grad=True)
+    layer(x)
+    grads = []
+    handle = layer.register_full_backward_hook(lambda mod, g_in, g_out: grads.append(g_out[0].clone()))
+    layer(x).sum().backward()
+    handle.remove()
+    torch.testing.assert_close(grads[0], torch.ones(3, 2))
+
+
+def test_torch_jit_trace_of_a_model_matches_eager():
+    model = lamina.Sequential([lamina.Input(shape=(5,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
+    model.eval()
+    x = torch.randn(3, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit.trace is deprecated; it must keep working while it exists
+        traced = torch.jit.trace(model, x)
+    torch.testing.assert_close(traced(x * 3), model(x * 3, training=False))
+    assert "aten::addmm" in str(traced.inlined_graph)  # recorded through the layers, not a constant

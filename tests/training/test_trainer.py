@@ -969,3 +969,35 @@ def test_fit_emits_no_warning_on_well_formed_input():
         model.fit(x, y, validation_split=0.2, epochs=2, verbose=0)
         model.evaluate(x, y, verbose=0)
         model.predict(x, verbose=0)
+
+
+def test_evaluate_reports_nan_for_nan_inputs_instead_of_scanning_them():
+    """As Keras (and predict): evaluate does not scan its whole input; a NaN row gives a NaN loss. fit still
+    refuses such data before training (tests/training/test_preflight.py)."""
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = regression_data()
+    clean = model.evaluate(x, y, verbose=0)
+    assert np.isfinite(clean)
+    x = x.copy()
+    x[3, 1] = np.nan
+    assert np.isnan(model.evaluate(x, y, verbose=0))
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(x, y, verbose=0)
+
+
+def test_evaluate_and_predict_move_a_model_only_when_it_is_elsewhere(monkeypatch):
+    from lamina.training import trainer as trainer_module
+
+    model = mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = regression_data()
+    model.fit(x, y, verbose=0)
+    moves = []
+    real_to = type(model).to
+    monkeypatch.setattr(type(model), "to", lambda self, *a, **k: moves.append(a) or real_to(self, *a, **k))
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    assert moves == []  # already on the trainer's device
+    trainer_module.move_to(model, torch.device("meta"))
+    assert moves == [(torch.device("meta"),)]

@@ -334,7 +334,9 @@ class Model(Layer):
 
     @property
     def _loss_tracker(self) -> Any:
-        return self._require_trainer("fit").loss_tracker
+        # None before compile (attribute walkers such as torch.jit.trace read every property; compute_loss is
+        # where a missing compile() is reported)
+        return self._trainer.loss_tracker if self._trainer is not None else None
 
     @property
     def metrics(self) -> list:
