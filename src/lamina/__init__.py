@@ -22,7 +22,7 @@ from lamina import (
     utils,
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
-from lamina.core.device import get_device, set_device
+from lamina.core.device import get_device, set_device, set_flush_denormal
 from lamina.layers import Input, InputSpec, Layer
 from lamina.models import Model, Sequential
 
@@ -33,5 +33,5 @@ __all__ = [
     "datasets", "distribution",
     "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
     "optimizers",
-    "regularizers", "set_device", "set_epsilon", "set_floatx", "utils",
+    "regularizers", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "utils",
 ]

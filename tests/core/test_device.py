@@ -74,3 +74,61 @@ def test_public_reexports():
 def test_unknown_device_name_raises():
     with pytest.raises((ValueError, RuntimeError), match="gpu"):
         device.set_device("gpu")
+
+
+# ------------------------------------------------------------------------------------------ denormal floats
+TINY = 1e-39  # a float32 denormal (the smallest normal float32 is ~1.18e-38)
+
+
+def test_flushing_probe_follows_torch_set_flush_denormal():
+    assert not device.flushing_denormals()  # PyTorch's default: exact IEEE denormals
+    assert float(torch.tensor([TINY]) * 1.0) > 0
+    try:
+        assert torch.set_flush_denormal(True)  # x86 with DAZ/FTZ (every machine these tests run on)
+        assert device.flushing_denormals()
+        assert float(torch.tensor([TINY]) * 1.0) == 0
+    finally:
+        torch.set_flush_denormal(False)
+    assert not device.flushing_denormals()
+
+
+def test_denormals_flushed_on_cpu_then_restored():
+    with device.denormals_flushed(torch.device("cpu")):
+        assert device.flushing_denormals()
+        # Adam's first moment where the gradient stays 0: 0.9**k of 1e-3 reaches the denormal range; flushed,
+        # it becomes exactly 0 instead of a slow denormal
+        m = torch.full((4,), 1e-3)
+        for _ in range(800):
+            m.mul_(0.9)
+        assert (m == 0).all()
+    assert not device.flushing_denormals()
+    m = torch.full((4,), 1e-3)
+    for _ in range(800):
+        m.mul_(0.9)
+    assert (m > 0).all() and (m < torch.finfo(torch.float32).tiny).all()  # denormal outside the scope
+
+
+def test_denormals_flushed_keeps_a_mode_the_user_chose():
+    try:
+        torch.set_flush_denormal(True)
+        with device.denormals_flushed(torch.device("cpu")):
+            assert device.flushing_denormals()
+        assert device.flushing_denormals()  # not switched off behind the user's back
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_set_flush_denormal_off_leaves_ieee_arithmetic():
+    device.set_flush_denormal(False)
+    try:
+        with device.denormals_flushed(torch.device("cpu")):
+            assert not device.flushing_denormals()
+    finally:
+        device.set_flush_denormal(True)
+    with pytest.raises(TypeError, match="True or False"):
+        device.set_flush_denormal("yes")
+
+
+def test_non_cpu_devices_are_left_alone():
+    with device.denormals_flushed(torch.device("meta")):
+        assert not device.flushing_denormals()

@@ -1001,3 +1001,35 @@ def test_evaluate_and_predict_move_a_model_only_when_it_is_elsewhere(monkeypatch
     assert moves == []  # already on the trainer's device
     trainer_module.move_to(model, torch.device("meta"))
     assert moves == [(torch.device("meta"),)]
+
+
+def test_fit_evaluate_predict_flush_denormals_on_cpu_and_restore_the_mode():
+    from lamina.core import device
+
+    seen = []
+
+    class Probe(lamina.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(("fit", device.flushing_denormals()))
+
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(("evaluate", device.flushing_denormals()))
+
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append(("predict", device.flushing_denormals()))
+
+    model = mlp()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = regression_data()
+    model.fit(x, y, batch_size=5, verbose=0, callbacks=[Probe()])
+    model.evaluate(x, y, batch_size=5, verbose=0, callbacks=[Probe()])
+    model.predict(x, batch_size=5, verbose=0, callbacks=[Probe()])
+    assert seen == [("fit", True)] * 2 + [("evaluate", True)] * 2 + [("predict", True)] * 2
+    assert not device.flushing_denormals()  # PyTorch's default again afterwards
+    device.set_flush_denormal(False)
+    try:
+        seen.clear()
+        model.fit(x, y, batch_size=5, verbose=0, callbacks=[Probe()])
+        assert seen == [("fit", False)] * 2
+    finally:
+        device.set_flush_denormal(True)

@@ -15,7 +15,7 @@ import torch
 
 from lamina import optimizers
 from lamina.core import tree
-from lamina.core.device import get_device
+from lamina.core.device import denormals_flushed, get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
 from lamina.training import jit, preflight, state, step
 from lamina.training.backup import BackupAndRestore
@@ -172,7 +172,13 @@ class Trainer:
                             class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+    def fit(self, *args: Any, **kwargs: Any) -> History:
+        """``Model.fit``: the epochs, with denormal floats flushed to zero on the CPU (see
+        ``lamina.core.device.set_flush_denormal``)."""
+        with denormals_flushed(self.device):
+            return self._fit(*args, **kwargs)
+
+    def _fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: list[Callback] | None = None, validation_split: float = 0.0,
             validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
@@ -325,7 +331,12 @@ class Trainer:
         cbs.on_test_end(result)
         return result
 
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        """``Model.evaluate`` (denormals flushed to zero on the CPU, as in ``fit``)."""
+        with denormals_flushed(self.device):
+            return self._evaluate(*args, **kwargs)
+
+    def _evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: list | None = None,
                  return_dict: bool = False) -> Any:
         from lamina import distribution
@@ -364,7 +375,13 @@ class Trainer:
 
 
 def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
-    """Run ``predict_step`` over every batch and concatenate the outputs as NumPy arrays."""
+    """Run ``predict_step`` over every batch and concatenate the outputs as NumPy arrays (denormals flushed to
+    zero on the CPU, as in ``fit``)."""
+    with denormals_flushed(device):
+        return _predict_loop(model, adapter, verbose, callbacks, device)
+
+
+def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
     move_to(model, device)
     model.eval()
     cbs = CallbackList(callbacks, model=model)
