@@ -12,6 +12,7 @@ process group (NCCL on CUDA, gloo on CPU) with a bounded timeout, and places the
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import os
 from collections.abc import Mapping
@@ -107,4 +108,9 @@ def initialize(timeout: float = DEFAULT_TIMEOUT, backend: str | None = None) -> 
 def shutdown() -> None:
     """Leave the process group (at the end of a script; optional, torchrun cleans up too)."""
     if torch_dist.is_initialized():
+        if torch_dist.get_backend() == "gloo":
+            # Leave together: a rank tearing gloo down while its peer still talks to it can abort the process
+            # ("terminate called without an active exception"). A dead peer only delays the exit by the timeout.
+            with contextlib.suppress(Exception):  # a peer gone already: nothing left to wait for
+                torch_dist.monitored_barrier(timeout=datetime.timedelta(seconds=10))
         torch_dist.destroy_process_group()
