@@ -200,20 +200,6 @@ class ArrayAdapter:
             order = torch.randperm(self.num_samples, generator=self._generator)
             if not self.streaming:
                 order = order.to(self.device, non_blocking=True)
-        x, y, sw = self.x, self.y, self.sample_weight
-        if not self.streaming and type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor) and (
-                sw is None or type(sw) is torch.Tensor):  # the common case, without the structure walks below
-            for start, stop in self._slices()[skip:]:
-                if order is None:
-                    parts = (x[start:stop], None if y is None else y[start:stop],
-                             None if sw is None else sw[start:stop])
-                else:
-                    idx = order[start:stop]
-                    parts = (x.index_select(0, idx), None if y is None else y.index_select(0, idx),
-                             None if sw is None else sw.index_select(0, idx))
-                self._pass_batches += 1
-                yield pack_x_y_sample_weight(*parts)
-            return
         for start, stop in self._slices()[skip:]:
             if order is None:
                 take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)
@@ -225,8 +211,10 @@ class ArrayAdapter:
 
     def _batch(self, take: Any) -> Any:
         if not self.streaming:
-            return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v)
-                                            for v in (self.x, self.y, self.sample_weight)))
+            x, y, sw = self.x, self.y, self.sample_weight
+            if type(x) is torch.Tensor and type(y) is torch.Tensor and sw is None:  # the common case, no walks
+                return take(x), take(y)
+            return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v) for v in (x, y, sw)))
         cuda = self.device.type == "cuda"
 
         def fetch(v: Any, is_label: bool) -> Any:
