@@ -724,3 +724,37 @@ def test_torch_jit_trace_of_a_model_matches_eager():
         traced = torch.jit.trace(model, x)
     torch.testing.assert_close(traced(x * 3), model(x * 3, training=False))
     assert "aten::addmm" in str(traced.inlined_graph)  # recorded through the layers, not a constant
+
+
+# ----------------------------------------------------------------------------- the plain-call shortcut
+
+
+def test_a_plain_layer_still_explains_an_input_it_was_not_built_for():
+    """Built leaf layers on one tensor take a shortcut to ``call``; its failures read as on the full path."""
+    layer = layers.Dense(3, name="head")
+    layer(torch.randn(2, 4))
+    layer(torch.randn(2, 4))  # the shortcut from now on
+    with pytest.raises(ValueError, match=r"layer 'head' \(Dense\) is incompatible.*last axis has size 4"):
+        layer(torch.randn(2, 5))
+
+
+def test_settings_changed_after_the_first_call_take_effect_on_a_plain_layer():
+    layer = layers.Dense(2, kernel_initializer="ones")
+    x = torch.ones(3, 4)
+    layer(x)
+    layer(x)
+    layer.activity_regularizer = lamina.regularizers.L2(0.5)  # any assignment ends the shortcut
+    out = layer(x)
+    assert len(layer.losses) == 1
+    torch.testing.assert_close(layer.losses[0], 0.5 * out.square().sum() / 3)
+    layer.activity_regularizer = None
+    layer.supports_masking = True
+    masked = torch.ones(3, 4)
+    masked._keras_mask = torch.tensor([True, False, True])
+    assert layer(masked)._keras_mask.tolist() == [True, False, True]  # the mask passes through now
+
+
+def test_a_float64_input_is_still_cast_on_the_plain_path():
+    layer = layers.Dense(2)
+    layer(torch.randn(3, 4))
+    assert layer(torch.randn(3, 4, dtype=torch.float64)).dtype == torch.float32

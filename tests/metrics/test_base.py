@@ -318,3 +318,36 @@ def test_metrics_on_cuda_do_not_synchronise():
             assert metric.result().device.type == "cuda"
     finally:
         torch.cuda.set_sync_debug_mode(0)
+
+
+def test_accumulators_grow_to_a_wider_value_and_refuse_fractions_in_a_counter():
+    class Grow(metrics.Metric):
+        def __init__(self):
+            super().__init__()
+            self.add_state("total")
+            self.add_state("hits", dtype="int64")
+
+        def update_state(self, values, sample_weight=None):
+            self.accumulate("total", torch.as_tensor(values))
+
+        def result(self):
+            return self.state_tensor("total")
+
+    m = Grow()
+    m.update_state(torch.tensor(1.0))
+    m.update_state(torch.tensor([1.0, 2.0]))  # a scalar accumulator meets a vector: broadcast into a new one
+    m.update_state(torch.tensor(0.5))  # a scalar added in place to every entry
+    assert m.result().tolist() == [2.5, 3.5]
+    m.accumulate("hits", torch.tensor(3))
+    m.accumulate("hits", torch.tensor(4))
+    assert int(m.state("hits")) == 7
+    with pytest.raises(RuntimeError):
+        m.accumulate("hits", torch.tensor(0.5))
+
+
+def test_mean_sums_hits_and_other_precisions_in_its_own_dtype():
+    m = metrics.Mean()
+    m.update_state(torch.tensor([True, False, True, True]))
+    m.update_state(torch.tensor([0.5, 0.25], dtype=torch.bfloat16))
+    assert m.result().dtype == torch.float32
+    assert float(m.result()) == pytest.approx((3 + 0.75) / 6)

@@ -371,6 +371,47 @@ def test_predict_concatenates_batches_in_order():
         np.testing.assert_allclose(out, direct, atol=1e-6)
 
 
+@pytest.mark.parametrize("flush_bytes", [1, 3 * 4 * 5, 1 << 30])  # after every batch, every few, only at the end
+def test_predict_outputs_collector_flushes_batches_into_one_host_array(flush_bytes):
+    from lamina.training.trainer import _Outputs
+
+    rng = np.random.default_rng(0)
+    batches = [(torch.tensor(rng.normal(size=(n, 3)), dtype=torch.bfloat16), torch.arange(n * 2).reshape(n, 2))
+               for n in (4, 4, 4, 2)]
+    outputs = _Outputs(14, flush_bytes=flush_bytes)
+    for a, b in batches:
+        outputs.add({"a": a, "b": b})
+    out = outputs.result()
+    assert out["a"].dtype == np.float32 and out["b"].dtype == np.int64  # bfloat16 comes back as float32
+    np.testing.assert_array_equal(out["a"], torch.cat([a for a, _ in batches]).float().numpy())
+    np.testing.assert_array_equal(out["b"], torch.cat([b for _, b in batches]).numpy())
+    unknown = _Outputs(None)  # rows unknown (a generator): concatenated at the end
+    for a, _ in batches:
+        unknown.add(a)
+    np.testing.assert_array_equal(unknown.result(), out["a"])
+
+
+def test_custom_test_and_predict_steps_run_without_gradients():
+    seen = []
+
+    class Probe(lamina.Sequential):
+        def test_step(self, data):
+            seen.append(("test", torch.is_grad_enabled()))
+            return super().test_step(data)
+
+        def predict_step(self, data):
+            seen.append(("predict", torch.is_grad_enabled()))
+            return super().predict_step(data)
+
+    x, y = regression_data()
+    model = Probe([layers.Input((D_IN,)), layers.Dense(D_OUT)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.evaluate(x, y, batch_size=5, verbose=0)
+    model.predict(x, batch_size=5, verbose=0)
+    assert seen == [("test", False)] * 2 + [("predict", False)] * 2
+    assert torch.is_grad_enabled()  # and restored afterwards
+
+
 # ----------------------------------------------------------------------------------------------- validation
 def test_validation_split_takes_the_last_fraction_before_shuffling():
     x, y = ids_data(10)

@@ -216,6 +216,10 @@ class ArrayAdapter:
                 return take(x), take(y)
             return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v) for v in (x, y, sw)))
         cuda = self.device.type == "cuda"
+        x = self.x
+        if type(x) is torch.Tensor and self.y is None and self.sample_weight is None:  # predict's usual batch
+            t = _standard_dtype(take(x), False)
+            return (t if t.device == self.device else _to_device(t, self.device, cuda),)
 
         def fetch(v: Any, is_label: bool) -> Any:
             return None if v is None else tree.map_structure(

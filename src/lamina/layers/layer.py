@@ -29,6 +29,9 @@ from lamina.core import config, dtype_policy, tree
 from lamina.layers.spec import InputSpec, format_shape, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 
+#: How many times any layer added a loss (add_loss, activity regularizers): the trainer looks at the layers'
+#: lists only when this moved since its last look.
+LOSSES_ADDED = 0
 _META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
 
 
@@ -94,7 +97,10 @@ class Layer(nn.Module):
         self._direct_call = type(self).forward is Layer.forward
 
     # ----------------------------------------------------------------- attributes and weight tracking
+    _plain = False  # set per instance after its first real call (see _is_plain); any assignment resets it
+
     def __setattr__(self, key: str, value: Any) -> None:
+        self.__dict__.pop("_plain", None)
         info = self.__dict__.get("_weight_info")
         if info is not None and isinstance(value, torch.Tensor):
             old = self._own_key_of(value)
@@ -307,10 +313,14 @@ class Layer(nn.Module):
     # ---------------------------------------------------------------------------- losses
     def add_loss(self, loss: torch.Tensor) -> None:
         """Add a loss (e.g. an activity penalty) that joins the training loss of the current step."""
+        global LOSSES_ADDED
+        LOSSES_ADDED += 1
         self._added_losses.append(loss)
 
     def _add_activity_loss(self, outputs: Any) -> None:
         # Keras: the regularizer of each output, divided by the batch size; replaced on each call.
+        global LOSSES_ADDED
+        LOSSES_ADDED += 1
         self._activity_losses = [self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1)
                                  for t in tree.flatten(outputs) if isinstance(t, torch.Tensor)]
 
@@ -433,6 +443,18 @@ class Layer(nn.Module):
         return ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._plain and not kwargs and len(args) == 1:
+            # The common case, made cheap: a built leaf layer with nothing to do around its call (see _is_plain)
+            # on one tensor already in its compute dtype; nothing else to set up, nothing to attach afterwards.
+            x = args[0]
+            if type(x) is torch.Tensor and (x.dtype is self._compute_dtype or not (
+                    self._autocast and x.is_floating_point())) and not x.is_meta and \
+                    not dtype_policy.MIXED_IN_USE and not _hooked(self):
+                try:
+                    return self.call(x)
+                except Exception as error:
+                    self._explain_failure(error, x, args, kwargs)
+                    raise
         first = probe = args[0] if args else None
         if type(first) is not torch.Tensor:
             if is_symbolic((args, kwargs)):
@@ -450,7 +472,8 @@ class Layer(nn.Module):
                 first._keras_mask = mask
             args = (first, *args[1:])
         training = kwargs.pop("training", None)
-        if torch.compiler.is_compiling():
+        compiling = torch.compiler.is_compiling()
+        if compiling:
             # Inside a torch.compile'd model (jit_compile=True), which cannot trace context variables: the
             # module flags carry the mode, set on the whole model by the compiled model's own call (below).
             outer = training = self.training if training is None else training
@@ -501,17 +524,35 @@ class Layer(nn.Module):
                     lambda t: (None, *(None if d in unknown else d for d in t.shape[1:]))
                     if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
         except Exception as error:  # keep the user's traceback; add where it happened
-            if self.input_spec is not None and not just_built:
-                try:  # a shape the layer was not built for: say so in the user's terms
-                    self._check_input(first if first is not None else next(iter(kwargs.values()), None))
-                except ValueError as spec_error:
-                    raise spec_error from error
-            _add_layer_note(error, self, args)
+            if just_built:
+                _add_layer_note(error, self, args)
+            else:
+                self._explain_failure(error, first, args, kwargs)
             raise
         finally:
             if changed:
                 config.TRAINING.set(outer)
+        if "_plain" not in self.__dict__ and self.built and not on_meta and not compiling:
+            self.__dict__["_plain"] = self._is_plain()  # reset by any attribute assignment (__setattr__)
         return outputs
+
+    def _is_plain(self) -> bool:
+        """Whether calls of this built layer on one tensor can go straight to ``call``: no training or mask
+        argument, no masks, no activity regularizer, no mixed precision, no sublayers (which would read the
+        training flag this layer sets), no torch ``forward`` override and no ``torch.compile`` of the layer."""
+        return (self._direct_call and not self._call_has_training and not self._call_has_mask
+                and not self.supports_masking and not self._computes_mask and self.activity_regularizer is None
+                and not self._mixed and not self._modules and self._compiled_call_impl is None)
+
+    def _explain_failure(self, error: BaseException, first: Any, args: tuple, kwargs: dict) -> None:
+        """Add to a failed call's error where it happened; an input of a shape the layer was not built for
+        becomes that error instead, said in the user's terms."""
+        if self.input_spec is not None:
+            try:
+                self._check_input(first if first is not None else next(iter(kwargs.values()), None))
+            except ValueError as spec_error:
+                raise spec_error from error
+        _add_layer_note(error, self, args)
 
     def _call_in_mode(self, training: bool, args: tuple, kwargs: dict) -> Any:
         """A compiled model called in the other mode: switch every module's flag for this call (what its

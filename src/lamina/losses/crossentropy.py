@@ -39,6 +39,9 @@ def _check_smoothing(label_smoothing: float) -> float:
 
 def _sparse_labels(y_true: Any, y_pred: torch.Tensor, axis: int) -> torch.Tensor:
     """Integer class ids shaped like y_pred without its class axis ((n,) and (n, 1) both work)."""
+    if type(y_true) is torch.Tensor and y_true.dtype is torch.long and axis == y_pred.ndim - 1 and \
+            y_true.shape == y_pred.shape[:-1] and y_true.device == y_pred.device:
+        return y_true  # the common case, decided in one pass
     y_true = as_tensor(y_true, device=y_pred.device)
     if y_true.ndim == y_pred.ndim and y_true.shape[axis] == 1:
         y_true = y_true.squeeze(axis)
@@ -79,7 +82,7 @@ def _normalized_probs(y_pred: torch.Tensor, axis: int) -> torch.Tensor:
 def _scce(y_true: Any, y_pred: Any, from_logits: bool, ignore_class: int | None, axis: int,
           mean: bool = False) -> torch.Tensor:
     y_pred = float_pred(y_pred)
-    axis = check_axis(axis) % max(y_pred.ndim, 1)
+    axis = (axis if type(axis) is int else check_axis(axis)) % max(y_pred.ndim, 1)
     labels = _sparse_labels(y_true, y_pred, axis)
     if from_logits:
         logits = y_pred.movedim(axis, 1) if y_pred.ndim > 1 and axis != 1 else y_pred

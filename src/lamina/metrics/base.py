@@ -144,15 +144,19 @@ class Metric:
         if isinstance(value, torch.Tensor):
             if value.requires_grad:
                 value = value.detach()
-            # (equal shapes and scalars first: torch.broadcast_shapes costs tens of microseconds per call)
-            if isinstance(current, torch.Tensor) and current.device == value.device and (
-                    value.shape == current.shape or value.ndim == 0
-                    or current.shape == torch.broadcast_shapes(current.shape, value.shape)):
-                if scale == 1.0:
-                    current.add_(value)
-                else:
-                    current.add_(value, alpha=scale)
-                return
+            if type(current) is torch.Tensor:
+                # In place when the value fits the accumulator (its shape, a broadcast to it, a scalar; a device and
+                # dtype it can take): add_ checks all of that before it computes anything, and fails cleanly.
+                try:
+                    if scale == 1.0:
+                        current.add_(value)
+                    else:
+                        current.add_(value, alpha=scale)
+                    return
+                except RuntimeError:
+                    if value.is_floating_point() and not current.is_floating_point():
+                        raise  # a metric adding fractions to a counter: its bug, not something to round away
+                    # a bigger shape, or another device: a new accumulator (below)
             fresh = value.to(self._specs[name][1], copy=True)
             if scale != 1.0:
                 fresh.mul_(scale)
@@ -271,27 +275,31 @@ class Mean(Metric):
         self.add_state("count")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
-        values = as_tensor(values)
+        if type(values) is not torch.Tensor or values.requires_grad:
+            values = as_tensor(values)
+        dtype = self._dtype
+        if sample_weight is None:
+            if values.ndim == 0:
+                self.accumulate("total", values.to(dtype) if values.dtype is not dtype and
+                                values.is_floating_point() else values)
+                self.accumulate("count", 1)
+                return
+            n = values.shape[0]
+            per_sample = values.numel() // n if n else 1
+            # summed straight into the metric's dtype (0/1 hits, other precisions): no separate cast
+            total = values.sum() if values.dtype is dtype else values.sum(dtype=dtype)
+            self.accumulate("total", total, scale=1.0 / per_sample if per_sample > 1 else 1.0)
+            self.accumulate("count", n)
+            return
         if _host_number(sample_weight):  # e.g. the batch size: weigh the batch mean, count on the host
-            values = values.to(self._dtype)
+            if values.dtype is not dtype:
+                values = values.to(dtype)
             self.accumulate("total", values.mean() if values.ndim else values, scale=float(sample_weight))
             self.accumulate("count", float(sample_weight))
             return
-        if sample_weight is not None:
-            values, weight = _samplewise(values, sample_weight, self._dtype, torch.mean)
-            self.accumulate("total", values.sum())
-            self.accumulate("count", weight.sum())
-            return
-        if values.is_floating_point() and values.dtype != self._dtype:
-            values = values.to(self._dtype)
-        if values.ndim == 0:
-            self.accumulate("total", values)
-            self.accumulate("count", 1)
-            return
-        n = values.shape[0]
-        per_sample = values.numel() // n if n else 1
-        self.accumulate("total", values.sum(), scale=1.0 / per_sample if per_sample > 1 else 1.0)
-        self.accumulate("count", n)
+        values, weight = _samplewise(values, sample_weight, dtype, torch.mean)
+        self.accumulate("total", values.sum())
+        self.accumulate("count", weight.sum())
 
     def result(self) -> torch.Tensor:
         total, count = self.state("total"), self.state("count")

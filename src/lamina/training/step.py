@@ -6,6 +6,7 @@ metrics only when somebody reads them (the progress bar at its refresh, a callba
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ import torch
 
 from lamina.core import tree
 from lamina.data.adapters import unpack_x_y_sample_weight
+
+_AS_IS = contextlib.nullcontext()  # reusable: a context that changes nothing
 
 
 class MetricLogs(Mapping):
@@ -58,7 +61,7 @@ def train_step(model: Any, data: Any) -> Mapping:
     x, y, sample_weight = unpack_x_y_sample_weight(data)
     y_pred = model(x, training=True)
     loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-    model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+    model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))  # (metrics detach what they keep)
     optimizer = model.optimizer
     optimizer.zero_grad()
     optimizer.scale_loss(loss).backward()  # the loss unchanged unless the optimizer has a loss_scale_factor
@@ -69,15 +72,15 @@ def train_step(model: Any, data: Any) -> Mapping:
 def test_step(model: Any, data: Any) -> Mapping:
     """Forward in inference mode, loss and metric updates."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    with torch.no_grad():
+    with torch.no_grad() if torch.is_grad_enabled() else _AS_IS:  # evaluate's loop has turned gradients off
         y_pred = model(x, training=False)
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
-        model._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(x))
+        model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
         return model.compute_metrics(x, y, y_pred, sample_weight)
 
 
 def predict_step(model: Any, data: Any) -> Any:
     """Forward in inference mode; returns the model's outputs."""
     x, _, _ = unpack_x_y_sample_weight(data)
-    with torch.no_grad():
+    with torch.no_grad() if torch.is_grad_enabled() else _AS_IS:  # as in test_step
         return model(x, training=False)

@@ -17,6 +17,7 @@ from lamina import optimizers
 from lamina.core import tree
 from lamina.core.device import denormals_flushed, get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
+from lamina.layers import layer as layer_module
 from lamina.training import jit, preflight, state, step
 from lamina.training.backup import BackupAndRestore
 from lamina.training.callbacks import Callback, CallbackList, History
@@ -55,6 +56,7 @@ class Trainer:
         self._metrics: list | None = None
         self._reg_layers: list | None = None
         self._reg_weights: list = []
+        self._losses_seen = -1  # layer.LOSSES_ADDED when the layers' added losses were last collected
 
     # ------------------------------------------------------------------ loss and metrics used by the steps
     def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
@@ -80,7 +82,11 @@ class Trainer:
             self._reg_layers = layers
             self._reg_weights = [(layer, key, info.regularizer) for layer in layers
                                  for key, info in layer._weight_info.items() if info.regularizer is not None]
-        out = [reg(getattr(layer, key)) for layer, key, reg in self._reg_weights]
+            self._losses_seen = -1
+        out = [reg(getattr(layer, key)) for layer, key, reg in self._reg_weights] if self._reg_weights else []
+        if self._losses_seen == layer_module.LOSSES_ADDED:  # no layer added a loss since the last look
+            return out
+        self._losses_seen = layer_module.LOSSES_ADDED
         for layer in self._reg_layers:
             if layer._added_losses:
                 out.extend(layer._added_losses)
@@ -284,6 +290,7 @@ class Trainer:
         batch_logs = to_floats if want_end and cbs.reads_batch_logs(f"on_{kind}_batch_end") else _no_logs
         logs: Any = {}
         n = start
+        shown = bool(progress.verbose)  # a silent progress bar is not even told of the steps
         for i, batch in enumerate(batches, start):
             if want_begin and i % every == 0:
                 begin(i)
@@ -291,7 +298,8 @@ class Trainer:
             n = i + 1
             if want_end and n % every == 0:
                 end(i, batch_logs(logs))
-            progress.update(n, logs, step.batch_size_of(batch[0]))
+            if shown:
+                progress.update(n, logs, step.batch_size_of(batch[0]))
             if after_step is not None:
                 after_step(n)
             if kind == "train" and model.stop_training:
@@ -322,7 +330,8 @@ class Trainer:
         cbs.on_test_begin()
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
-        logs, n = self._loop(adapter.epoch(), test_fn, cbs, "test", progress)
+        with torch.no_grad():  # as Keras: test steps (the default one or a user's) run without gradients
+            logs, n = self._loop(adapter.epoch(), test_fn, cbs, "test", progress)
         from lamina import distribution
 
         dist = distribution.current()
@@ -392,15 +401,19 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
     outputs = _Outputs(getattr(adapter, "num_samples", None))
     n = 0
     compiled = getattr(getattr(model, "_trainer", None), "jit", None)
-    for i, batch in enumerate(adapter.epoch()):
-        if cbs.wants("on_predict_batch_begin"):
-            cbs.on_predict_batch_begin(i)
-        out = compiled.run(model.predict_step, batch, "predict") if compiled is not None else model.predict_step(batch)
-        outputs.add(out)
-        n = i + 1
-        if cbs.wants("on_predict_batch_end"):
-            cbs.on_predict_batch_end(i, {"outputs": out})
-        progress.update(n, None, step.batch_size_of(batch[0]))
+    want_begin, want_end = cbs.wants("on_predict_batch_begin"), cbs.wants("on_predict_batch_end")
+    predict_step, shown = model.predict_step, bool(progress.verbose)
+    with torch.no_grad():  # as Keras: predict steps run without gradients
+        for i, batch in enumerate(adapter.epoch()):
+            if want_begin:
+                cbs.on_predict_batch_begin(i)
+            out = compiled.run(predict_step, batch, "predict") if compiled is not None else predict_step(batch)
+            outputs.add(out)
+            n = i + 1
+            if want_end:
+                cbs.on_predict_batch_end(i, {"outputs": out})
+            if shown:
+                progress.update(n, None, step.batch_size_of(batch[0]))
     progress.finish(n, {})
     cbs.on_predict_end()
     if n == 0:
@@ -409,39 +422,55 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 
 
 class _Outputs:
-    """Collects predict's batches as NumPy arrays: written into arrays allocated once when the number of rows is
-    known (no second copy at the end: peak memory is the result itself), else concatenated."""
+    """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
-    def __init__(self, rows: int | None):
+    With the number of rows known, the result is allocated once on the host and batches are kept where they were
+    computed until about ``flush_bytes`` have gathered, then copied into it in one go: peak memory is the result
+    plus that buffer, and no batch waits for its own device-to-host copy. Otherwise batches are concatenated."""
+
+    def __init__(self, rows: int | None, flush_bytes: int = 16 << 20):
         self.rows, self.filled = rows, 0
+        self.flush_bytes = flush_bytes
         self.structure: Any = None
-        self.arrays: list = []
-        self.chunks: list[list] = []
+        self.arrays: list[torch.Tensor] = []
+        self.pending: list[list[torch.Tensor]] = []
+        self.pending_rows = 0
+        self.flush_rows = 0  # rows in flush_bytes, from the first batch
 
     def add(self, out: Any) -> None:
-        leaves = [t.detach().to("cpu") for t in tree.flatten(out)]
+        leaves = [out] if type(out) is torch.Tensor else tree.flatten(out)
         if self.structure is None:
             self.structure = out
             if self.rows is not None:
-                self.arrays = [np.empty((self.rows, *t.shape[1:]), dtype=_numpy_dtype(t)) for t in leaves]
-        if not self.arrays:
-            self.chunks.append([t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy() for t in leaves])
-            return
-        stop = self.filled + leaves[0].shape[0]
-        for array, t in zip(self.arrays, leaves, strict=True):
-            array[self.filled:stop] = t.float().numpy() if t.dtype == torch.bfloat16 else t.numpy()
+                self.arrays = [torch.empty((self.rows, *t.shape[1:]), dtype=_host_dtype(t)) for t in leaves]
+                row_bytes = sum(t.numel() // max(t.shape[0], 1) * t.element_size() for t in leaves if t.ndim)
+                self.flush_rows = max(1, self.flush_bytes // max(row_bytes, 1))
+        self.pending.append(leaves)
+        self.pending_rows += leaves[0].shape[0]
+        if self.arrays and self.pending_rows >= self.flush_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        stop = self.filled + self.pending_rows
+        for i, array in enumerate(self.arrays):
+            parts = [batch[i] for batch in self.pending]
+            array[self.filled:stop].copy_(parts[0] if len(parts) == 1 else torch.cat(parts))  # any device, one copy
         self.filled = stop
+        self.pending, self.pending_rows = [], 0
 
     def result(self) -> Any:
         if self.arrays:
-            joined = [a[:self.filled] for a in self.arrays]
+            if self.pending:
+                self._flush()
+            joined = [a[:self.filled].numpy() for a in self.arrays]
         else:
-            joined = [np.concatenate([c[i] for c in self.chunks]) for i in range(len(self.chunks[0]))]
+            joined = [torch.cat([batch[i] for batch in self.pending]).to("cpu", _host_dtype(self.pending[0][i]))
+                      .numpy() for i in range(len(self.pending[0]))]
         return tree.pack_as(self.structure, joined)
 
 
-def _numpy_dtype(t: torch.Tensor) -> np.dtype:
-    return np.dtype("float32") if t.dtype == torch.bfloat16 else torch.empty((), dtype=t.dtype).numpy().dtype
+def _host_dtype(t: torch.Tensor) -> torch.dtype:
+    return torch.float32 if t.dtype == torch.bfloat16 else t.dtype
 
 
 def move_to(model: Any, device: torch.device) -> None:
