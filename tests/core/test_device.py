@@ -108,14 +108,42 @@ def test_denormals_flushed_on_cpu_then_restored():
     assert (m > 0).all() and (m < torch.finfo(torch.float32).tiny).all()  # denormal outside the scope
 
 
-def test_denormals_flushed_keeps_a_mode_the_user_chose():
+@pytest.fixture
+def two_threads():
+    """PyTorch's CPU pool with (at least) two threads, so that work is split over threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, 2))
+    yield
+    torch.set_num_threads(before)
+
+
+def test_flushing_reaches_every_thread_of_the_pool_then_is_restored(two_threads):
+    torch.set_flush_denormal(True)  # PyTorch's own switch: the calling thread only
+    try:
+        assert device.flushing_denormals() and not device.flushing_denormals(all_threads=True)
+    finally:
+        torch.set_flush_denormal(False)
+    with device.denormals_flushed(torch.device("cpu")):
+        assert device.flushing_denormals(all_threads=True)
+        # the large product the probe makes is split over the threads: every part of it came out 0
+        bits = torch.full((1 << 18,), 0x000AE398, dtype=torch.int32).view(torch.float32)
+        assert (bits * 1.0 == 0).all()
+    assert not device.flushing_denormals()
+    assert (bits * 1.0 > 0).all()  # every thread back to exact denormals
+
+
+def test_denormals_flushed_keeps_a_mode_the_user_chose(two_threads):
+    assert not device.flushing_denormals(all_threads=True)  # (the pool's threads exist from here on)
     try:
         torch.set_flush_denormal(True)
+        assert not device.flushing_denormals(all_threads=True)
         with device.denormals_flushed(torch.device("cpu")):
-            assert device.flushing_denormals()
+            assert device.flushing_denormals(all_threads=True)  # the pool follows the user's thread
         assert device.flushing_denormals()  # not switched off behind the user's back
     finally:
         torch.set_flush_denormal(False)
+        device._share_float_mode()
+    assert not device.flushing_denormals(all_threads=True)
 
 
 def test_set_flush_denormal_off_leaves_ieee_arithmetic():

@@ -9,6 +9,9 @@ device(type='cpu')
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import re
 from collections.abc import Iterator
 
 import torch
@@ -59,21 +62,82 @@ def set_flush_denormal(enabled: bool) -> None:
     _FLUSH_DENORMAL = enabled
 
 
-def flushing_denormals() -> bool:
-    """Whether this thread currently flushes denormal floats to zero (probed with one denormal product)."""
-    return float(torch.full((1,), 1e-39, dtype=torch.float32).mul_(1.0)) == 0.0
+_DENORMAL_BITS = 0x000AE398  # the float32 1e-39, written as bits: made without arithmetic, so never flushed
+
+
+def flushing_denormals(all_threads: bool = False) -> bool:
+    """Whether this thread flushes denormal floats to zero (probed with one denormal product); with
+    ``all_threads``, whether every thread of PyTorch's CPU pool does (a product large enough to be split over
+    them all comes out all zeros)."""
+    size = 1 if not all_threads else 65536 * max(torch.get_num_threads(), 1)
+    product = torch.full((size,), _DENORMAL_BITS, dtype=torch.int32).view(torch.float32).mul_(1.0)
+    return bool((product == 0).all())
+
+
+def _share_float_mode() -> bool:
+    """Give every thread of PyTorch's CPU pool this thread's floating-point mode (its flush-to-zero bits).
+
+    ``torch.set_flush_denormal`` sets the mode of the calling thread only, while PyTorch computes on a pool of
+    OpenMP threads (its kernels and MKL's): the other threads would go on computing with slow denormals. The
+    OpenMP runtime's ``GOMP_parallel`` (libgomp's, also provided by Intel's runtime) runs the C library's
+    ``fesetenv`` with this thread's environment on each thread of the pool. False where that is not possible
+    (no OpenMP runtime found, not a glibc system): then only this thread's mode changed.
+    """
+    runtime = _openmp_runtime()
+    if runtime is None:
+        return False
+    run_on_pool, libm, fesetenv = runtime
+    environment = ctypes.create_string_buffer(256)  # larger than any fenv_t
+    if libm.fegetenv(environment) != 0:
+        return False
+    run_on_pool(fesetenv, environment, torch.get_num_threads(), 0)
+    return True
+
+
+_RUNTIME: list = []  # [(GOMP_parallel, libm, address of fesetenv) or None], found once
+
+
+def _openmp_runtime() -> tuple | None:
+    if not _RUNTIME:
+        _RUNTIME.append(_find_openmp_runtime())
+    return _RUNTIME[0]
+
+
+def _find_openmp_runtime() -> tuple | None:
+    try:
+        with open("/proc/self/maps") as maps:  # the OpenMP library PyTorch loaded (Linux)
+            paths = sorted(set(re.findall(r"/\S*lib(?:gomp|iomp5)\S*\.so\S*", maps.read())))
+        libm_name = ctypes.util.find_library("m")
+        if not paths or libm_name is None:
+            return None
+        runtime = ctypes.CDLL(paths[0])  # the already loaded copy: the same pool PyTorch uses
+        libm = ctypes.CDLL(libm_name)
+        run_on_pool = runtime.GOMP_parallel  # void GOMP_parallel(void (*fn)(void *), void *data, unsigned, unsigned)
+        run_on_pool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+        run_on_pool.restype = None
+        libm.fegetenv.argtypes = [ctypes.c_void_p]
+        return run_on_pool, libm, ctypes.cast(libm.fesetenv, ctypes.c_void_p)
+    except (OSError, AttributeError):
+        return None
 
 
 @contextlib.contextmanager
 def denormals_flushed(device: torch.device) -> Iterator[None]:
-    """Inside: denormals flushed to zero when ``device`` is the CPU and ``set_flush_denormal`` allows it; the
-    previous mode afterwards."""
-    if device.type != "cpu" or not _FLUSH_DENORMAL or flushing_denormals():
+    """Inside: denormals flushed to zero, on every thread PyTorch computes on, when ``device`` is the CPU and
+    ``set_flush_denormal`` allows it; the previous mode afterwards."""
+    if device.type != "cpu" or not _FLUSH_DENORMAL:
+        yield
+        return
+    if flushing_denormals():  # the user's own choice on this thread: make the pool follow it, keep it after
+        _share_float_mode()
         yield
         return
     changed = torch.set_flush_denormal(True)  # False on CPUs without the DAZ/FTZ bits: then nothing changed
+    if changed:
+        _share_float_mode()
     try:
         yield
     finally:
         if changed:
             torch.set_flush_denormal(False)
+            _share_float_mode()
