@@ -126,3 +126,90 @@ def test_many_compiled_models_in_one_process_all_stay_compiled(monkeypatch):
                       jit_compile=True)
         model.fit(x, y, batch_size=16, verbose=0)
     assert counters["stats"]["unique_graphs"] == 10
+
+
+# ------------------------------------------------------------------ the default training step compiled whole
+def fit_both(optimizer_factory, backend="aot_eager", monkeypatch=None, model_factory=None, epochs=2, **fit_kwargs):
+    """The same model and data trained eagerly and with jit_compile=True; returns both models and histories."""
+    monkeypatch.setattr(jit, "BACKEND", backend)
+    x, y = data(100)
+    runs = []
+    for jit_compile in (False, True):
+        lamina.utils.set_random_seed(0)
+        model = model_factory() if model_factory else lamina.Sequential(
+            [layers.Input(shape=(6,)), layers.Dense(16, activation="relu"), layers.Dense(3)])
+        model.compile(optimizer=optimizer_factory(), loss=lamina.losses.SparseCategoricalCrossentropy(
+            from_logits=True), metrics=["accuracy"], jit_compile=jit_compile)
+        history = model.fit(x, y, batch_size=32, epochs=epochs, shuffle=False, verbose=0, **fit_kwargs)
+        runs.append((model, history.history))
+    return runs
+
+
+def assert_same_training(runs, rtol=1e-5, atol=1e-6):
+    (eager, eager_hist), (compiled, hist) = runs
+    for a, b in zip(compiled.get_weights(), eager.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(hist["loss"], eager_hist["loss"], rtol=rtol)
+    assert hist["accuracy"] == eager_hist["accuracy"]
+    assert compiled.optimizer.iterations == eager.optimizer.iterations
+    for a, b in zip(compiled.optimizer.variables, eager.optimizer.variables, strict=True):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-6)  # slots too
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: lamina.optimizers.Adam(0.01),
+    lambda: lamina.optimizers.Adam(0.01, amsgrad=True),
+    lambda: lamina.optimizers.AdamW(0.01, weight_decay=0.1),
+    lambda: lamina.optimizers.SGD(0.1),
+    lambda: lamina.optimizers.SGD(0.1, momentum=0.9),
+    lambda: lamina.optimizers.SGD(0.1, momentum=0.9, nesterov=True, clipnorm=0.5),
+    lambda: lamina.optimizers.Adam(lamina.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5), global_clipnorm=1.0),
+], ids=["adam", "amsgrad", "adamw", "sgd", "momentum", "nesterov-clipnorm", "schedule-global-clipnorm"])
+def test_the_whole_compiled_step_trains_as_the_eager_step(monkeypatch, optimizer):
+    runs = fit_both(optimizer, monkeypatch=monkeypatch)
+    compiled = runs[1][0]
+    assert isinstance(compiled._trainer.jit.whole, jit.CompiledTrainStep)
+    assert counters["stats"]["unique_graphs"] == 1  # one graph: the learning rate is a tensor input
+    assert_same_training(runs)
+
+
+def test_the_whole_compiled_step_with_inductor_regularizers_and_batch_norm(monkeypatch):
+    def model():
+        return lamina.Sequential([layers.Input(shape=(6,)), layers.Dense(16, kernel_regularizer="l2", use_bias=False),
+                                  layers.BatchNormalization(), layers.Activation("relu"), layers.Dense(3)])
+
+    runs = fit_both(lambda: lamina.optimizers.Adam(0.01), backend="inductor", monkeypatch=monkeypatch,
+                    model_factory=model)
+    assert isinstance(runs[1][0]._trainer.jit.whole, jit.CompiledTrainStep)
+    assert_same_training(runs, rtol=1e-4, atol=1e-5)
+    bn_eager, bn_compiled = (m.layers[1] for m, _ in runs)  # running statistics updated inside the graph too
+    np.testing.assert_allclose(bn_compiled.moving_mean.numpy(), bn_eager.moving_mean.numpy(), rtol=1e-4, atol=1e-6)
+    assert not counters["graph_break"]
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: lamina.optimizers.Adam(0.01, use_ema=True),
+    lambda: lamina.optimizers.SGD(0.1, gradient_accumulation_steps=2),
+    lambda: lamina.optimizers.RMSprop(0.01),
+], ids=["ema", "accumulation", "no-traceable-rule"])
+def test_other_optimizers_train_with_the_compiled_model_instead(monkeypatch, optimizer):
+    runs = fit_both(optimizer, monkeypatch=monkeypatch)
+    compiled = runs[1][0]
+    assert compiled._trainer.jit.whole is None and compiled._compiled_call_impl is not None
+    assert_same_training(runs)
+
+
+def test_a_custom_train_step_is_not_replaced(monkeypatch):
+    monkeypatch.setattr(jit, "BACKEND", "aot_eager")
+    calls = []
+
+    class Custom(lamina.Sequential):
+        def train_step(self, data):
+            calls.append(len(data[0]))
+            return super().train_step(data)
+
+    model = Custom([layers.Input(shape=(6,)), layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    x, _ = data(64)
+    model.fit(x, np.zeros((64, 3), "float32"), batch_size=32, verbose=0)
+    assert calls == [32, 32] and model._trainer.jit.whole is None

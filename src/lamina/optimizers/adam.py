@@ -65,6 +65,27 @@ class Adam(Optimizer):
         for group in self.torch_optimizer.param_groups:
             group["eps"] = eps
 
+    def _traceable_rule(self) -> tuple[Any, Any]:
+        """Keras's Adam on torch.optim's slots: ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``."""
+        states = [self.torch_optimizer.state[p] for p in self._params]
+        slots = {"step": [s["step"] for s in states], "m": [s["exp_avg"] for s in states],
+                 "v": [s["exp_avg_sq"] for s in states]}
+        if self.amsgrad:
+            slots["v_max"] = [s["max_exp_avg_sq"] for s in states]
+        b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
+
+        def apply(params: list, grads: list, slots: dict, lr: torch.Tensor) -> None:
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                t = slots["step"][i].add_(1)
+                m = slots["m"][i].lerp_(g, 1.0 - b1)
+                v = slots["v"][i].mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                if "v_max" in slots:
+                    v = torch.maximum(slots["v_max"][i], v, out=slots["v_max"][i])
+                scale = lr * torch.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+                p.sub_(scale * m / (v.sqrt() + eps))
+
+        return slots, apply
+
     def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}

@@ -425,6 +425,47 @@ class Optimizer:
                                      f"with (shape {tuple(v.shape)}); pass the model's trainable weights.")
                 v.copy_(self._ema[i])
 
+    # -------------------------------------------------------------- compiled training steps
+    def _traceable_update(self) -> tuple[Any, Callable] | None:
+        """For ``jit_compile=True``'s compiled training step: ``(slots, update)``, where ``update(params, grads,
+        slots, lr)`` applies one step in place with tensor operations ``torch.compile`` traces into the step's graph
+        (``params`` aliases of the weights, in the order the optimizer was built with; ``lr`` a 0-dim tensor, so a
+        changing rate does not recompile) and ``slots`` are the optimizer's own state tensors, passed back in.
+        Clipping and weight decay are part of it. None where this optimizer, or an option it was given (loss
+        scaling, gradient accumulation, EMA, weight constraints), needs the eager step."""
+        self._require_built()
+        if (self.loss_scale_factor is not None or self.gradient_accumulation_steps or self.use_ema
+                or any(getattr(p, "constraint", None) is not None for p in self._params)):
+            return None
+        rule = self._traceable_rule()
+        if rule is None:
+            return None
+        slots, apply = rule
+        decayed = [self._use_weight_decay(p) for p in self._params] if self.weight_decay else []
+        rate = self.weight_decay
+
+        def update(params: list, grads: list, slots: Any, lr: torch.Tensor) -> None:
+            self._clip(grads)
+            if any(decayed):
+                torch._foreach_mul_([p for p, d in zip(params, decayed, strict=True) if d], 1.0 - rate * lr)
+            apply(params, grads, slots, lr)
+
+        return slots, update
+
+    def _traceable_rule(self) -> tuple[Any, Callable] | None:
+        """``(slots, apply(params, grads, slots, lr))``: this optimizer's update rule alone, as traceable in-place
+        tensor operations on its slots (see ``_traceable_update``); None: no such rule (the eager step only)."""
+        return None
+
+    def _after_traced_step(self) -> None:
+        """Count a step applied by a compiled training step, as ``step`` does after its update."""
+        self._iterations += 1
+        for group in self.torch_optimizer.param_groups:
+            if isinstance(group.get("step"), int):
+                group["step"] += 1
+        if callable(self._learning_rate):
+            self._sync_lr()
+
     # -------------------------------------------------------------- weight decay exclusions
     def exclude_from_weight_decay(self, var_list: Iterable[torch.Tensor] | None = None,
                                   var_names: Iterable[str] | None = None) -> None:

@@ -119,6 +119,10 @@ class LossScaleOptimizer(Optimizer):
             self._scale.mul_(0.5)
             self._good_steps = 0
 
+    def _traceable_update(self) -> None:
+        """None: the scale adapts to each step's gradients, a decision taken on the host (the eager step)."""
+        return None
+
     def step(self) -> None:
         """Unscale the gradients in ``.grad``; apply them with the inner optimizer unless they overflowed."""
         params = [p for p in self.inner_optimizer._params if p.grad is not None]

@@ -67,5 +67,20 @@ class SGD(Optimizer):
             return {"momentum": self.momentum, "nesterov": bool(self.nesterov)}
         return {"foreach": True}
 
+    def _traceable_rule(self) -> tuple[Any, Any]:
+        """Keras's SGD (see MomentumSGD) on its momentum slots."""
+        slots = [self.torch_optimizer.state[p]["momentum"] for p in self._params] if self.momentum else []
+        mu, nesterov = self.momentum, bool(self.nesterov)
+
+        def apply(params: list, grads: list, slots: list, lr: torch.Tensor) -> None:
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                if not mu:
+                    p.sub_(lr * g)
+                    continue
+                m = slots[i].mul_(mu).sub_(lr * g)
+                p.add_(mu * m - lr * g if nesterov else m)
+
+        return slots, apply
+
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -1,9 +1,14 @@
-"""``compile(jit_compile=True)``: the model's forward pass (and with it the backward graph) through
-``torch.compile``, with the batch axis dynamic so the last, smaller batch reuses the compiled graph.
+"""``compile(jit_compile=True)``: ``torch.compile`` with the batch axis dynamic, so the last, smaller batch reuses
+the compiled graph.
 
-What is compiled is the model's own call: every step that calls the model (the default train, test and predict
-steps, and a user's ``train_step``) runs it compiled; loss, optimizer (fused/foreach kernels already) and metrics
-stay eager. If compilation fails, training goes on eagerly after one warning saying why.
+- The default training step on the CPU compiles whole (``CompiledTrainStep``): forward pass, loss, gradients
+  (``torch.func.grad``) and the optimizer's update in one graph, called once a step. Where the optimizer or its
+  options have no traceable update (``Optimizer._traceable_update``), or that compilation fails, it is the next
+  case.
+- Otherwise what is compiled is the model's own call (``CompiledModel``): every step that calls the model (a user's
+  ``train_step``, the default test and predict steps, training on CUDA with CUDA graphs) runs it compiled; loss,
+  optimizer (fused/foreach kernels already) and metrics stay eager. If that fails too, the step runs eagerly
+  after one warning saying why.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import torch
 
 from lamina.core import tree
+from lamina.data.adapters import unpack_x_y_sample_weight
 
 # torch.compile's backend: inductor generates fused C++/Triton kernels. (Tests swap in lighter backends.)
 BACKEND: Any = "inductor"
@@ -46,6 +52,8 @@ class CompiledModel:
             self.active = True
         except Exception as error:  # noqa: BLE001  (any failure means: run eagerly)
             self._fall_back(error)
+        self.whole: CompiledTrainStep | None = None
+        self._whole_tried = device.type != "cpu"  # (CUDA keeps the compiled model with its CUDA graphs)
 
     def _fall_back(self, error: BaseException) -> None:
         self.model._compiled_call_impl = None
@@ -64,6 +72,17 @@ class CompiledModel:
         for t in tree.flatten(x):
             if isinstance(t, torch.Tensor) and t.ndim:
                 torch._dynamo.maybe_mark_dynamic(t, 0)
+        if kind == "train" and getattr(getattr(step_fn, "__func__", None), "_lamina_default", False):
+            if not self._whole_tried:
+                self._whole_tried = True
+                self.whole = CompiledTrainStep.create(self.model)
+                if self.whole is not None:
+                    try:
+                        return self.whole(batch)
+                    except Exception:  # noqa: BLE001  (the compiled model, below, is the next thing to try)
+                        self.whole = None
+            elif self.whole is not None:
+                return self.whole(batch)
         if kind in self._checked:
             return step_fn(batch)
         try:
@@ -75,3 +94,95 @@ class CompiledModel:
             self._fall_back(compiled_error)  # eager works: compilation was the problem
         self._checked.add(kind)
         return out
+
+
+class _LossOf(torch.nn.Module):
+    """The model's forward pass and loss as one module call, so that ``functional_call`` substitutes the weights
+    for both: the loss's weight penalties (regularizers) then differentiate with respect to them too."""
+
+    def __init__(self, model: Any):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Any, y: Any, sample_weight: Any) -> tuple[torch.Tensor, Any]:
+        model = self.model
+        y_pred = model(x, training=True)
+        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True), y_pred
+
+
+class CompiledTrainStep:
+    """The default training step compiled whole: forward pass, loss, gradients and the optimizer's update in one
+    graph (``torch.func.grad`` of the loss over the trainable weights, through ``torch.func.functional_call``).
+
+    Outside the graph, each step only updates the loss tracker and the metrics, as the eager step does. The
+    learning rate enters as a tensor, so schedules do not recompile. Weights that get no gradient are updated as
+    with a zero gradient (the eager step leaves them out).
+    """
+
+    def __init__(self, model: Any, slots: Any, update: Callable) -> None:
+        self.model = model
+        self.optimizer = model.optimizer
+        self.loss_module = _LossOf(model)
+        names = {id(p): name for name, p in self.loss_module.named_parameters(remove_duplicate=False)}
+        self.params = list(self.optimizer._params)
+        self.names = [names[id(p)] for p in self.params]
+        # Buffers (BatchNormalization's moving statistics) enter as inputs too: the gradient transform lets the
+        # step update its inputs in place, not tensors it would otherwise capture from the model.
+        buffers = list(self.loss_module.named_buffers(remove_duplicate=False))
+        self.buffer_names = [name for name, _ in buffers]
+        self.buffers = [b for _, b in buffers]
+        self.slots, self.update = slots, update
+        self._rate = float(self.optimizer.learning_rate)
+        self.lr = torch.tensor(self._rate, dtype=torch.float32, device=self.params[0].device)
+        self.compiled = torch.compile(self._step, backend=BACKEND, dynamic=None)
+
+    @classmethod
+    def create(cls, model: Any) -> CompiledTrainStep | None:
+        """The compiled step for ``model``, or None where it does not apply: a distributed run, weights not all
+        on one CPU device, an optimizer without a traceable update."""
+        optimizer = getattr(model, "optimizer", None)
+        if "_distributed_call" in model.__dict__ or optimizer is None or not optimizer.built:
+            return None  # (a distributed run: DDP/FSDP own the backward pass)
+        params = optimizer._params
+        if not params or any(p.device.type != "cpu" for p in params):
+            return None
+        found = optimizer._traceable_update()
+        if found is None:
+            return None
+        # Find the layers that may add losses now, eagerly (and drop losses left from calls before training):
+        # the compiled step then only reads this state, and the same state at every step means one graph.
+        model._trainer._reg_layers = None
+        model._trainer._regularization_losses()
+        return cls(model, *found)
+
+    def _step(self, weights: list, buffers: list, slots: Any, lr: torch.Tensor, x: Any, y: Any,
+              sample_weight: Any) -> Any:
+        loss_module, names, buffer_names = self.loss_module, self.names, self.buffer_names
+
+        def loss_of(weights: list, buffers: list) -> tuple[torch.Tensor, Any]:
+            tensors = {**dict(zip(buffer_names, buffers, strict=True)), **dict(zip(names, weights, strict=True))}
+            loss, y_pred = torch.func.functional_call(loss_module, tensors, (x, y, sample_weight), strict=False)
+            return loss, (loss.detach(), tree.map_structure(torch.Tensor.detach, y_pred))
+
+        grads, (loss, y_pred) = torch.func.grad(loss_of, has_aux=True)(weights, buffers)
+        with torch.no_grad():
+            self.update(weights, list(grads), slots, lr)
+        return loss, y_pred
+
+    def __call__(self, batch: Any) -> Any:
+        from lamina.training.step import batch_size_of
+
+        x, y, sample_weight = unpack_x_y_sample_weight(batch)
+        for t in tree.flatten(y):
+            if isinstance(t, torch.Tensor) and t.ndim:
+                torch._dynamo.maybe_mark_dynamic(t, 0)
+        optimizer, model = self.optimizer, self.model
+        rate = optimizer._current_lr()
+        if rate != self._rate:
+            self._rate = rate
+            self.lr.fill_(rate)
+        loss, y_pred = self.compiled([p.detach() for p in self.params], self.buffers, self.slots, self.lr, x, y,
+                                     sample_weight)
+        model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
+        optimizer._after_traced_step()
+        return model.compute_metrics(x, y, y_pred, sample_weight)
