@@ -213,3 +213,35 @@ def test_a_custom_train_step_is_not_replaced(monkeypatch):
     x, _ = data(64)
     model.fit(x, np.zeros((64, 3), "float32"), batch_size=32, verbose=0)
     assert calls == [32, 32] and model._trainer.jit.whole is None
+
+
+def test_layers_adding_losses_train_as_eagerly(monkeypatch):
+    class Penalized(layers.Layer):
+        def call(self, x):
+            self.add_loss(0.1 * x.square().mean())
+            return x
+
+    def with_add_loss():
+        return lamina.Sequential([layers.Input(shape=(6,)), layers.Dense(16), Penalized(), layers.Dense(3)])
+
+    def with_activity_regularizer():
+        return lamina.Sequential([layers.Input(shape=(6,)), layers.Dense(16, activity_regularizer="l2"),
+                                  layers.Dense(3)])
+
+    runs = fit_both(lambda: lamina.optimizers.Adam(0.01), monkeypatch=monkeypatch, model_factory=with_add_loss)
+    assert not runs[1][0]._trainer.jit.whole.active  # noticed at the first step, compiled model after that
+    assert_same_training(runs)
+    runs = fit_both(lambda: lamina.optimizers.Adam(0.01), monkeypatch=monkeypatch,
+                    model_factory=with_activity_regularizer)
+    assert runs[1][0]._trainer.jit.whole is None
+    assert_same_training(runs)
+
+
+def test_fitting_again_reuses_the_compiled_step(monkeypatch):
+    monkeypatch.setattr(jit, "BACKEND", "aot_eager")
+    x, y = data(64)
+    model = make(jit_compile=True, dropout=False)
+    for _ in range(3):
+        model.fit(x, y, batch_size=32, verbose=0)
+    assert isinstance(model._trainer.jit.whole, jit.CompiledTrainStep)
+    assert counters["stats"]["unique_graphs"] == 1

@@ -314,6 +314,8 @@ class Layer(nn.Module):
     def add_loss(self, loss: torch.Tensor) -> None:
         """Add a loss (e.g. an activity penalty) that joins the training loss of the current step."""
         global LOSSES_ADDED
+        if isinstance(loss, torch.Tensor) and loss.is_meta:
+            return  # a call made for shape inference, not a step
         LOSSES_ADDED += 1
         self._added_losses.append(loss)
 

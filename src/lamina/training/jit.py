@@ -21,6 +21,7 @@ import torch
 
 from lamina.core import tree
 from lamina.data.adapters import unpack_x_y_sample_weight
+from lamina.layers import layer as layer_module
 
 # torch.compile's backend: inductor generates fused C++/Triton kernels. (Tests swap in lighter backends.)
 BACKEND: Any = "inductor"
@@ -81,7 +82,7 @@ class CompiledModel:
                         return self.whole(batch)
                     except Exception:  # noqa: BLE001  (the compiled model, below, is the next thing to try)
                         self.whole = None
-            elif self.whole is not None:
+            elif self.whole is not None and self.whole.active:
                 return self.whole(batch)
         if kind in self._checked:
             return step_fn(batch)
@@ -135,6 +136,7 @@ class CompiledTrainStep:
         self._rate = float(self.optimizer.learning_rate)
         self.lr = torch.tensor(self._rate, dtype=torch.float32, device=self.params[0].device)
         self.compiled = torch.compile(self._step, backend=BACKEND, dynamic=None)
+        self.active = True
 
     @classmethod
     def create(cls, model: Any) -> CompiledTrainStep | None:
@@ -146,14 +148,10 @@ class CompiledTrainStep:
         params = optimizer._params
         if not params or any(p.device.type != "cpu" for p in params):
             return None
+        if any(getattr(m, "activity_regularizer", None) is not None for m in model.modules()):
+            return None  # (losses added by the forward pass, collected on the host: the eager step)
         found = optimizer._traceable_update()
-        if found is None:
-            return None
-        # Find the layers that may add losses now, eagerly (and drop losses left from calls before training):
-        # the compiled step then only reads this state, and the same state at every step means one graph.
-        model._trainer._reg_layers = None
-        model._trainer._regularization_losses()
-        return cls(model, *found)
+        return None if found is None else cls(model, *found)
 
     def _step(self, weights: list, buffers: list, slots: Any, lr: torch.Tensor, x: Any, y: Any,
               sample_weight: Any) -> Any:
@@ -173,10 +171,15 @@ class CompiledTrainStep:
         from lamina.training.step import batch_size_of
 
         x, y, sample_weight = unpack_x_y_sample_weight(batch)
-        for t in tree.flatten(y):
+        for t in tree.flatten((y, sample_weight)):
             if isinstance(t, torch.Tensor) and t.ndim:
                 torch._dynamo.maybe_mark_dynamic(t, 0)
-        optimizer, model = self.optimizer, self.model
+        optimizer, model, trainer = self.optimizer, self.model, self.model._trainer
+        if trainer._reg_layers is None:
+            # Find the layers that may add losses now, eagerly (dropping losses left by calls before this run):
+            # the compiled step then only reads that state, and the same state at every step means one graph.
+            trainer._regularization_losses()
+        added = layer_module.LOSSES_ADDED
         rate = optimizer._current_lr()
         if rate != self._rate:
             self._rate = rate
@@ -185,4 +188,8 @@ class CompiledTrainStep:
                                      sample_weight)
         model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
         optimizer._after_traced_step()
+        if added != layer_module.LOSSES_ADDED:
+            # A layer called add_loss: the step took it in, but the loss changes from step to step (each would
+            # compile anew), so the next steps take the compiled model's path.
+            self.active = False
         return model.compute_metrics(x, y, y_pred, sample_weight)

@@ -125,8 +125,9 @@ class Trainer:
                                                    if m is not model):
             model.built = True  # e.g. a GAN of two built models: its train_step, not its call, uses the data
         if not custom_step or not model.built:
-            with torch.no_grad():
+            with torch.no_grad(), torch.compiler.set_stance("force_eager"):  # a look at the data: no graph for it
                 y_pred = model(x, training=False)
+            model._clear_losses()  # what layers added in this look at the data is no step's loss
             if with_targets and y is not None and self.compiled_loss is not None and not custom_step:
                 if not self.compiled_loss.built:
                     self.compiled_loss.build(model, y, y_pred)
@@ -424,9 +425,11 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 class _Outputs:
     """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
-    With the number of rows known, the result is allocated once on the host and batches are kept where they were
-    computed until about ``flush_bytes`` have gathered, then copied into it in one go: peak memory is the result
-    plus that buffer, and no batch waits for its own device-to-host copy. Otherwise batches are concatenated."""
+    With the number of rows known, the result is allocated once on the host. Batches computed there are copied
+    into it at once (freed right away, they leave no holes in the heap); batches on an accelerator are kept there
+    until about ``flush_bytes`` have gathered, then copied in one go, so that no batch waits for its own
+    device-to-host copy. Peak memory is the result plus that buffer. Without a row count, batches are
+    concatenated at the end."""
 
     def __init__(self, rows: int | None, flush_bytes: int = 16 << 20):
         self.rows, self.filled = rows, 0
@@ -447,7 +450,7 @@ class _Outputs:
                 self.flush_rows = max(1, self.flush_bytes // max(row_bytes, 1))
         self.pending.append(leaves)
         self.pending_rows += leaves[0].shape[0]
-        if self.arrays and self.pending_rows >= self.flush_rows:
+        if self.arrays and (self.pending_rows >= self.flush_rows or leaves[0].device.type == "cpu"):
             self._flush()
 
     def _flush(self) -> None:
