@@ -1074,3 +1074,21 @@ def test_fit_evaluate_predict_flush_denormals_on_cpu_and_restore_the_mode():
         assert seen == [("fit", False)] * 2
     finally:
         device.set_flush_denormal(True)
+
+
+def test_losses_added_by_layers_count_once_per_step():
+    """add_loss in call(): not from the symbolic build (meta tensors), not from fit's first look at the data."""
+
+    class Penalized(layers.Layer):
+        def call(self, x):
+            self.add_loss(0.1 * x.square().mean())
+            return x
+
+    model = lamina.Sequential([layers.Input((D_IN,)), layers.Dense(D_OUT, kernel_initializer="ones"), Penalized()])
+    model.compile(optimizer=SGD(learning_rate=0.0), loss="mse")
+    x, _ = regression_data(4)
+    y = np.zeros((4, D_OUT), "float32")
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    out = x @ np.ones((D_IN, D_OUT), "float32")
+    expected = np.square(out).mean() + 0.1 * np.square(out).mean()
+    np.testing.assert_allclose(history.history["loss"], [expected, expected], rtol=1e-5)
