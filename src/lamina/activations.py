@@ -415,3 +415,14 @@ def serialize(fn: Callable[..., Any] | None) -> str:
         pass
     return getattr(fn, "__name__", type(fn).__name__)
 
+
+def activate_fresh(activation: Any, x: torch.Tensor) -> torch.Tensor:
+    """``activation(x)`` for a tensor its caller has just computed and holds alone (a layer's pre-activation):
+    the default ReLU rectifies it in place, as ``nn.ReLU(inplace=True)``, one activation-sized tensor less.
+
+    >>> activate_fresh(relu, torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    if activation is relu:
+        return x.relu_()
+    return activation(x)

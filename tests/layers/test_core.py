@@ -333,3 +333,25 @@ def test_regularizers_and_constraints_survive_the_config_round_trip(keras):
     assert regularizers.get(clone.bias_regularizer).l1 == pytest.approx(0.3)
     assert constraints.get(clone.kernel_constraint).max_value == 2.0
     assert config["bias_constraint"] is None
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dense(4, activation="relu"),
+                                  lambda: layers.Conv2D(4, 3, activation="relu")], ids=["dense", "conv2d"])
+def test_relu_in_place_on_the_layers_own_output_keeps_values_and_gradients(make):
+    """The default ReLU rectifies the pre-activation in place: same outputs and gradients as the plain formula."""
+    layer = make()
+    x = torch.randn(2, 5, 5, 3, requires_grad=True) if isinstance(layer, layers.Conv2D) else torch.randn(
+        6, 3, requires_grad=True)
+    out = layer(x)
+    linear = make()
+    linear(x)  # built, then given the same weights and no activation
+    linear.set_weights(layer.get_weights())
+    linear.activation = lamina.activations.linear
+    expected = torch.relu(linear(x))
+    torch.testing.assert_close(out, expected)
+    weights = [layer.kernel, layer.bias]
+    grads = torch.autograd.grad((out * torch.arange(out.numel()).reshape(out.shape)).sum(), [x, *weights])
+    ref_weights = [linear.kernel, linear.bias]
+    ref = torch.autograd.grad((expected * torch.arange(out.numel()).reshape(out.shape)).sum(), [x, *ref_weights])
+    for g, r in zip(grads, ref, strict=True):
+        torch.testing.assert_close(g, r)

@@ -69,9 +69,14 @@ def flushing_denormals(all_threads: bool = False) -> bool:
     """Whether this thread flushes denormal floats to zero (probed with one denormal product); with
     ``all_threads``, whether every thread of PyTorch's CPU pool does (a product large enough to be split over
     them all comes out all zeros)."""
-    size = 1 if not all_threads else 65536 * max(torch.get_num_threads(), 1)
+    if not all_threads:
+        return float(_ONE_DENORMAL.mul(1.0)) == 0.0
+    size = 65536 * max(torch.get_num_threads(), 1)
     product = torch.full((size,), _DENORMAL_BITS, dtype=torch.int32).view(torch.float32).mul_(1.0)
     return bool((product == 0).all())
+
+
+_ONE_DENORMAL = torch.tensor([_DENORMAL_BITS], dtype=torch.int32).view(torch.float32)
 
 
 def _share_float_mode() -> bool:

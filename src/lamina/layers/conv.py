@@ -210,6 +210,14 @@ class _ConvBase(Layer):
             pad = 0
         return _CONV[self.rank](x, weight, bias, self.strides, pad, self.dilation_rate, groups)
 
+    def _activate(self, y: torch.Tensor) -> torch.Tensor:
+        """The activation of the convolution's own output ``y`` (channels first), returned in the layer's data
+        format. The default ReLU rectifies ``y`` in place before the layout view (on the view, autograd would keep
+        its base alive: more memory, not less)."""
+        if self.activation is activations.relu:
+            return to_data_format(y.relu_(), self.data_format)
+        return self.activation(to_data_format(y, self.data_format))
+
     def _common_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
                 "data_format": self.data_format, "dilation_rate": self.dilation_rate,
@@ -278,7 +286,7 @@ class _Conv(_ConvBase):
             self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, self.groups)  # (batch, filters, *out_spatial)
-        return self.activation(to_data_format(y, self.data_format))
+        return self._activate(y)
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
         return _torch_to_keras(value) if name == "kernel" else value
@@ -407,7 +415,7 @@ class _ConvTranspose(_ConvBase):
                 y = y.narrow(axis, 0, y.shape[axis] - r)  # a view
             if self.bias is not None:
                 y = y + self.bias.view(-1, *([1] * self.rank))
-        return self.activation(to_data_format(y, self.data_format))
+        return self._activate(y)
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
         return _torch_to_keras(value) if name == "kernel" else value
@@ -491,7 +499,7 @@ class _DepthwiseConv(_ConvBase):
             self._check_input(inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, groups=x.shape[1])  # (batch, in * multiplier, *out_spatial)
-        return self.activation(to_data_format(y, self.data_format))
+        return self._activate(y)
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
         return _depthwise_torch_to_keras(value, self.depth_multiplier) if name == "kernel" else value
@@ -562,7 +570,7 @@ class _SeparableConv(_DepthwiseConv):
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.depthwise_kernel, None, groups=x.shape[1])  # (batch, in * multiplier, *out)
         y = _CONV[self.rank](y, self.pointwise_kernel, self.bias)  # (batch, filters, *out)
-        return self.activation(to_data_format(y, self.data_format))
+        return self._activate(y)
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
         if name == "depthwise_kernel":

@@ -119,7 +119,7 @@ class Dense(Layer):
             x = torch.addmm(bias, inputs, self.kernel)  # (batch, in) @ (in, units) + (units,)
         else:
             x = F.linear(inputs, self.kernel.T, bias)  # (..., in) @ (in, units) + (units,)
-        return self.activation(x)
+        return activations.activate_fresh(self.activation, x)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),

@@ -13,8 +13,10 @@ the compiled graph.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -79,7 +81,8 @@ class CompiledModel:
                 self.whole = CompiledTrainStep.create(self.model)
                 if self.whole is not None:
                     try:
-                        return self.whole(batch)
+                        with _quiet_tracing():
+                            return self.whole(batch)
                     except Exception:  # noqa: BLE001  (the compiled model, below, is the next thing to try)
                         self.whole = None
             elif self.whole is not None and self.whole.active:
@@ -95,6 +98,20 @@ class CompiledModel:
             self._fall_back(compiled_error)  # eager works: compilation was the problem
         self._checked.add(kind)
         return out
+
+
+@contextlib.contextmanager
+def _quiet_tracing() -> Iterator[None]:
+    """The first compiled step is a trial: where an operation cannot be traced (PyTorch's fused CPU LSTM kernel),
+    PyTorch logs the failure as an error with its traceback before raising it; lamina then takes the other path,
+    so that log would only alarm."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _LossOf(torch.nn.Module):
