@@ -9,5 +9,5 @@ REPEATS=${REPEATS:-5}
 $PY bench/bench_fit.py --repeats "$REPEATS" --jit
 $PY bench/bench_fit.py --repeats "$REPEATS" --only cnn --mixed
 $PY bench/bench_infer.py --repeats "$REPEATS"
-$PY bench/bench_memory.py
+$PY bench/bench_memory.py --repeats 9
 $PY bench/bench_keras.py --repeats 3
