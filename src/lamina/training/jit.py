@@ -81,9 +81,8 @@ class CompiledModel:
                 self.whole = CompiledTrainStep.create(self.model)
                 if self.whole is not None:
                     try:
-                        with _quiet_tracing():
-                            return self.whole(batch)
-                    except Exception:  # noqa: BLE001  (the compiled model, below, is the next thing to try)
+                        return self.whole(batch)
+                    except _NotCompiled:  # nothing was applied: the compiled model, below, is the next thing to try
                         self.whole = None
             elif self.whole is not None and self.whole.active:
                 return self.whole(batch)
@@ -112,6 +111,10 @@ def _quiet_tracing() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+class _NotCompiled(Exception):
+    """The whole training step could not be compiled (raised before any update)."""
 
 
 class _LossOf(torch.nn.Module):
@@ -154,6 +157,7 @@ class CompiledTrainStep:
         self.lr = torch.tensor(self._rate, dtype=torch.float32, device=self.params[0].device)
         self.compiled = torch.compile(self._step, backend=BACKEND, dynamic=None)
         self.active = True
+        self._tried = False
 
     @classmethod
     def create(cls, model: Any) -> CompiledTrainStep | None:
@@ -201,8 +205,16 @@ class CompiledTrainStep:
         if rate != self._rate:
             self._rate = rate
             self.lr.fill_(rate)
-        loss, y_pred = self.compiled([p.detach() for p in self.params], self.buffers, self.slots, self.lr, x, y,
-                                     sample_weight)
+        args = ([p.detach() for p in self.params], self.buffers, self.slots, self.lr, x, y, sample_weight)
+        if self._tried:
+            loss, y_pred = self.compiled(*args)
+        else:  # the first call compiles (before anything runs); a failure leaves the weights as they were
+            try:
+                with _quiet_tracing():
+                    loss, y_pred = self.compiled(*args)
+            except Exception as error:  # noqa: BLE001
+                raise _NotCompiled from error
+            self._tried = True
         model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
         optimizer._after_traced_step()
         if added != layer_module.LOSSES_ADDED:
