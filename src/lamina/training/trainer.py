@@ -448,9 +448,12 @@ class _Outputs:
                 self.arrays = [torch.empty((self.rows, *t.shape[1:]), dtype=_host_dtype(t)) for t in leaves]
                 row_bytes = sum(t.numel() // max(t.shape[0], 1) * t.element_size() for t in leaves if t.ndim)
                 self.flush_rows = max(1, self.flush_bytes // max(row_bytes, 1))
+        if not self.arrays:  # rows unknown: host copies, concatenated at the end (device memory stays bounded)
+            self.pending.append([t.detach().to("cpu") for t in leaves])
+            return
         self.pending.append(leaves)
         self.pending_rows += leaves[0].shape[0]
-        if self.arrays and (self.pending_rows >= self.flush_rows or leaves[0].device.type == "cpu"):
+        if self.pending_rows >= self.flush_rows or leaves[0].device.type == "cpu":
             self._flush()
 
     def _flush(self) -> None:
