@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import re
 from collections.abc import Iterator
 
@@ -112,6 +113,9 @@ def _find_openmp_runtime() -> tuple | None:
     try:
         with open("/proc/self/maps") as maps:  # the OpenMP library PyTorch loaded (Linux)
             paths = sorted(set(re.findall(r"/\S*lib(?:gomp|iomp5)\S*\.so\S*", maps.read())))
+        # PyTorch's own copy first (torch/lib or torch.libs beside the package), should others be loaded too
+        ours = os.path.join(os.path.dirname(os.path.dirname(torch.__file__)), "torch")
+        paths.sort(key=lambda path: not path.startswith(ours))
         libm_name = ctypes.util.find_library("m")
         if not paths or libm_name is None:
             return None
