@@ -362,6 +362,10 @@ class Optimizer:
                 constraint = getattr(p, "constraint", None)
                 if constraint is not None:
                     p.copy_(constraint(p))
+        self._count_step()
+
+    def _count_step(self) -> None:
+        """One more step in ``iterations``, after an update (eager or compiled)."""
         self._iterations += 1
         if callable(self._learning_rate):
             self._sync_lr()  # the torch param groups show the rate of the next step, as `learning_rate` does
@@ -458,13 +462,12 @@ class Optimizer:
         return None
 
     def _after_traced_step(self) -> None:
-        """Count a step applied by a compiled training step, as ``step`` does after its update."""
-        self._iterations += 1
+        """Count a step applied by a compiled training step, as ``step`` does after its update (the torch
+        optimizers that count in their param groups, lamina's foreach ones, counted there too)."""
         for group in self.torch_optimizer.param_groups:
             if isinstance(group.get("step"), int):
                 group["step"] += 1
-        if callable(self._learning_rate):
-            self._sync_lr()
+        self._count_step()
 
     # -------------------------------------------------------------- weight decay exclusions
     def exclude_from_weight_decay(self, var_list: Iterable[torch.Tensor] | None = None,
