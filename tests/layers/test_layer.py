@@ -758,3 +758,18 @@ def test_a_float64_input_is_still_cast_on_the_plain_path():
     layer = layers.Dense(2)
     layer(torch.randn(3, 4))
     assert layer(torch.randn(3, 4, dtype=torch.float64)).dtype == torch.float32
+
+
+def test_train_and_eval_set_every_flag_and_keep_the_shortcut():
+    model = lamina.Sequential([layers.Input((4,)), layers.Dense(3), layers.Dense(2)])
+    model(torch.randn(2, 4))
+    model(torch.randn(2, 4))
+    dense = model.layers[0]
+    assert dense.__dict__.get("_plain") is True
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    assert dense.__dict__.get("_plain") is True  # a plain layer never reads the flag: the shortcut stays
+    model.train()
+    assert all(m.training for m in model.modules())
+    dense.training = 1  # not a bool: the ordinary assignment (which ends the shortcut)
+    assert dense.training == 1 and "_plain" not in dense.__dict__

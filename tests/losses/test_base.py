@@ -111,6 +111,30 @@ def test_custom_subclass_and_function_wrapper(keras):
         losses.LossFunctionWrapper("mse")
 
 
+@pytest.mark.parametrize("base", ["MeanSquaredError", "SparseCategoricalCrossentropy", "BinaryCrossentropy",
+                                  "CategoricalCrossentropy"])
+def test_subclass_redefining_call_is_not_bypassed_by_the_fused_mean(base):
+    # the built-in losses compute their unweighted mean in one fused kernel; a subclass that redefines
+    # call (or call_with_mask) must get its own values averaged instead
+    cls = getattr(losses, base)
+    kwargs = {"from_logits": True} if "Crossentropy" in base else {}
+    y_pred = torch.randn(6, 3)
+    y_true = {"MeanSquaredError": torch.randn(6, 3), "SparseCategoricalCrossentropy": torch.arange(6) % 3,
+              "BinaryCrossentropy": (torch.rand(6, 3) > 0.5).float(),
+              "CategoricalCrossentropy": torch.eye(3)[torch.arange(6) % 3]}[base]
+
+    class Doubled(cls):
+        def call(self, y_true, y_pred):
+            return 2 * super().call(y_true, y_pred)
+
+    class Unchanged(cls):
+        pass
+
+    close(Doubled(**kwargs)(y_true, y_pred), 2 * cls(**kwargs)(y_true, y_pred), rtol=1e-6)
+    close(Unchanged(**kwargs)(y_true, y_pred), cls(**kwargs)(y_true, y_pred), rtol=1e-6)
+    assert Unchanged._fused_ok and not Doubled._fused_ok
+
+
 def test_dtype_float64_loss(keras):
     y_true, y_pred = data("regression", (7, 4), np.random.default_rng(1))
     value = losses.MeanSquaredError(dtype="float64")(y_true, y_pred)

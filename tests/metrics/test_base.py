@@ -351,3 +351,37 @@ def test_mean_sums_hits_and_other_precisions_in_its_own_dtype():
     m.update_state(torch.tensor([0.5, 0.25], dtype=torch.bfloat16))
     assert m.result().dtype == torch.float32
     assert float(m.result()) == pytest.approx((3 + 0.75) / 6)
+
+
+def test_in_place_updates_equal_the_general_path():
+    # the loss tracker's update (a batch mean weighted by the batch size) and an accuracy's hits take a short
+    # path once the accumulator exists; each must give what the general path gives
+    fast, general = metrics.Mean(), metrics.Mean()
+    hits = torch.tensor([True, False, True, True, False])
+    fast.update_state(torch.tensor(0.25), sample_weight=4)  # creates the accumulator (general path)
+    fast.update_state(torch.tensor(1.5), sample_weight=3)  # in place
+    fast.update_state(hits)  # in place: counted
+    general.update_state(torch.tensor([0.25] * 4 + [1.5] * 3 + hits.float().tolist()))
+    close(fast.result(), general.result())
+    assert fast.state("count") == 12 and not isinstance(fast.state("count"), torch.Tensor)
+    fast.update_state(torch.tensor(2.0, dtype=torch.float64), sample_weight=1)  # another dtype: still in place
+    assert fast.state("total").dtype == torch.float32
+    close(fast.result(), (0.25 * 4 + 1.5 * 3 + 3 + 2.0) / 13)
+
+
+def test_reset_zeroes_shaped_accumulators_in_place_and_makes_others_lazy():
+    m = metrics.Mean()
+    m.update_state(torch.tensor([1.0, 2.0]))
+    total = m.state("total")
+    m.reset_state()
+    assert m.state("total") is total and float(total) == 0.0 and m.state("count") == 0
+    close(m.result(), 0.0)
+    m.update_state(torch.tensor([4.0]))
+    assert m.state("total") is total and float(m.result()) == 4.0
+    shaped_by_data = metrics.Metric()  # an accumulator that takes its shape from the data: lazy again
+    shaped_by_data.add_state("values", shape=None)
+    shaped_by_data.accumulate("values", torch.ones(3))
+    shaped_by_data.reset_state()
+    assert shaped_by_data.state("values") == 0 and not isinstance(shaped_by_data.state("values"), torch.Tensor)
+    shaped_by_data.accumulate("values", torch.ones(5))
+    assert shaped_by_data.state("values").shape == (5,)

@@ -311,3 +311,39 @@ def test_hand_written_torch_training_loop():
         losses.append(loss.item())
     assert all(p.grad is not None for p in model.parameters())
     assert losses[-1] < 0.2 * losses[0]
+
+
+# ----------------------------------------------------------------- a stack of plain layers runs them directly
+def _stack(*extra):
+    model = lamina.Sequential([layers.Input((4,)), layers.Dense(5, activation="relu"), *extra, layers.Dense(2)])
+    model(torch.randn(3, 4))  # the layers' first calls (after which they are plain)
+    return model
+
+
+def test_a_stack_of_plain_layers_gives_what_its_layers_give():
+    model = _stack()
+    assert model._runs_plain({}) and model._runs_plain({"training": True})
+    x = torch.randn(6, 4)
+    manual = model.layers[1](model.layers[0](x))
+    torch.testing.assert_close(model(x), manual)
+    torch.testing.assert_close(model(x, training=True), manual)
+    assert model(x.double()).dtype == torch.float32  # the Input's dtype, as on the full path
+    with pytest.raises(ValueError, match=r"expects shape \(None, 4\), but received input of shape \(6, 5\)"):
+        model(torch.randn(6, 5))
+
+
+def test_a_layer_that_reads_the_training_flag_keeps_the_full_path():
+    model = _stack(layers.Dropout(0.5, seed=1))
+    assert not model._runs_plain({"training": True})
+    x = torch.ones(64, 4)
+    torch.testing.assert_close(model(x, training=False), model(x, training=False))
+    assert not torch.equal(model(x, training=True), model(x, training=False))  # the flag reached Dropout
+
+
+def test_hooks_on_the_model_still_fire():
+    model = _stack()
+    seen = []
+    handle = model.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    model(torch.randn(3, 4))
+    handle.remove()
+    assert seen == [torch.Size([3, 2])] and model._runs_plain({})

@@ -245,13 +245,23 @@ class CallCounter:
         return sum(self.counts.values())
 
 
-def test_to_floats_makes_one_transfer_for_many_tensors(monkeypatch):
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_to_floats_makes_one_transfer_for_many_accelerator_tensors(monkeypatch):
+    logs = {f"m{i}": torch.tensor(float(i) / 4, device="cuda") for i in range(8)}
+    counter = CallCounter(monkeypatch)
+    values = to_floats(logs)
+    assert counter.counts == {"tolist": 1}
+    assert values == {f"m{i}": i / 4 for i in range(8)}
+
+
+def test_to_floats_reads_cpu_tensors_directly(monkeypatch):
+    # nothing to transfer on the CPU: stacking first would only add work
     logs = {f"m{i}": torch.tensor(float(i) / 4) for i in range(8)}
     logs["plain"] = 3
     logs["none"] = None
     counter = CallCounter(monkeypatch)
     values = to_floats(logs)
-    assert counter.counts == {"tolist": 1}
+    assert counter.counts == {"__float__": 8}
     assert list(values) == [*(f"m{i}" for i in range(8)), "plain"]  # order kept, None dropped
     assert values == {**{f"m{i}": i / 4 for i in range(8)}, "plain": 3.0}
     assert all(type(v) is float for v in values.values())

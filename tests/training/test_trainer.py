@@ -1092,3 +1092,16 @@ def test_losses_added_by_layers_count_once_per_step():
     out = x @ np.ones((D_IN, D_OUT), "float32")
     expected = np.square(out).mean() + 0.1 * np.square(out).mean()
     np.testing.assert_allclose(history.history["loss"], [expected, expected], rtol=1e-5)
+
+
+def test_evaluate_and_predict_leave_the_global_random_state_alone():
+    # data read in order needs no shuffling seed: drawing one would shift every random number after it
+    model = mlp()
+    model.compile(loss="mse")
+    x, y = regression_data()
+    model.evaluate(x, y, verbose=0)
+    state = torch.get_rng_state()
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    model.fit(x, y, shuffle=False, epochs=1, verbose=0)
+    assert torch.equal(torch.get_rng_state(), state)

@@ -149,10 +149,20 @@ class ArrayAdapter:
         self.shuffle = shuffle
         self.steps_per_epoch = steps_per_epoch
         self._stream: Iterator[Batch] = iter(())
-        self._generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
-        self._pass_rng = self._generator.get_state()  # where the current pass's shuffle started
+        # Shuffling draws its seed from the global generator (so torch.manual_seed fixes the order); data read
+        # in order draws nothing: evaluate and predict leave the global random state as they found it, and
+        # make no generator of their own unless a checkpoint asks for its state.
+        self._seed = int(torch.randint(0, 2**62, (1,)).item()) if shuffle else 0
+        self._rng: torch.Generator | None = None
+        self._pass_rng: torch.Tensor | None = None  # where the current pass's shuffle started (None: not yet)
         self._pass_batches = 0  # batches of the current pass handed out so far
         self._skip_steps = 0  # steps of the next epoch already done before a resume
+
+    @property
+    def _generator(self) -> torch.Generator:
+        if self._rng is None:
+            self._rng = torch.Generator().manual_seed(self._seed)
+        return self._rng
 
     @property
     def num_batches(self) -> int:
@@ -183,7 +193,9 @@ class ArrayAdapter:
         """Where the data stands after ``epoch_steps`` steps of the current epoch (for an exact resume)."""
         if self.steps_per_epoch is None and epoch_steps == 0:  # between epochs: the next pass starts afresh
             return {"pass_rng": self._generator.get_state(), "pass_batches": 0, "epoch_steps": 0}
-        return {"pass_rng": self._pass_rng.clone(), "pass_batches": self._pass_batches, "epoch_steps": epoch_steps}
+        # no pass started yet, or an unshuffled one: the generator has not moved, its state now is the start
+        start = self._pass_rng if self._pass_rng is not None else self._generator.get_state()
+        return {"pass_rng": start.clone(), "pass_batches": self._pass_batches, "epoch_steps": epoch_steps}
 
     def resume(self, position: dict) -> None:
         """Continue from ``position``: the next ``epoch()`` yields the rest of that epoch, in the same order."""
@@ -193,13 +205,24 @@ class ArrayAdapter:
             self._stream = self._one_pass(int(position["pass_batches"]))
 
     def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
-        self._pass_rng = self._generator.get_state()
+        self._pass_rng = self._generator.get_state() if self.shuffle else None
         self._pass_batches = skip
         order = None
         if self.shuffle and self.shuffle != "batch":
             order = torch.randperm(self.num_samples, generator=self._generator)
             if not self.streaming:
                 order = order.to(self.device, non_blocking=True)
+        x, y = self.x, self.y
+        if not self.streaming and type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor) and \
+                self.sample_weight is None:  # the common case: one array of inputs (and one of targets)
+            for start, stop in self._slices()[skip:]:
+                self._pass_batches += 1
+                if order is None:  # views, no copy
+                    yield (x[start:stop],) if y is None else (x[start:stop], y[start:stop])
+                else:
+                    idx = order[start:stop]
+                    yield (x.index_select(0, idx),) if y is None else (x.index_select(0, idx), y.index_select(0, idx))
+            return
         for start, stop in self._slices()[skip:]:
             if order is None:
                 take = lambda t, a=start, b=stop: t[a:b]  # noqa: E731  (views, no copy)

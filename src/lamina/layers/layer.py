@@ -100,6 +100,9 @@ class Layer(nn.Module):
     _plain = False  # set per instance after its first real call (see _is_plain); any assignment resets it
 
     def __setattr__(self, key: str, value: Any) -> None:
+        if key == "training" and type(value) is bool:  # model.train()/eval() on every module: a plain flag,
+            self.__dict__["training"] = value  # which a plain layer never reads (see _is_plain)
+            return
         self.__dict__.pop("_plain", None)
         info = self.__dict__.get("_weight_info")
         if info is not None and isinstance(value, torch.Tensor):
@@ -451,7 +454,7 @@ class Layer(nn.Module):
             x = args[0]
             if type(x) is torch.Tensor and (x.dtype is self._compute_dtype or not (
                     self._autocast and x.is_floating_point())) and not x.is_meta and \
-                    not dtype_policy.MIXED_IN_USE and not _hooked(self):
+                    not dtype_policy.MIXED_IN_USE and not hooked(self):
                 try:
                     return self.call(x)
                 except Exception as error:
@@ -512,7 +515,7 @@ class Layer(nn.Module):
             elif dtype_policy.MIXED_IN_USE:
                 with _precision(self, probe):
                     outputs = nn.Module.__call__(self, *args, **kwargs)
-            elif self._direct_call and self._compiled_call_impl is None and not _hooked(self):
+            elif self._direct_call and self._compiled_call_impl is None and not hooked(self):
                 outputs = self.call(*args, **kwargs)  # what nn.Module.__call__ comes to without hooks, frames fewer
             else:
                 outputs = nn.Module.__call__(self, *args, **kwargs)
@@ -658,7 +661,7 @@ class Layer(nn.Module):
         return f"name={self.name!r}"
 
 
-def _hooked(module: nn.Module) -> bool:
+def hooked(module: nn.Module) -> bool:
     """Whether calling ``module`` must go through ``nn.Module.__call__``: it (or every module) has hooks, or
     ``torch.jit.trace`` is recording."""
     return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks

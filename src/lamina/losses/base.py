@@ -194,6 +194,16 @@ class Loss:
 
     #: Whether ``__call__`` casts ``y_true`` to the loss dtype (sparse losses keep integer labels).
     _float_labels = True
+    #: Whether ``_fused_mean`` computes what ``call`` would: False when no class defines one, or when a
+    #: subclass redefines ``call``/``call_with_mask`` below the class that fused them (set per class).
+    _fused_ok = False
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        depth = {name: next(i for i, c in enumerate(cls.__mro__) if name in vars(c))
+                 for name in ("_fused_mean", "call", "call_with_mask")}
+        cls._fused_ok = cls.__mro__[depth["_fused_mean"]] is not Loss and \
+            depth["_fused_mean"] <= min(depth["call"], depth["call_with_mask"])
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: str | torch.dtype | None = None):
@@ -218,7 +228,7 @@ class Loss:
             y_true = y_true.to(self._dtype)
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"Invalid reduction {self.reduction!r}; expected one of {REDUCTIONS}.")
-        if sample_weight is None and self.reduction in MEAN_REDUCTIONS:
+        if sample_weight is None and self._fused_ok and self.reduction in MEAN_REDUCTIONS:
             fused = self._fused_mean(y_true, y_pred)
             if fused is not None:
                 return fused

@@ -271,6 +271,9 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def _fused_mean(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor | None:
         if self.ignore_class is not None:
             return None
+        if self.from_logits and y_pred.ndim == 2 and y_true.ndim == 1 and y_true.dtype is torch.long and \
+                self.axis in (-1, 1) and y_true.shape[0] == y_pred.shape[0] and y_true.device == y_pred.device:
+            return F.cross_entropy(y_pred, y_true)  # (batch, classes) logits and their labels: nothing to adapt
         return _scce(y_true, y_pred, self.from_logits, None, self.axis, mean=True)
 
     def get_config(self) -> dict[str, Any]:

@@ -197,9 +197,14 @@ class Metric:
         return list(self._state.values())
 
     def reset_state(self) -> None:
-        """Forget everything seen: every accumulator goes back to a lazy 0."""
-        for name in self._state:
-            self._state[name] = 0.0
+        """Forget everything seen: accumulators of a declared shape that are tensors already are zeroed in
+        place (as Keras assigns zeros to its variables; the next update then adds to them directly); the others
+        go back to a lazy 0."""
+        for name, value in self._state.items():
+            if type(value) is torch.Tensor and self._specs[name][0] is not None:
+                value.zero_()
+            else:
+                self._state[name] = 0.0
 
     def _zero(self, like: Any = None) -> torch.Tensor:
         device = like.device if isinstance(like, torch.Tensor) else None
@@ -277,6 +282,8 @@ class Mean(Metric):
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         if type(values) is not torch.Tensor or values.requires_grad:
             values = as_tensor(values)
+        if self._added_in_place(values, sample_weight):
+            return
         dtype = self._dtype
         if sample_weight is None:
             if values.ndim == 0:
@@ -300,6 +307,23 @@ class Mean(Metric):
         values, weight = _samplewise(values, sample_weight, dtype, torch.mean)
         self.accumulate("total", values.sum())
         self.accumulate("count", weight.sum())
+
+    def _added_in_place(self, values: torch.Tensor, sample_weight: Any) -> bool:
+        """The two updates of every evaluation step, without the general path's checks: a batch mean weighted
+        by the batch size (the loss tracker), and one 0/1 hit per sample (accuracies). False: not one of them,
+        or no accumulator on this device yet."""
+        total = self._state["total"]
+        if type(total) is not torch.Tensor or values.device != total.device:
+            return False
+        if type(sample_weight) is int and values.ndim == 0 and values.is_floating_point():
+            total.add_(values, alpha=sample_weight)
+            self._state["count"] += sample_weight
+            return True
+        if sample_weight is None and values.dtype is torch.bool and values.ndim == 1:
+            total.add_(torch.count_nonzero(values))  # exact: a count, as summing the 0/1 values would give
+            self._state["count"] += values.shape[0]
+            return True
+        return False
 
     def result(self) -> torch.Tensor:
         total, count = self.state("total"), self.state("count")

@@ -318,6 +318,8 @@ class Model(Layer):
         """One evaluation step; returns the metric logs."""
         return step.test_step(self, data)
 
+    test_step._lamina_default = True  # type: ignore[attr-defined]
+
     def predict_step(self, data: Any) -> Any:
         """One prediction step; returns the model's outputs."""
         return step.predict_step(self, data)
@@ -327,10 +329,14 @@ class Model(Layer):
         """The compiled loss of ``y_pred`` against ``y`` plus the layers' penalties (regularizers, add_loss)."""
         return self._require_trainer("compute_loss").compute_loss(y, y_pred, sample_weight, training)
 
+    compute_loss._lamina_default = True  # type: ignore[attr-defined]
+
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> Mapping:
         """Update the compiled metrics and return ``{name: result}`` (computed when read)."""
         self._require_trainer("compute_metrics").update_metrics(y, y_pred, sample_weight)
         return step.MetricLogs(self.metrics)
+
+    compute_metrics._lamina_default = True  # type: ignore[attr-defined]
 
     @property
     def _loss_tracker(self) -> Any:

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.core import serialization
+from lamina.core import dtype_policy, serialization
 from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
-from lamina.layers.layer import Layer
+from lamina.layers.layer import Layer, hooked
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import standardize_input
 from lamina.models.model import Model, deserialize_layer, serialize_layer
@@ -111,6 +111,26 @@ class Sequential(Model):
                 out = layer(out)
             self.__dict__["_output"] = out if self._stack else None
         self.built = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        x = args[0] if len(args) == 1 else None
+        if type(x) is torch.Tensor and self._runs_plain(kwargs) and not x.is_meta:
+            if self._input is not None:
+                x = standardize_input(x, self._input, self.name)
+            for layer in self._stack:
+                x = layer(x)
+            return x
+        return super().__call__(*args, **kwargs)
+
+    def _runs_plain(self, kwargs: dict) -> bool:
+        """Whether a call can skip the model's own wrapper (``Layer.__call__``) and run its layers directly: built,
+        nothing around the call (hooks, torch.compile, a distributed route, an activity regularizer, mixed
+        precision), and every layer plain (``Layer._is_plain``), so none reads the training flag or the masks
+        the wrapper would pass on."""
+        return (self.built and (not kwargs or kwargs.keys() == {"training"}) and self._compiled_call_impl is None
+                and "_distributed_call" not in self.__dict__ and self.activity_regularizer is None
+                and not dtype_policy.MIXED_IN_USE and not self._mixed and not hooked(self)
+                and all(layer._plain for layer in self._stack))
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         if self._input is not None and isinstance(inputs, torch.Tensor):

@@ -22,8 +22,10 @@ def to_floats(logs: Mapping | None) -> dict[str, float]:
     if not logs:
         return {}
     items = list(logs.items())
-    tensors = [(k, v) for k, v in items if isinstance(v, torch.Tensor)]
-    values = {k: float(v) for k, v in items if not isinstance(v, torch.Tensor) and v is not None}
+    # Host values and CPU tensors are read directly; accelerator tensors come over in one transfer.
+    tensors = [(k, v) for k, v in items if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
+    values = {k: float(v) for k, v in items if v is not None and not (isinstance(v, torch.Tensor) and
+                                                                      v.device.type != "cpu")}
     if tensors:
         stacked = torch.stack([v.detach().reshape(()).float() for _, v in tensors]).tolist()
         values.update(zip((k for k, _ in tensors), stacked, strict=True))

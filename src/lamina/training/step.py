@@ -73,10 +73,14 @@ def test_step(model: Any, data: Any) -> Mapping:
     """Forward in inference mode, loss and metric updates."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
     with torch.no_grad() if torch.is_grad_enabled() else _AS_IS:  # evaluate's loop has turned gradients off
-        y_pred = model(x, training=False)
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
-        model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
-        return model.compute_metrics(x, y, y_pred, sample_weight)
+        return score(model, x, y, model(x, training=False), sample_weight)
+
+
+def score(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Mapping:
+    """The evaluation part of ``test_step``: loss (tracked) and metric updates for a forward pass done."""
+    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+    model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
+    return model.compute_metrics(x, y, y_pred, sample_weight)
 
 
 def predict_step(model: Any, data: Any) -> Any:

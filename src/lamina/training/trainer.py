@@ -22,6 +22,7 @@ from lamina.training import jit, preflight, state, step
 from lamina.training.backup import BackupAndRestore
 from lamina.training.callbacks import Callback, CallbackList, History
 from lamina.training.compile import CompiledLoss, CompiledMetrics
+from lamina.training.lean_step import LeanTestStep
 from lamina.training.progress import Progress, resolve_verbose, to_floats
 
 
@@ -70,11 +71,14 @@ class Trainer:
             self.compiled_loss.build(model, y, y_pred)
         if y is None:
             raise DataError("Training needs targets: pass y to fit()/evaluate(), or yield (x, y) batches.")
-        total = self.compiled_loss(y, y_pred, sample_weight, track=True)
+        return self.add_penalties(self.compiled_loss(y, y_pred, sample_weight, track=True))
+
+    def add_penalties(self, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` plus the layers' penalties: weight regularizers, activity regularizers, ``add_loss``."""
         extra = self._regularization_losses()
         if extra:
-            total = total + torch.stack([e.to(total.dtype).reshape(()) for e in extra]).sum()
-        return total
+            loss = loss + torch.stack([e.to(loss.dtype).reshape(()) for e in extra]).sum()
+        return loss
 
     def _regularization_losses(self) -> list[torch.Tensor]:
         if self._reg_layers is None:  # found once per run: layers (may add_loss) and regularized weights
@@ -327,7 +331,7 @@ class Trainer:
         model = self.model
         model.reset_metrics()
         model.eval()
-        test_fn = model.test_step
+        test_fn = LeanTestStep(self) if LeanTestStep.fits(self) else model.test_step
         cbs.on_test_begin()
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
