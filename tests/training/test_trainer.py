@@ -371,14 +371,14 @@ def test_predict_concatenates_batches_in_order():
         np.testing.assert_allclose(out, direct, atol=1e-6)
 
 
-@pytest.mark.parametrize("flush_bytes", [1, 3 * 4 * 5, 1 << 30])  # after every batch, every few, only at the end
+@pytest.mark.parametrize("flush_bytes", [1, 200, 1 << 30])  # after every batch, every 3 (22-byte rows), at the end
 def test_predict_outputs_collector_flushes_batches_into_one_host_array(flush_bytes):
     from lamina.training.trainer import _Outputs
 
     rng = np.random.default_rng(0)
     batches = [(torch.tensor(rng.normal(size=(n, 3)), dtype=torch.bfloat16), torch.arange(n * 2).reshape(n, 2))
                for n in (4, 4, 4, 2)]
-    outputs = _Outputs(14, flush_bytes=flush_bytes)
+    outputs = _Outputs(14, flush_bytes=flush_bytes, host_flush_bytes=flush_bytes)  # (host batches here)
     for a, b in batches:
         outputs.add({"a": a, "b": b})
     out = outputs.result()

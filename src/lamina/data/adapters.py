@@ -213,15 +213,18 @@ class ArrayAdapter:
             if not self.streaming:
                 order = order.to(self.device, non_blocking=True)
         x, y = self.x, self.y
-        if not self.streaming and type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor) and \
-                self.sample_weight is None:  # the common case: one array of inputs (and one of targets)
+        if type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor) and self.sample_weight is None:
+            # the common case, without a closure per batch: one array of inputs (and one of targets)
             for start, stop in self._slices()[skip:]:
                 self._pass_batches += 1
                 if order is None:  # views, no copy
-                    yield (x[start:stop],) if y is None else (x[start:stop], y[start:stop])
+                    xb, yb = x[start:stop], None if y is None else y[start:stop]
                 else:
                     idx = order[start:stop]
-                    yield (x.index_select(0, idx),) if y is None else (x.index_select(0, idx), y.index_select(0, idx))
+                    xb, yb = x.index_select(0, idx), None if y is None else y.index_select(0, idx)
+                if self.streaming:
+                    xb, yb = self._fetch(xb, False), None if yb is None else self._fetch(yb, True)
+                yield (xb,) if yb is None else (xb, yb)
             return
         for start, stop in self._slices()[skip:]:
             if order is None:
@@ -238,17 +241,16 @@ class ArrayAdapter:
             if type(x) is torch.Tensor and type(y) is torch.Tensor and sw is None:  # the common case, no walks
                 return take(x), take(y)
             return pack_x_y_sample_weight(*(None if v is None else tree.map_structure(take, v) for v in (x, y, sw)))
-        cuda = self.device.type == "cuda"
-        x = self.x
-        if type(x) is torch.Tensor and self.y is None and self.sample_weight is None:  # predict's usual batch
-            t = _standard_dtype(take(x), False)
-            return (t if t.device == self.device else _to_device(t, self.device, cuda),)
 
         def fetch(v: Any, is_label: bool) -> Any:
-            return None if v is None else tree.map_structure(
-                lambda t: _to_device(_standard_dtype(take(t), is_label), self.device, cuda), v)
+            return None if v is None else tree.map_structure(lambda t: self._fetch(take(t), is_label), v)
 
         return pack_x_y_sample_weight(fetch(self.x, False), fetch(self.y, True), fetch(self.sample_weight, False))
+
+    def _fetch(self, t: torch.Tensor, is_label: bool) -> torch.Tensor:
+        """A streamed batch in its standard dtype on the device (pinned, non-blocking copies to a GPU)."""
+        t = _standard_dtype(t, is_label)
+        return t if t.device == self.device else _to_device(t, self.device, self.device.type == "cuda")
 
     def first_batch(self) -> Batch:
         stop = min(self.batch_size, self.num_samples)

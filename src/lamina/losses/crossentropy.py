@@ -272,8 +272,11 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         if self.ignore_class is not None:
             return None
         if self.from_logits and y_pred.ndim == 2 and y_true.ndim == 1 and y_true.dtype is torch.long and \
-                self.axis in (-1, 1) and y_true.shape[0] == y_pred.shape[0] and y_true.device == y_pred.device:
-            return F.cross_entropy(y_pred, y_true)  # (batch, classes) logits and their labels: nothing to adapt
+                self.axis in (-1, 1) and y_true.shape[0] == y_pred.shape[0]:
+            try:  # (batch, classes) logits and their labels: nothing to adapt
+                return F.cross_entropy(y_pred, y_true)
+            except RuntimeError:  # labels on another device: _sparse_labels moves them
+                pass
         return _scce(y_true, y_pred, self.from_logits, None, self.axis, mean=True)
 
     def get_config(self) -> dict[str, Any]:

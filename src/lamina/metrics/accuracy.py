@@ -87,9 +87,11 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
     >>> sparse_categorical_accuracy([[1], [0]], [[0.4, 0.6], [0.4, 0.6]])
     tensor([1., 0.])
     """
-    if type(y_pred) is torch.Tensor and type(y_true) is torch.Tensor and y_true.ndim == y_pred.ndim - 1 and \
-            y_true.device == y_pred.device:  # the usual labels: nothing to convert
-        return torch.eq(y_true, y_pred.argmax(-1))
+    if type(y_pred) is torch.Tensor and type(y_true) is torch.Tensor and y_true.ndim == y_pred.ndim - 1:
+        try:  # the usual labels: nothing to convert (labels on another device fail here, and are moved below)
+            return torch.eq(y_true, y_pred.argmax(-1))
+        except RuntimeError:
+            pass
     y_pred = as_tensor(y_pred)
     y_true = squeeze_sparse(as_tensor(y_true, device=y_pred.device), y_pred)
     return torch.eq(y_true, y_pred.argmax(-1))

@@ -313,16 +313,19 @@ class Mean(Metric):
         by the batch size (the loss tracker), and one 0/1 hit per sample (accuracies). False: not one of them,
         or no accumulator on this device yet."""
         total = self._state["total"]
-        if type(total) is not torch.Tensor or values.device != total.device:
+        if type(total) is not torch.Tensor:
             return False
-        if type(sample_weight) is int and values.ndim == 0 and values.is_floating_point():
-            total.add_(values, alpha=sample_weight)
-            self._state["count"] += sample_weight
-            return True
-        if sample_weight is None and values.dtype is torch.bool and values.ndim == 1:
-            total.add_(torch.count_nonzero(values))  # exact: a count, as summing the 0/1 values would give
-            self._state["count"] += values.shape[0]
-            return True
+        try:  # (a value on another device than the accumulator fails before anything changes)
+            if type(sample_weight) is int and values.ndim == 0 and values.is_floating_point():
+                total.add_(values, alpha=sample_weight)
+                self._state["count"] += sample_weight
+                return True
+            if sample_weight is None and values.dtype is torch.bool and values.ndim == 1:
+                total.add_(torch.count_nonzero(values))  # exact: a count, as summing the 0/1 values would give
+                self._state["count"] += values.shape[0]
+                return True
+        except RuntimeError:
+            pass
         return False
 
     def result(self) -> torch.Tensor:
@@ -387,7 +390,10 @@ class MeanMetricWrapper(Mean):
             y_pred = y_pred.detach()
         if isinstance(y_true, torch.Tensor) and y_true.requires_grad:
             y_true = y_true.detach()
-        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+        values = self._fn(y_true, y_pred, **self._fn_kwargs) if self._fn_kwargs else self._fn(y_true, y_pred)
+        if type(values) is torch.Tensor and not values.requires_grad and self._added_in_place(values, sample_weight):
+            return
+        super().update_state(values, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         fn = getattr(self._fn, "__name__", repr(self._fn))

@@ -130,7 +130,7 @@ class Sequential(Model):
         return (self.built and (not kwargs or kwargs.keys() == {"training"}) and self._compiled_call_impl is None
                 and "_distributed_call" not in self.__dict__ and self.activity_regularizer is None
                 and not dtype_policy.MIXED_IN_USE and not self._mixed and not hooked(self)
-                and all(layer._plain for layer in self._stack))
+                and all([layer._plain for layer in self._stack]))
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         if self._input is not None and isinstance(inputs, torch.Tensor):

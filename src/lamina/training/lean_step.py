@@ -85,8 +85,9 @@ class LeanTestStep:
     def _loss(self, y: torch.Tensor, y_pred: torch.Tensor, sample_weight: Any) -> torch.Tensor:
         value = None
         if (sample_weight is None and self.fused and y_pred.dtype is self.loss_dtype
-                and (y.dtype is self.loss_dtype or not self.float_labels) and y.device == y_pred.device):
-            value = self.loss._fused_mean(y, y_pred)  # what Loss.__call__ would return, minus its checks
+                and (y.dtype is self.loss_dtype or not self.float_labels)):
+            value = self.loss._fused_mean(y, y_pred)  # what Loss.__call__ returns, minus its checks (the fused
+            # kernels move labels from another device themselves)
         if value is None:
             value = self.loss(y, y_pred, sample_weight=sample_weight)
         if self.loss_weight != 1.0:

@@ -86,5 +86,7 @@ def score(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Mappin
 def predict_step(model: Any, data: Any) -> Any:
     """Forward in inference mode; returns the model's outputs."""
     x, _, _ = unpack_x_y_sample_weight(data)
-    with torch.no_grad() if torch.is_grad_enabled() else _AS_IS:  # as in test_step
-        return model(x, training=False)
+    if torch.is_grad_enabled():  # predict's loop has turned gradients off; anybody else gets it here
+        with torch.no_grad():
+            return model(x, training=False)
+    return model(x, training=False)

@@ -429,15 +429,15 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 class _Outputs:
     """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
-    With the number of rows known, the result is allocated once on the host. Batches computed there are copied
-    into it at once (freed right away, they leave no holes in the heap); batches on an accelerator are kept there
-    until about ``flush_bytes`` have gathered, then copied in one go, so that no batch waits for its own
-    device-to-host copy. Peak memory is the result plus that buffer. Without a row count, batches are
-    concatenated at the end."""
+    With the number of rows known, the result is allocated once on the host, and batches are copied into it
+    in groups: about ``flush_bytes`` of them on an accelerator (no batch waits for its own device-to-host copy),
+    about ``host_flush_bytes`` on the host (one copy per group instead of one per batch; small groups, so that
+    freed batches leave no large holes in the heap). Peak memory is the result plus one group. Without a row
+    count, batches are concatenated at the end."""
 
-    def __init__(self, rows: int | None, flush_bytes: int = 16 << 20):
+    def __init__(self, rows: int | None, flush_bytes: int = 16 << 20, host_flush_bytes: int = 1 << 18):
         self.rows, self.filled = rows, 0
-        self.flush_bytes = flush_bytes
+        self.flush_bytes, self.host_flush_bytes = flush_bytes, host_flush_bytes
         self.structure: Any = None
         self.arrays: list[torch.Tensor] = []
         self.pending: list[list[torch.Tensor]] = []
@@ -451,20 +451,25 @@ class _Outputs:
             if self.rows is not None:
                 self.arrays = [torch.empty((self.rows, *t.shape[1:]), dtype=_host_dtype(t)) for t in leaves]
                 row_bytes = sum(t.numel() // max(t.shape[0], 1) * t.element_size() for t in leaves if t.ndim)
-                self.flush_rows = max(1, self.flush_bytes // max(row_bytes, 1))
+                group = self.host_flush_bytes if leaves[0].device.type == "cpu" else self.flush_bytes
+                self.flush_rows = max(1, group // max(row_bytes, 1))
         if not self.arrays:  # rows unknown: host copies, concatenated at the end (device memory stays bounded)
             self.pending.append([t.detach().to("cpu") for t in leaves])
             return
         self.pending.append(leaves)
         self.pending_rows += leaves[0].shape[0]
-        if self.pending_rows >= self.flush_rows or leaves[0].device.type == "cpu":
+        if self.pending_rows >= self.flush_rows:
             self._flush()
 
     def _flush(self) -> None:
         stop = self.filled + self.pending_rows
         for i, array in enumerate(self.arrays):
             parts = [batch[i] for batch in self.pending]
-            array[self.filled:stop].copy_(parts[0] if len(parts) == 1 else torch.cat(parts))  # any device, one copy
+            target = array[self.filled:stop]
+            if parts[0].device.type == "cpu" and parts[0].dtype == target.dtype:
+                torch.cat(parts, out=target)  # straight into the result
+            else:
+                target.copy_(parts[0] if len(parts) == 1 else torch.cat(parts))  # any device or dtype, one copy
         self.filled = stop
         self.pending, self.pending_rows = [], 0
 
