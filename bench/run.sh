@@ -8,6 +8,6 @@ PY=${PYTHON:-.venv/bin/python}
 REPEATS=${REPEATS:-5}
 $PY bench/bench_fit.py --repeats "$REPEATS" --jit
 $PY bench/bench_fit.py --repeats "$REPEATS" --only cnn --mixed
-$PY bench/bench_infer.py --repeats "$REPEATS"
+$PY bench/bench_infer.py  # 41 pairs of ~20 ms passes: short runs need many repeats
 $PY bench/bench_memory.py --repeats 9
 $PY bench/bench_keras.py --repeats 3

@@ -1105,3 +1105,38 @@ def test_evaluate_and_predict_leave_the_global_random_state_alone():
     model.predict(x, verbose=0)
     model.fit(x, y, shuffle=False, epochs=1, verbose=0)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_default_predict_runs_the_forward_pass_in_inference_mode(monkeypatch):
+    from lamina.training import step as step_module
+
+    class Switch(lamina.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
+
+        def call(self, x, training=None):
+            out = self.dense(x)
+            return out + 1000.0 if training else out
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the forward pass is called directly")
+
+    monkeypatch.setattr(step_module, "predict_step", refuse)
+    model = Switch()
+    model.train()
+    out = model.predict(np.ones((5, 2), "float32"), batch_size=2, verbose=0)
+    np.testing.assert_allclose(out, np.full((5, 1), 2.0))
+
+
+def test_streamed_arrays_are_converted_per_batch_only_when_needed():
+    from lamina.data.adapters import make_adapter
+
+    ready = make_adapter(np.ones((5, 2), "float32"), batch_size=2, stream=True)
+    raw = make_adapter(np.ones((5, 2), "uint8"), np.arange(5, dtype="int32"), batch_size=2, stream=True)
+    assert not ready._needs_fetch(ready.x, False)
+    assert raw._needs_fetch(raw.x, False) and raw._needs_fetch(raw.y, True)
+    batches = list(raw.epoch())
+    assert [tuple(b[0].shape) for b in batches] == [(2, 2), (2, 2), (1, 2)]
+    assert all(b[0].dtype == torch.float32 and b[1].dtype == torch.int64 for b in batches)
+    assert [b[0].data_ptr() for b in ready.epoch()] == [ready.x[i].data_ptr() for i in (0, 2, 4)]  # views

@@ -214,7 +214,10 @@ class ArrayAdapter:
                 order = order.to(self.device, non_blocking=True)
         x, y = self.x, self.y
         if type(x) is torch.Tensor and (y is None or type(y) is torch.Tensor) and self.sample_weight is None:
-            # the common case, without a closure per batch: one array of inputs (and one of targets)
+            # the common case, without a closure per batch: one array of inputs (and one of targets); streamed
+            # batches are converted and moved only when the array is not in the right dtype on the device
+            fetch_x = self.streaming and self._needs_fetch(x, False)
+            fetch_y = self.streaming and y is not None and self._needs_fetch(y, True)
             for start, stop in self._slices()[skip:]:
                 self._pass_batches += 1
                 if order is None:  # views, no copy
@@ -222,8 +225,10 @@ class ArrayAdapter:
                 else:
                     idx = order[start:stop]
                     xb, yb = x.index_select(0, idx), None if y is None else y.index_select(0, idx)
-                if self.streaming:
-                    xb, yb = self._fetch(xb, False), None if yb is None else self._fetch(yb, True)
+                if fetch_x:
+                    xb = self._fetch(xb, False)
+                if fetch_y:
+                    yb = self._fetch(yb, True)
                 yield (xb,) if yb is None else (xb, yb)
             return
         for start, stop in self._slices()[skip:]:
@@ -246,6 +251,9 @@ class ArrayAdapter:
             return None if v is None else tree.map_structure(lambda t: self._fetch(take(t), is_label), v)
 
         return pack_x_y_sample_weight(fetch(self.x, False), fetch(self.y, True), fetch(self.sample_weight, False))
+
+    def _needs_fetch(self, t: torch.Tensor, is_label: bool) -> bool:
+        return t.device != self.device or _standard_dtype(t[:0], is_label).dtype != t.dtype
 
     def _fetch(self, t: torch.Tensor, is_label: bool) -> torch.Tensor:
         """A streamed batch in its standard dtype on the device (pinned, non-blocking copies to a GPU)."""

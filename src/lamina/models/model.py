@@ -324,6 +324,8 @@ class Model(Layer):
         """One prediction step; returns the model's outputs."""
         return step.predict_step(self, data)
 
+    predict_step._lamina_default = True  # type: ignore[attr-defined]
+
     def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
                      training: bool = True) -> torch.Tensor:
         """The compiled loss of ``y_pred`` against ``y`` plus the layers' penalties (regularizers, add_loss)."""
