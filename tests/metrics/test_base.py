@@ -385,3 +385,10 @@ def test_reset_zeroes_shaped_accumulators_in_place_and_makes_others_lazy():
     assert shaped_by_data.state("values") == 0 and not isinstance(shaped_by_data.state("values"), torch.Tensor)
     shaped_by_data.accumulate("values", torch.ones(5))
     assert shaped_by_data.state("values").shape == (5,)
+
+
+def test_reset_after_an_accumulator_grew_goes_back_to_its_declared_shape():
+    m = metrics.Mean()
+    m.accumulate("total", torch.ones(3))  # a value wider than the declared scalar: a new, wider accumulator
+    m.reset_state()
+    assert m.state("total") == 0 and not isinstance(m.state("total"), torch.Tensor)

@@ -371,14 +371,17 @@ def test_predict_concatenates_batches_in_order():
         np.testing.assert_allclose(out, direct, atol=1e-6)
 
 
-@pytest.mark.parametrize("flush_bytes", [1, 200, 1 << 30])  # after every batch, every 3 (22-byte rows), at the end
-def test_predict_outputs_collector_flushes_batches_into_one_host_array(flush_bytes):
+@pytest.mark.parametrize("staged,flush_bytes", [(False, 0), (True, 1), (True, 200), (True, 1 << 30)])
+def test_predict_outputs_collector_gathers_batches_into_one_host_array(staged, flush_bytes, monkeypatch):
+    # staged: the path of accelerator batches (a staging buffer of flush_bytes; rows of 6 + 16 bytes: one
+    # batch, 9 rows, everything), run here on CPU tensors
     from lamina.training.trainer import _Outputs
 
+    monkeypatch.setattr(_Outputs, "staged_on", staticmethod(lambda t: staged))
     rng = np.random.default_rng(0)
     batches = [(torch.tensor(rng.normal(size=(n, 3)), dtype=torch.bfloat16), torch.arange(n * 2).reshape(n, 2))
                for n in (4, 4, 4, 2)]
-    outputs = _Outputs(14, flush_bytes=flush_bytes, host_flush_bytes=flush_bytes)  # (host batches here)
+    outputs = _Outputs(14, flush_bytes=flush_bytes)
     for a, b in batches:
         outputs.add({"a": a, "b": b})
     out = outputs.result()
@@ -1140,3 +1143,22 @@ def test_streamed_arrays_are_converted_per_batch_only_when_needed():
     assert [tuple(b[0].shape) for b in batches] == [(2, 2), (2, 2), (1, 2)]
     assert all(b[0].dtype == torch.float32 and b[1].dtype == torch.int64 for b in batches)
     assert [b[0].data_ptr() for b in ready.epoch()] == [ready.x[i].data_ptr() for i in (0, 2, 4)]  # views
+
+
+def test_predict_copies_a_reused_output_buffer_before_it_is_refilled():
+    class Refills(lamina.Model):
+        """A model whose call writes each batch's result into one buffer it keeps (and returns that buffer)."""
+
+        def __init__(self):
+            super().__init__()
+            self.buffer = None
+
+        def call(self, x):
+            if self.buffer is None or self.buffer.shape != x.shape:
+                self.buffer = torch.empty_like(x)
+            return self.buffer.copy_(x * 2)
+
+    x = np.arange(10, dtype="float32").reshape(5, 2)
+    np.testing.assert_array_equal(Refills().predict(x, batch_size=2, verbose=0), x * 2)
+    batches = (x[i:i + 2] for i in range(0, 5, 2))  # rows unknown: the batches are gathered at the end
+    np.testing.assert_array_equal(Refills().predict(batches, verbose=0), x * 2)

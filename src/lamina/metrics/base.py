@@ -201,7 +201,7 @@ class Metric:
         place (as Keras assigns zeros to its variables; the next update then adds to them directly); the others
         go back to a lazy 0."""
         for name, value in self._state.items():
-            if type(value) is torch.Tensor and self._specs[name][0] is not None:
+            if type(value) is torch.Tensor and self._specs[name][0] == tuple(value.shape):
                 value.zero_()
             else:
                 self._state[name] = 0.0

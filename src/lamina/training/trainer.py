@@ -435,20 +435,21 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 class _Outputs:
     """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
-    With the number of rows known, the result is allocated once on the host, and batches are copied into it
-    in groups: about ``flush_bytes`` of them on an accelerator (no batch waits for its own device-to-host copy),
-    about ``host_flush_bytes`` on the host (one copy per group instead of one per batch; small groups, so that
-    freed batches leave no large holes in the heap). Peak memory is the result plus one group. Without a row
-    count, batches are concatenated at the end."""
+    With the number of rows known, the result is allocated once on the host. A batch computed there is copied
+    into it at once: a step may return one buffer that it refills for every batch (Keras converts each batch to
+    NumPy before the next), and a copied batch is freed at once. Batches on an accelerator are copied on the
+    device into a staging buffer of about ``flush_bytes``, which goes to the host when full, so that no batch
+    waits for a device-to-host copy. Peak memory is the result plus that buffer. Without a row count, each batch
+    is copied to the host and the copies are concatenated at the end."""
 
-    def __init__(self, rows: int | None, flush_bytes: int = 16 << 20, host_flush_bytes: int = 1 << 18):
+    def __init__(self, rows: int | None, flush_bytes: int = 16 << 20):
         self.rows, self.filled = rows, 0
-        self.flush_bytes, self.host_flush_bytes = flush_bytes, host_flush_bytes
+        self.flush_bytes = flush_bytes
         self.structure: Any = None
-        self.arrays: list[torch.Tensor] = []
-        self.pending: list[list[torch.Tensor]] = []
-        self.pending_rows = 0
-        self.flush_rows = 0  # rows in flush_bytes, from the first batch
+        self.arrays: list[torch.Tensor] = []  # the result, on the host
+        self.staging: list[torch.Tensor] = []  # accelerator batches waiting for one copy to the host
+        self.staged = 0
+        self.pieces: list[list[torch.Tensor]] = []  # rows unknown: host copies of every batch
 
     def add(self, out: Any) -> None:
         leaves = [out] if type(out) is torch.Tensor else tree.flatten(out)
@@ -456,37 +457,50 @@ class _Outputs:
             self.structure = out
             if self.rows is not None:
                 self.arrays = [torch.empty((self.rows, *t.shape[1:]), dtype=_host_dtype(t)) for t in leaves]
-                row_bytes = sum(t.numel() // max(t.shape[0], 1) * t.element_size() for t in leaves if t.ndim)
-                group = self.host_flush_bytes if leaves[0].device.type == "cpu" else self.flush_bytes
-                self.flush_rows = max(1, group // max(row_bytes, 1))
-        if not self.arrays:  # rows unknown: host copies, concatenated at the end (device memory stays bounded)
-            self.pending.append([t.detach().to("cpu") for t in leaves])
+        if not self.arrays:
+            self.pieces.append([t.detach().to("cpu", copy=True) for t in leaves])
             return
-        self.pending.append(leaves)
-        self.pending_rows += leaves[0].shape[0]
-        if self.pending_rows >= self.flush_rows:
+        n = leaves[0].shape[0]
+        if not self.staged_on(leaves[0]):
+            stop = self.filled + n
+            for array, t in zip(self.arrays, leaves, strict=True):
+                array[self.filled:stop].copy_(t)
+            self.filled = stop
+            return
+        if not self.staging:
+            row_bytes = sum(t.numel() // max(t.shape[0], 1) * t.element_size() for t in leaves if t.ndim)
+            rows = max(n, self.flush_bytes // max(row_bytes, 1))
+            self.staging = [torch.empty((rows, *t.shape[1:]), dtype=t.dtype, device=t.device) for t in leaves]
+        if self.staged + n > self.staging[0].shape[0]:
             self._flush()
+        if n > self.staging[0].shape[0]:  # a batch bigger than the buffer (a last, odd one): straight over
+            for array, t in zip(self.arrays, leaves, strict=True):
+                array[self.filled:self.filled + n].copy_(t)
+            self.filled += n
+            return
+        for buffer, t in zip(self.staging, leaves, strict=True):
+            buffer[self.staged:self.staged + n].copy_(t)  # on the device, asynchronous
+        self.staged += n
+
+    @staticmethod
+    def staged_on(t: torch.Tensor) -> bool:
+        """Whether ``t``'s batches go through the staging buffer (those on an accelerator)."""
+        return t.device.type != "cpu"
 
     def _flush(self) -> None:
-        stop = self.filled + self.pending_rows
-        for i, array in enumerate(self.arrays):
-            parts = [batch[i] for batch in self.pending]
-            target = array[self.filled:stop]
-            if parts[0].device.type == "cpu" and parts[0].dtype == target.dtype:
-                torch.cat(parts, out=target)  # straight into the result
-            else:
-                target.copy_(parts[0] if len(parts) == 1 else torch.cat(parts))  # any device or dtype, one copy
-        self.filled = stop
-        self.pending, self.pending_rows = [], 0
+        stop = self.filled + self.staged
+        for array, buffer in zip(self.arrays, self.staging, strict=True):
+            array[self.filled:stop].copy_(buffer[:self.staged])
+        self.filled, self.staged = stop, 0
 
     def result(self) -> Any:
         if self.arrays:
-            if self.pending:
+            if self.staged:
                 self._flush()
             joined = [a[:self.filled].numpy() for a in self.arrays]
         else:
-            joined = [torch.cat([batch[i] for batch in self.pending]).to("cpu", _host_dtype(self.pending[0][i]))
-                      .numpy() for i in range(len(self.pending[0]))]
+            joined = [torch.cat([batch[i] for batch in self.pieces]).to(_host_dtype(self.pieces[0][i])).numpy()
+                      for i in range(len(self.pieces[0]))]
         return tree.pack_as(self.structure, joined)
 
 
