@@ -8,12 +8,16 @@ first shape inference of a lamina model runs PyTorch's meta-device kernels, most
 (a one-off per process, reported in its own row: building lamina's CNN in a fresh process). Last, ``predict`` of
 the MLP on 1,000,000 rows of uint8 pixels (data 784 MB), whose peak shows predict streams its input (a float32
 copy of it all would add 3.1 GB).
+
+Every child runs with glibc's mmap threshold fixed (``MALLOC_MMAP_THRESHOLD_=65536``, both sides alike), so
+that the peak measures the tensors alive rather than what the allocator happened to keep; see ``measure``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -64,32 +68,45 @@ print(json.dumps({{"base": base, "peak": peak}}))
 '''
 
 
-def measure(who: str, workload: str) -> dict:
+# glibc's malloc raises its mmap threshold each time a large block is freed, so how much freed memory stays
+# resident depends on the order of past allocations: peaks of the same run varied by 25% from process to
+# process. A fixed threshold (the same for both sides) makes every large tensor its own mapping, returned when
+# freed: the peak then follows the tensors alive, to a tenth of a MiB. --default-allocator measures without it.
+FIXED_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": "65536"}
+
+
+def measure(who: str, workload: str, fixed_threshold: bool = True) -> dict:
     code = CHILD.format(bench=str(Path(__file__).parent))
-    out = subprocess.run([sys.executable, "-c", code, who, workload], capture_output=True, text=True, check=True)
+    env = {**os.environ, **FIXED_THRESHOLD} if fixed_threshold else dict(os.environ)
+    out = subprocess.run([sys.executable, "-c", code, who, workload], capture_output=True, text=True, check=True,
+                         env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per side and row (median)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's sliding mmap threshold on (peaks then vary by ~25%% per process)")
     args = parser.parse_args()
+    fixed = not args.default_allocator
     mib = 2**20
-    print("# peak resident memory above the data-loaded base, each side in a fresh process")
+    print("# peak resident memory above the data-loaded base, each side in a fresh process"
+          + (f" ({' '.join(f'{k}={v}' for k, v in FIXED_THRESHOLD.items())}, both sides)" if fixed else ""))
     print(f"{'workload':36s} {'pytorch MiB':>11s} {'lamina MiB':>10s} {'ratio':>6s}")
     for workload, label in (("mlp", "mlp (a) fit 1 epoch"), ("cnn", "cnn (b) fit 100 steps")):
         rises: dict[str, list[float]] = {"torch": [], "lamina": []}
         for _ in range(args.repeats):  # the allocator's peak varies by several MiB from process to process
             for who in rises:
-                r = measure(who, workload)
+                r = measure(who, workload, fixed)
                 rises[who].append((r["peak"] - r["base"]) / mib)
         dt, dl = statistics.median(rises["torch"]), statistics.median(rises["lamina"])
         print(f"{label:36s} {dt:11.1f} {dl:10.1f} {dl / dt:6.3f}   (medians of {args.repeats} processes each)",
               flush=True)
-    b = measure("lamina", "build")
+    b = measure("lamina", "build", fixed)
     print(f"{'lamina: building the cnn (one-off)':36s} {'':>11s} {(b['peak'] - b['base']) / mib:10.1f}   "
           "(first model of a process: shape inference imports torch._dynamo)", flush=True)
-    p = measure("lamina", "predict1m")
+    p = measure("lamina", "predict1m", fixed)
     print(f"{'mlp predict 1,000,000 rows (uint8)':36s} {'':>11s} {(p['peak'] - p['base']) / mib:10.1f}   "
           f"(the float32 result is 38 MiB)", flush=True)
 
