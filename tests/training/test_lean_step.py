@@ -168,22 +168,6 @@ def test_called_with_gradients_on_it_computes_without_them():
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
 
 
-def test_a_model_whose_call_reads_training_is_evaluated_in_inference_mode():
-    class Switch(lamina.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
-
-        def call(self, x, training=None):
-            out = self.dense(x)
-            return out + 1000.0 if training else out
-
-    model = Switch()
-    model.compile(loss="mae")
-    x = np.ones((4, 2), "float32")
-    assert model.evaluate(x, np.full((4, 1), 2.0, "float32"), verbose=0) == pytest.approx(0.0)
-
-
 def test_dict_inputs_count_the_batch_from_their_first_array(monkeypatch):
     a, b = layers.Input((2,), name="a"), layers.Input((3,), name="b")
     model = lamina.Model({"a": a, "b": b}, layers.Dense(1)(layers.Concatenate()([a, b])))

@@ -1110,26 +1110,35 @@ def test_evaluate_and_predict_leave_the_global_random_state_alone():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_default_predict_runs_the_forward_pass_in_inference_mode(monkeypatch):
+class _TrainingSwitch(lamina.Model):
+    """Adds 1000 to its output when called in training mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
+
+    def call(self, x, training=None):
+        out = self.dense(x)
+        return out + 1000.0 if training else out
+
+
+def test_default_evaluate_and_predict_run_a_model_in_inference_mode(monkeypatch):
+    # evaluate's lean test step and predict's direct forward pass call the model without the training flag:
+    # the modules' own flags (set by evaluate/predict) must give inference mode
     from lamina.training import step as step_module
 
-    class Switch(lamina.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")
-
-        def call(self, x, training=None):
-            out = self.dense(x)
-            return out + 1000.0 if training else out
-
     def refuse(*args, **kwargs):
-        raise AssertionError("the forward pass is called directly")
+        raise AssertionError("the full step ran")
 
     monkeypatch.setattr(step_module, "predict_step", refuse)
-    model = Switch()
+    monkeypatch.setattr(step_module, "test_step", refuse)
+    model = _TrainingSwitch()
+    model.compile(loss="mae")
+    x = np.ones((5, 2), "float32")
     model.train()
-    out = model.predict(np.ones((5, 2), "float32"), batch_size=2, verbose=0)
-    np.testing.assert_allclose(out, np.full((5, 1), 2.0))
+    assert model.evaluate(x, np.full((5, 1), 2.0, "float32"), batch_size=2, verbose=0) == pytest.approx(0.0)
+    model.train()
+    np.testing.assert_allclose(model.predict(x, batch_size=2, verbose=0), np.full((5, 1), 2.0))
 
 
 def test_streamed_arrays_are_converted_per_batch_only_when_needed():
