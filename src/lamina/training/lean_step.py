@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 
-from lamina.core import config
 from lamina.losses.base import MEAN_REDUCTIONS, Loss
 from lamina.training import step
 
@@ -71,9 +70,7 @@ class LeanTestStep:
             if type(y) is not torch.Tensor or not (sample_weight is None or type(sample_weight) is torch.Tensor):
                 return step.test_step(self.model, data)  # nested or missing targets: the full step decides
         model = self.model
-        # evaluate has put every module in inference mode: a call without the flag runs in it, without setting
-        # (and resetting) the flag's context variable
-        y_pred = model(x) if not model.training and config.TRAINING.get() is None else model(x, training=False)
+        y_pred = step.infer(model, x)
         if type(y_pred) is not torch.Tensor:  # a one-element list/dict output: the full path unwraps it
             return step.score(model, x, y, y_pred, sample_weight)
         self.tracker.update_state(self._loss(y, y_pred, sample_weight),

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lamina.core import tree
+from lamina.core import config, tree
 from lamina.data.adapters import unpack_x_y_sample_weight
 
 _AS_IS = contextlib.nullcontext()  # reusable: a context that changes nothing
@@ -90,6 +90,14 @@ def score(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Mappin
     loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
     model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
     return model.compute_metrics(x, y, y_pred, sample_weight)
+
+
+def infer(model: Any, x: Any) -> Any:
+    """``model(x, training=False)``; a model already in inference mode (``eval()`` sets every module's flag) is
+    called without the flag, which spares setting and resetting its context variable."""
+    if not model.training and config.TRAINING.get() is None:
+        return model(x)
+    return model(x, training=False)
 
 
 def predict_step(model: Any, data: Any) -> Any:

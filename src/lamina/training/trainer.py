@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from lamina import optimizers
-from lamina.core import config, tree
+from lamina.core import tree
 from lamina.core.device import denormals_flushed, get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
 from lamina.layers import layer as layer_module
@@ -408,15 +408,14 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
     compiled = getattr(getattr(model, "_trainer", None), "jit", None)
     want_begin, want_end = cbs.wants("on_predict_batch_begin"), cbs.wants("on_predict_batch_end")
     predict_step, shown = model.predict_step, bool(progress.verbose)
-    # The default predict_step of a model in inference mode is its forward pass: called directly
-    forward = compiled is None and getattr(type(model).predict_step, "_lamina_default", False) and \
-        not model.training and config.TRAINING.get() is None
+    # The default predict_step is the forward pass in inference mode: called directly
+    forward = compiled is None and getattr(type(model).predict_step, "_lamina_default", False)
     with torch.no_grad():  # as Keras: predict steps run without gradients
         for i, batch in enumerate(adapter.epoch()):
             if want_begin:
                 cbs.on_predict_batch_begin(i)
             if forward and type(batch) is tuple and len(batch) == 1:
-                out = model(batch[0])
+                out = step.infer(model, batch[0])
             else:
                 out = compiled.run(predict_step, batch, "predict") if compiled is not None else predict_step(batch)
             outputs.add(out)
