@@ -31,6 +31,7 @@ LEVEL_OF_SUBPACKAGE = {
     "core": 0,
     "activations": 1, "initializers": 1, "regularizers": 1, "constraints": 1, "losses": 1, "metrics": 1,
     "optimizers": 1, "schedules": 1, "data": 1, "datasets": 1, "utils": 1, "mixed_precision": 1,
+    "ops": 1, "random": 1, "tree": 1, "config": 1, "backend": 1,
     "layers": 2,
     "training": 3, "callbacks": 3,
     "models": 4,
@@ -50,7 +51,8 @@ ALLOWED_UPWARD = {
 }
 
 # L1 registries of plain torch code: they import only lamina.core, NumPy, PyTorch and the standard library.
-CORE_ONLY_L1 = ["lamina.losses", "lamina.metrics", "lamina.activations", "lamina.initializers", "lamina.optimizers"]
+CORE_ONLY_L1 = ["lamina.losses", "lamina.metrics", "lamina.activations", "lamina.initializers", "lamina.optimizers",
+                "lamina.ops"]
 CORE_ONLY_THIRD_PARTY = {"numpy", "torch"}
 
 # Keras 3 and friends are test oracles and import formats, never runtime dependencies of lamina.
