@@ -141,7 +141,7 @@ def tensor(x: Any, dtype: Any = None, device: torch.device | None = None) -> tor
         return tensor(x.value, dtype, device)
     target = dtypes.to_torch(dtype) if dtype is not None else None
     where = device if device is not None else default_device()
-    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+    if isinstance(x, (np.ndarray, np.generic)):
         arr = np.asarray(x)
         if arr.dtype == object:
             raise TypeError(f"Cannot convert an array of Python objects to a tensor: {x!r:.80}")
