@@ -17,6 +17,7 @@ from lamina.layers.conv import (
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, Lambda, TorchModuleWrapper
 from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.layer import InputSpec, Layer
+from lamina.layers.op_layer import OpLayer  # also installs lamina.ops's symbolic hook
 from lamina.layers.merge import (
     Add,
     Average,

@@ -16,13 +16,14 @@ from typing import Any
 
 import torch
 
+from lamina import ops as _ops
 from lamina.core import tree
 
 
 class SymbolicTensor:
     """A placeholder for a tensor in a functional model (Keras's ``KerasTensor``)."""
 
-    __slots__ = ("shape", "dtype", "name", "node", "index")
+    __slots__ = ("shape", "dtype", "name", "node", "index", "_keras_mask")
 
     def __init__(self, shape: tuple, dtype: torch.dtype, name: str | None = None,
                  node: Node | None = None, index: int = 0):
@@ -31,6 +32,7 @@ class SymbolicTensor:
         self.name = name
         self.node = node
         self.index = index
+        self._keras_mask: SymbolicTensor | None = None  # the mask's shape and dtype, when the producer makes one
 
     @property
     def ndim(self) -> int:
@@ -53,6 +55,41 @@ class SymbolicTensor:
 
     def __iter__(self):
         raise TypeError(f"A symbolic tensor of shape {self.shape} cannot be iterated; use layers on it.")
+
+    # Python operators record lamina.ops nodes, as Keras's KerasTensor does (no __eq__: tensors stay hashable).
+    def __add__(self, other): return _ops.add(self, other)  # noqa: E704
+    def __radd__(self, other): return _ops.add(other, self)  # noqa: E704
+    def __sub__(self, other): return _ops.subtract(self, other)  # noqa: E704
+    def __rsub__(self, other): return _ops.subtract(other, self)  # noqa: E704
+    def __mul__(self, other): return _ops.multiply(self, other)  # noqa: E704
+    def __rmul__(self, other): return _ops.multiply(other, self)  # noqa: E704
+    def __matmul__(self, other): return _ops.matmul(self, other)  # noqa: E704
+    def __rmatmul__(self, other): return _ops.matmul(other, self)  # noqa: E704
+    def __truediv__(self, other): return _ops.true_divide(self, other)  # noqa: E704
+    def __rtruediv__(self, other): return _ops.true_divide(other, self)  # noqa: E704
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)  # noqa: E704
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)  # noqa: E704
+    def __mod__(self, other): return _ops.mod(self, other)  # noqa: E704
+    def __rmod__(self, other): return _ops.mod(other, self)  # noqa: E704
+    def __pow__(self, other): return _ops.power(self, other)  # noqa: E704
+    def __rpow__(self, other): return _ops.power(other, self)  # noqa: E704
+    def __neg__(self): return _ops.negative(self)  # noqa: E704
+    def __abs__(self): return _ops.absolute(self)  # noqa: E704
+    def __lt__(self, other): return _ops.less(self, other)  # noqa: E704
+    def __le__(self, other): return _ops.less_equal(self, other)  # noqa: E704
+    def __gt__(self, other): return _ops.greater(self, other)  # noqa: E704
+    def __ge__(self, other): return _ops.greater_equal(self, other)  # noqa: E704
+    def __ne__(self, other): return _ops.not_equal(self, other)  # noqa: E704
+    def __and__(self, other): return _ops.logical_and(self, other)  # noqa: E704
+    def __rand__(self, other): return _ops.logical_and(other, self)  # noqa: E704
+    def __or__(self, other): return _ops.logical_or(self, other)  # noqa: E704
+    def __ror__(self, other): return _ops.logical_or(other, self)  # noqa: E704
+    def __xor__(self, other): return _ops.logical_xor(self, other)  # noqa: E704
+    def __rxor__(self, other): return _ops.logical_xor(other, self)  # noqa: E704
+    def __invert__(self): return _ops.logical_not(self)  # noqa: E704
+    def __round__(self, ndigits=None): return _ops.round(self, ndigits or 0)  # noqa: E704
+    def __getitem__(self, key): return _ops.get_item(self, key)  # noqa: E704
+    __hash__ = object.__hash__
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
