@@ -406,6 +406,12 @@ class Layer(nn.Module):
         return result
 
     def _build_from(self, args: tuple, kwargs: dict) -> None:
+        # Weights are made on the build device even inside shape inference's meta-device context.
+        with torch.device(self._build_device):
+            self._build_with_shapes(args, kwargs)
+        self.built = True
+
+    def _build_with_shapes(self, args: tuple, kwargs: dict) -> None:
         params = [p for p in inspect.signature(self.build).parameters.values()
                   if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         if len(params) <= 1:
@@ -417,7 +423,6 @@ class Layer(nn.Module):
             shapes = {p.name: shape_of(bound.get(p.name[: -len("_shape")])) for p in params}
             self.build(**shapes)
         self._build_shapes_dict = shapes
-        self.built = True
 
     def _check_input(self, inputs: Any) -> None:
         specs = self.input_spec
@@ -583,8 +588,11 @@ class Layer(nn.Module):
             _add_layer_note(error, self, args)
             raise
         node = Node(self, args, kwargs)
-        flat = [SymbolicTensor(t.shape, t.dtype, name=f"{self.name}_{i}" if i else self.name, node=node, index=i)
-                for i, t in enumerate(tree.flatten(outputs))]
+        flat = []
+        for i, spec in enumerate(tree.flatten(outputs)):
+            t = SymbolicTensor(spec.shape, spec.dtype, name=f"{self.name}_{i}" if i else self.name, node=node, index=i)
+            t._keras_mask = getattr(spec, "_keras_mask", None)
+            flat.append(t)
         node.outputs = tree.pack_as(outputs, flat)
         self._inbound_nodes.append(node)
         return node.outputs
@@ -604,8 +612,7 @@ class Layer(nn.Module):
                                               if not isinstance(x, SymbolicTensor) else x.shape)
             return _symbolic_like(shape, leaves[0].dtype if leaves else self._dtype)
         first, second = (self._run_on_meta(args, kwargs, fill) for fill in _META_FILLS)
-        merged = [SymbolicTensor(tuple(a if a == b else None for a, b in zip(x.shape, y.shape, strict=True)), x.dtype)
-                  for x, y in zip(tree.flatten(first), tree.flatten(second), strict=True)]
+        merged = [_merge_meta(x, y) for x, y in zip(tree.flatten(first), tree.flatten(second), strict=True)]
         return tree.pack_as(first, merged)
 
     def _run_on_meta(self, args: tuple, kwargs: dict, fill: int) -> Any:
@@ -615,7 +622,8 @@ class Layer(nn.Module):
             return t
 
         m_args, m_kwargs = tree.map_structure(to_meta, (args, kwargs))
-        with torch.no_grad():
+        # Tensors that call() creates (ops.zeros, torch.arange, ...) must be meta tensors too.
+        with torch.no_grad(), torch.device("meta"):
             return self(*m_args, **m_kwargs)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -704,6 +712,15 @@ def _precision(layer: Layer, probe: Any) -> Any:
     if torch.is_autocast_enabled(device):
         return torch.autocast(device, enabled=False)
     return contextlib.nullcontext()
+
+
+def _merge_meta(x: Any, y: Any) -> SymbolicTensor:
+    """The symbolic output of two shape-inference runs: dimensions that differ between them are unknown."""
+    out = SymbolicTensor(tuple(a if a == b else None for a, b in zip(x.shape, y.shape, strict=True)), x.dtype)
+    mask_x, mask_y = getattr(x, "_keras_mask", None), getattr(y, "_keras_mask", None)
+    if isinstance(mask_x, torch.Tensor) and isinstance(mask_y, torch.Tensor):
+        out._keras_mask = _merge_meta(mask_x, mask_y)
+    return out
 
 
 def _symbolic_like(shape: Any, dtype: torch.dtype) -> Any:
