@@ -189,10 +189,10 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
         work = torch.float64
     elif builtins.all(isinstance(v, (bool, int)) for v in (lo, hi, by)):
         work = torch.int64
-    else:  # an int dtype asked of float bounds: NumPy's length, values start + i*step truncated
+    else:  # an int dtype asked of float bounds: NumPy's length, and its step int(start + step) - int(start)
         n = builtins.max(0, math.ceil((hi - lo) / by))
-        steps = torch.arange(n, dtype=torch.float64, device=default_device())
-        return (lo + steps * by).to(target)
+        first, delta = int(lo), int(lo + by) - int(lo)
+        return (first + delta * torch.arange(n, dtype=torch.int64, device=default_device())).to(target)
     return torch.arange(lo, hi, by, dtype=work, device=default_device()).to(target)
 
 
