@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lamina.ops._numpy_math_util import HALF, floatx, is_float, is_int, kind, pair, result
+from lamina.ops._numpy_math_util import HALF, compute, floatx, is_float, is_int, kind, pair, result
 from lamina.ops.dispatch import device_of, op, promoted, tensor
 
 __all__ = [
@@ -226,7 +226,8 @@ def hypot(x1: Any, x2: Any) -> torch.Tensor:
 
 @op
 def heaviside(x1: Any, x2: Any) -> torch.Tensor:
-    """Heaviside step: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (NaN stays NaN)."""
+    """Heaviside step: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``; NaN in ``x1`` gives NaN
+    (as NumPy; Keras's torch backend gives 0)."""
     a, b = _int_to_float(x1, x2)
     a, b = torch.broadcast_tensors(a, b)
     if a.dtype == torch.bool:
@@ -242,10 +243,8 @@ def ldexp(x1: Any, x2: Any) -> torch.Tensor:
     if not is_int(b.dtype):
         raise TypeError(f"ldexp exponent must be an integer type. Received: x2 dtype={b.dtype}")
     dt = result(a.dtype, b.dtype, float)
-    a = a.to(dt)
-    if dt in HALF:
-        return torch.ldexp(a.float(), b).to(dt)
-    return torch.ldexp(a, b).to(dt)
+    work = compute(dt)
+    return (a.to(work) * torch.exp2(b.to(work))).to(dt)
 
 
 # ------------------------------------------------------------------------------------- comparisons, logic
@@ -309,7 +308,13 @@ def logical_xor(x1: Any, x2: Any) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- bitwise
-def _bitwise(fn: Any, x: Any, y: Any, op_name: str) -> torch.Tensor:
+def _bitwise(fn: Any, x: Any, y: Any, op_name: str, raw_int: bool = False) -> torch.Tensor:
+    if raw_int and isinstance(y, int) and not isinstance(y, bool) and not isinstance(x, (bool, int)):
+        # Keras hands a Python shift count to torch as it is: torch's promotion then applies (bool << 1 is int64)
+        a = tensor(x)
+        if is_float(a.dtype):
+            raise TypeError(f"{op_name} is only defined for integer and bool tensors, not {a.dtype}.")
+        return fn(a, y)
     a, b = pair(x, y)
     if is_float(a.dtype) or is_float(b.dtype):
         raise TypeError(f"{op_name} is only defined for integer and bool tensors, not {a.dtype} and {b.dtype}.")
@@ -337,25 +342,25 @@ def bitwise_xor(x: Any, y: Any) -> torch.Tensor:
 @op
 def bitwise_left_shift(x: Any, y: Any) -> torch.Tensor:
     """``x << y`` for integers, element-wise."""
-    return _bitwise(torch.bitwise_left_shift, x, y, "bitwise_left_shift")
+    return _bitwise(torch.bitwise_left_shift, x, y, "bitwise_left_shift", raw_int=True)
 
 
 @op
 def left_shift(x: Any, y: Any) -> torch.Tensor:
     """``x << y`` for integers, element-wise (``bitwise_left_shift``)."""
-    return _bitwise(torch.bitwise_left_shift, x, y, "left_shift")
+    return _bitwise(torch.bitwise_left_shift, x, y, "left_shift", raw_int=True)
 
 
 @op
 def bitwise_right_shift(x: Any, y: Any) -> torch.Tensor:
     """``x >> y`` (arithmetic for signed integers), element-wise."""
-    return _bitwise(torch.bitwise_right_shift, x, y, "bitwise_right_shift")
+    return _bitwise(torch.bitwise_right_shift, x, y, "bitwise_right_shift", raw_int=True)
 
 
 @op
 def right_shift(x: Any, y: Any) -> torch.Tensor:
     """``x >> y`` (arithmetic for signed integers), element-wise (``bitwise_right_shift``)."""
-    return _bitwise(torch.bitwise_right_shift, x, y, "right_shift")
+    return _bitwise(torch.bitwise_right_shift, x, y, "right_shift", raw_int=True)
 
 
 def _gcd_pair(x1: Any, x2: Any, op_name: str) -> tuple[torch.Tensor, torch.Tensor]:
