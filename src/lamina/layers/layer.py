@@ -26,6 +26,7 @@ from torch.nn.modules import module as _torch_module
 
 from lamina import constraints, initializers, regularizers
 from lamina.core import config, dtype_policy, tree
+from lamina.core.variable import TrainableVariable, Variable, set_initializer_lookup
 from lamina.layers.spec import InputSpec, format_shape, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 
@@ -33,6 +34,7 @@ from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
 #: lists only when this moved since its last look.
 LOSSES_ADDED = 0
 _META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
+set_initializer_lookup(initializers.get)  # Variable("glorot_uniform", shape=...) below this level
 
 
 def _snake_case(name: str) -> str:
@@ -111,6 +113,9 @@ class Layer(nn.Module):
                 if old != key:
                     self._rename_weight(old, key)
                 return
+            if isinstance(value, Variable):  # `self.v = lamina.Variable(...)`: tracked like add_weight's
+                self._track_variable(key, value)
+                return
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, nn.Module) for v in value):
             value = nn.ModuleList(value)
         elif isinstance(value, dict) and value and all(isinstance(v, nn.Module) for v in value.values()):
@@ -132,6 +137,17 @@ class Layer(nn.Module):
                 del self.__dict__[key]
                 self.__setattr__(key, value)
 
+    def _track_variable(self, key: str, variable: Variable) -> None:
+        self.__dict__.pop(key, None)
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(key, None)
+        if isinstance(variable, nn.Parameter):
+            self.register_parameter(key, variable)
+        else:
+            self.register_buffer(key, variable)
+        self._weight_info[key] = _WeightInfo(isinstance(variable, nn.Parameter), variable.regularizer,
+                                             variable.constraint)
+
     def _own_key_of(self, value: torch.Tensor) -> str | None:
         for store in (self._parameters, self._buffers):
             for k, v in store.items():
@@ -152,8 +168,9 @@ class Layer(nn.Module):
     def add_weight(self, shape: tuple | None = None, initializer: Any = None, dtype: Any = None,
                    trainable: bool = True, autocast: bool = True, regularizer: Any = None,
                    constraint: Any = None, aggregation: str = "none", overwrite_with_gradient: bool = False,
-                   name: str | None = None) -> torch.Tensor:
-        """Create a weight: an ``nn.Parameter`` if trainable, else a buffer (saved, moved, never trained).
+                   name: str | None = None) -> Variable:
+        """Create a weight: a ``TrainableVariable`` (an ``nn.Parameter``) if trainable, else a ``Variable``
+        registered as a buffer (saved, moved, never trained); both speak Keras's variable API.
 
         >>> layer = Layer(); w = layer.add_weight(shape=(3,), initializer="zeros", name="w"); w.shape
         torch.Size([3])
@@ -171,16 +188,21 @@ class Layer(nn.Module):
         while key in self._parameters or key in self._buffers or key in self.__dict__:
             key, i = f"{base}_{i}", i + 1
         regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
+        # path: Keras's variable path (optimizer.exclude_from_weight_decay matches it)
+        metadata = {"name": key, "path": f"{self.name}/{key}", "initializer": init, "regularizer": regularizer,
+                    "autocast": autocast, "aggregation": aggregation,
+                    "overwrite_with_gradient": overwrite_with_gradient}
         if trainable:
-            weight = nn.Parameter(value, requires_grad=self._trainable and torch_dtype.is_floating_point)
-            if constraint is not None:
-                weight.constraint = self._constrain  # applied by the optimizer after each update
+            weight = TrainableVariable.wrap(value, trainable=self._trainable, **metadata)
+            if constraint is not None:  # applied by the optimizer after each update, in Keras's layout
+                weight.constraint = constraint if type(self).weight_to_keras is Layer.weight_to_keras \
+                    else self._constrain
             self.register_parameter(key, weight)
         else:
-            weight = value
+            weight = Variable.wrap(value, **metadata)
+            weight.constraint = constraint
             self.register_buffer(key, weight)
         self._weight_info[key] = _WeightInfo(bool(trainable), regularizer, constraint)
-        weight.path = f"{self.name}/{key}"  # Keras's variable path (optimizer.exclude_from_weight_decay matches it)
         return weight
 
     def _constrain(self, weight: torch.Tensor) -> torch.Tensor:
@@ -237,7 +259,16 @@ class Layer(nn.Module):
 
     @property
     def variables(self) -> list[torch.Tensor]:
+        """All state (Keras also lists seed-generator states here; lamina's seeds are torch generators)."""
         return self.weights
+
+    @property
+    def trainable_variables(self) -> list[torch.Tensor]:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list[torch.Tensor]:
+        return self.non_trainable_weights
 
     @property
     def trainable(self) -> bool:
@@ -342,6 +373,13 @@ class Layer(nn.Module):
                         out.append(info.regularizer(getattr(module, key)))
         return out
 
+    def _reset_losses(self) -> None:
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._added_losses.clear()
+                module._activity_losses = []
+        self.__dict__["_losses_reset_at"] = LOSSES_ADDED  # (not an attribute assignment: keeps _plain)
+
     def _clear_losses(self) -> None:
         for module in self.modules():
             if isinstance(module, Layer):
@@ -399,7 +437,12 @@ class Layer(nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> Layer:
         # .to(torch.float64) / .double() / .half(): the layer computes in its weights' new dtype from now on.
+        before = {k: b for k, b in self._buffers.items() if isinstance(b, Variable)}
         result = super()._apply(fn, recurse)
+        for key, old in before.items():  # torch replaces buffers by plain tensors: keep them Keras variables
+            new = self._buffers.get(key)
+            if new is not None and new is not old and not isinstance(new, Variable):
+                self._buffers[key] = old.rewrap(new)
         new_dtype = fn(torch.empty((), dtype=self._dtype)).dtype
         if new_dtype.is_floating_point and new_dtype != self._dtype:
             self._set_dtype_policy(new_dtype)
@@ -461,10 +504,17 @@ class Layer(nn.Module):
                     self._autocast and x.is_floating_point())) and not x.is_meta and \
                     not dtype_policy.MIXED_IN_USE and not hooked(self):
                 try:
-                    return self.call(x)
+                    if self._added_losses and config.TRAINING.get() is None:
+                        self._added_losses.clear()  # a new top-level call: Keras keeps this call's losses only
+                    out = self.call(x)
                 except Exception as error:
                     self._explain_failure(error, x, args, kwargs)
                     raise
+                if self.supports_masking:  # the default compute_mask: the input's mask passes through
+                    mask = getattr(x, "_keras_mask", None)
+                    if mask is not None and type(out) is torch.Tensor:
+                        out._keras_mask = mask
+                return out
         first = probe = args[0] if args else None
         if type(first) is not torch.Tensor:
             if is_symbolic((args, kwargs)):
@@ -496,6 +546,8 @@ class Layer(nn.Module):
         changed = training is not outer  # nested calls usually inherit the flag: then nothing to set
         if changed:
             config.TRAINING.set(training)
+        if outer is None and not compiling and self.__dict__.get("_losses_reset_at") != LOSSES_ADDED:
+            self._reset_losses()  # a top-level call: as Keras, `losses` will hold this call's losses only
         try:
             on_meta = probe is not None and probe.is_meta
             just_built = not self.built
@@ -548,10 +600,11 @@ class Layer(nn.Module):
 
     def _is_plain(self) -> bool:
         """Whether calls of this built layer on one tensor can go straight to ``call``: no training or mask
-        argument, no masks, no activity regularizer, no mixed precision, no sublayers (which would read the
-        training flag this layer sets), no torch ``forward`` override and no ``torch.compile`` of the layer."""
+        argument, no mask of its own to compute (one passed through is attached there), no activity regularizer,
+        no mixed precision, no sublayers (which would read the training flag this layer sets), no torch
+        ``forward`` override and no ``torch.compile`` of the layer."""
         return (self._direct_call and not self._call_has_training and not self._call_has_mask
-                and not self.supports_masking and not self._computes_mask and self.activity_regularizer is None
+                and not self._computes_mask and self.activity_regularizer is None
                 and not self._mixed and not self._modules and self._compiled_call_impl is None)
 
     def _explain_failure(self, error: BaseException, first: Any, args: tuple, kwargs: dict) -> None:
@@ -747,7 +800,8 @@ def _meta_weights(module: nn.Module):
             for key, value in store.items():
                 if value is not None and not value.is_meta:
                     saved.append((store, key, value))
-                    store[key] = torch.empty_like(value, device="meta")
+                    twin = torch.empty_like(value, device="meta")
+                    store[key] = value.rewrap(twin) if isinstance(value, Variable) else twin
     try:
         yield
     finally:
