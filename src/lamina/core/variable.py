@@ -116,6 +116,7 @@ class Variable(torch.Tensor):
     initializer: Any = None
     autocast: bool = True
     overwrite_with_gradient: bool = False
+    follows_device: bool = False  # metric state: assigning a tensor from another device moves the variable there
     _keras_name: str | None = None
 
     def __new__(cls, initializer: Any = None, shape: Any = None, dtype: Any = None, trainable: bool = True,
@@ -187,6 +188,8 @@ class Variable(torch.Tensor):
     def _coerce(self, value: Any) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             value = value.detach()
+            if self.follows_device and value.device != self.device and not value.is_meta and value.ndim <= self.ndim:
+                self.data = self.data.to(value.device)  # the same variable, now beside the data (no sync each step)
         else:
             value = torch.as_tensor(np.asarray(value) if not isinstance(value, (int, float, bool)) else value)
         return value.to(device=self.device, dtype=self.dtype)

@@ -23,6 +23,7 @@ import torch
 
 from lamina.core import config
 from lamina.core.registry import Registry
+from lamina.core.variable import Variable
 
 #: Metric classes by class name, snake_case name and alias (``"acc"``, ``"mse"``, ...).
 METRICS = Registry("metric")
@@ -103,6 +104,8 @@ class Metric:
 
     Subclasses declare accumulators with ``add_state``, add tensors or Python numbers to them with
     ``accumulate`` in ``update_state`` and read them with ``state`` (or ``state_tensor``) in ``result``.
+    Keras's way works too: ``self.tp = self.add_variable(shape=(), initializer="zeros", name="tp")``, then
+    ``self.tp.assign_add(...)`` (the variable moves to the device of the first tensor assigned to it).
 
     >>> import torch
     >>> class Positives(Metric):
@@ -122,6 +125,26 @@ class Metric:
         self._dtype = config.standardize_dtype(dtype)
         self._state: dict[str, float | torch.Tensor] = {}
         self._specs: dict[str, tuple[tuple[int, ...] | None, torch.dtype]] = {}
+        self._variables: list[Variable] = []  # Keras-style state from add_variable
+
+    def add_variable(self, shape: Sequence[int], initializer: Any, dtype: str | torch.dtype | None = None,
+                     aggregation: str = "sum", name: str | None = None) -> Variable:
+        """Keras's way to hold state: a non-trainable ``Variable`` that ``update_state`` changes with
+        ``assign``/``assign_add``, zeroed by ``reset_state`` and listed in ``variables``."""
+        if "_variables" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before add_variable().")
+        name = name or (f"variable_{len(self._variables)}" if self._variables else "variable")
+        variable = Variable(initializer, shape=tuple(shape), dtype=self._dtype if dtype is None else dtype,
+                            trainable=False, aggregation=aggregation, name=name)
+        variable.path = f"{self.name}/{name}"
+        variable.follows_device = True  # metric state lives where the data is (assign moves it there)
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(self, shape: Sequence[int] = (), initializer: Any = None, dtype: str | torch.dtype | None = None,
+                   name: str | None = None) -> Variable:
+        """``add_variable`` under its older Keras name."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
 
     @property
     def dtype(self) -> str:
@@ -194,7 +217,7 @@ class Metric:
         """
         for name in self._state:
             self._state[name] = self.state_tensor(name)
-        return list(self._state.values())
+        return [*self._state.values(), *self.__dict__.get("_variables", ())]
 
     def reset_state(self) -> None:
         """Forget everything seen: accumulators of a declared shape that are tensors already are zeroed in
@@ -205,6 +228,8 @@ class Metric:
                 value.zero_()
             else:
                 self._state[name] = 0.0
+        for variable in self.__dict__.get("_variables", ()):
+            variable.assign(torch.zeros_like(variable))  # Keras: every variable back to zeros
 
     def _zero(self, like: Any = None) -> torch.Tensor:
         device = like.device if isinstance(like, torch.Tensor) else None
