@@ -348,6 +348,10 @@ def test_seed_generator_state_and_config():
     assert unordered.state.tolist() != [3, 0]
     assert lr.SeedGenerator(1).name != lr.SeedGenerator(1).name  # automatic names are unique
     assert "1337" in repr(gen)
+    # the state is a Keras-style variable: assigning it rewinds the stream
+    gen.state.assign([1337, 0])
+    assert torch.equal(lr.normal((3,), seed=gen), lr.normal((3,), seed=1337))
+    assert gen.state.path == "noise/seed_generator_state" and not gen.state.trainable
 
 
 def test_seed_generator_matches_keras(keras):

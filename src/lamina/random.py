@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina.core import config
+from lamina.core.variable import Variable
 from lamina.ops import dtypes
 from lamina.ops.dispatch import default_device, tensor
 
@@ -42,8 +43,9 @@ _MASK64 = (1 << 64) - 1
 class SeedGenerator:
     """A stream of seeds: each random op given this generator uses its current state and advances it.
 
-    ``state`` is a CPU int32 tensor ``[seed, counter]`` (Keras keeps a variable on the device); ``seed=None``
-    picks the seed from Python's ``random`` module (so ``set_random_seed`` repeats it).
+    ``state`` is a non-trainable int32 ``Variable`` ``[seed, counter]``, kept on the CPU (reading it to seed a
+    generator costs no device sync); ``seed=None`` picks the seed from Python's ``random`` module (so
+    ``set_random_seed`` repeats it).
 
     >>> gen = SeedGenerator(3)
     >>> gen.next().tolist(), gen.state.tolist()
@@ -60,16 +62,18 @@ class SeedGenerator:
             seed = _py_random.randint(1, int(1e9))
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
-        self.state = torch.tensor([_as_int32(seed), 0], dtype=torch.int32)
+        self.state = Variable(torch.tensor([_as_int32(seed), 0], dtype=torch.int32), trainable=False,
+                              name="seed_generator_state")
+        self.state.path = f"{self.name}/seed_generator_state"
 
     def next(self, ordered: bool = True) -> torch.Tensor:
         """The current state (a copy), then advance: the counter by one, or (``ordered=False``) both numbers
         scrambled."""
-        current = self.state.clone()
+        current = torch.Tensor.clone(self.state).as_subclass(torch.Tensor)
         if ordered:
-            self.state[1] += 1
+            self.state.assign_add(torch.tensor([0, 1], dtype=torch.int32))
         else:
-            self.state.copy_((self.state.to(torch.int64) + 1) * 5387 % 933199)
+            self.state.assign((current.to(torch.int64) + 1) * 5387 % 933199)
         return current
 
     def get_config(self) -> dict:

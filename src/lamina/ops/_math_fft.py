@@ -31,7 +31,7 @@ def _complex_input(x: Any) -> tuple[torch.Tensor, torch.dtype]:
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise ValueError(f"Input `x` should be a tuple of two tensors - real and imaginary. Received: x={x!r:.200}")
     real = tensor(x[0])
-    imag = tensor(x[1], device=real.device)
+    imag = tensor(x[1], device=real.device).to(real.device)
     if real.shape != imag.shape:
         raise ValueError("Both the real and imaginary parts should have the same shape. Received: "
                          f"x[0].shape = {tuple(real.shape)}, x[1].shape = {tuple(imag.shape)}")
@@ -95,7 +95,7 @@ def _window(window: Any, sequence_length: int, dtype: torch.dtype, device: torch
             return torch.hamming_window(sequence_length, periodic=True, dtype=dtype, device=device)
         raise ValueError(f'If a string is passed to `window`, it must be one of "hann", "hamming". '
                          f"Received: window={window!r}")
-    win = tensor(window, device=device).to(dtype)
+    win = tensor(window, device=device).to(device=device, dtype=dtype)
     if win.ndim != 1 or win.shape[0] != sequence_length:
         raise ValueError(f"The shape of `window` must be equal to [sequence_length]. Received: window shape="
                          f"{tuple(win.shape)}")

@@ -121,7 +121,7 @@ def in_top_k(targets: Any, predictions: Any, k: int) -> torch.Tensor:
     predictions = tensor(predictions)
     if predictions.dtype == torch.bool:
         predictions = predictions.to(torch.uint8)
-    targets = tensor(targets, device=predictions.device).to(torch.int64)
+    targets = tensor(targets, device=predictions.device).to(device=predictions.device, dtype=torch.int64)
     kth = torch.topk(predictions, int(k), dim=-1, sorted=True).values[..., -1]
     chosen = torch.take_along_dim(predictions, targets.unsqueeze(-1), dim=-1).squeeze(-1)
     return chosen >= kth
@@ -163,7 +163,7 @@ def view_as_real(x: Any) -> torch.Tensor:
 # -------------------------------------------------------------------------------------------- segments
 def _segment_reduce(data: Any, segment_ids: Any, num_segments: int | None, how: str) -> torch.Tensor:
     data = tensor(data)
-    ids = tensor(segment_ids, device=data.device)
+    ids = tensor(segment_ids, device=data.device).to(data.device)
     if ids.ndim != 1:
         raise ValueError(f"Argument `segment_ids` should be a 1-D vector, got shape {tuple(ids.shape)}.")
     if data.ndim < 1 or ids.shape[0] != data.shape[0]:
