@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from lamina.core import tree
+from lamina.ops import dtypes
 from lamina.ops.dispatch import canonical_axis, float_dtype, op, promoted, tensor
 
 __all__ = [
@@ -134,8 +135,12 @@ def matrix_rank(x: Any, tol: float | None = None) -> torch.Tensor:
 @op
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A002
     """A vector norm (``axis`` an int) or matrix norm (``axis`` a pair) of ``x``; ``axis=None`` takes the
-    whole of a vector or matrix (and, with ``ord=None``, the 2-norm of any tensor flattened)."""
-    (x,), result = _prepare(x)
+    whole of a vector or matrix (and, with ``ord=None``, the 2-norm of any tensor flattened).
+
+    The result is float32 for float64 input, as in Keras (``result_type(x.dtype, float)``)."""
+    x = tensor(x)
+    result = dtypes.to_torch(dtypes.result_type(x.dtype, float))  # as Keras: float64 gives float32 here
+    x = x.to(torch.float32 if result in _HALF else result)
     axis = canonical_axis(axis)
     if isinstance(axis, tuple) and len(axis) == 1:
         axis = axis[0]
