@@ -132,6 +132,18 @@ def test_saturate_cast_grad():
     assert x.grad.tolist() == [0.0, 1.0, 0.0]
 
 
+def test_scatter_update_last_write_wins():
+    rng = np.random.default_rng(0)
+    where = rng.integers(0, 5, size=(200, 1))
+    expected = np.zeros(5, "float32")
+    for i, (w,) in enumerate(where):
+        expected[w] = i
+    out = ops.scatter_update(np.zeros(5, "float32"), where, np.arange(200, dtype="float32"))
+    assert out.tolist() == expected.tolist()
+    flags = ops.scatter_update(np.zeros((2, 2), bool), [[0, 1], [0, 1], [1, 0]], [True, False, True])
+    assert flags.tolist() == [[False, False], [True, False]]
+
+
 def test_stop_gradient_blocks():
     x = torch.ones(3, requires_grad=True)
     y = (ops.stop_gradient(x * 2) * x).sum()

@@ -189,17 +189,28 @@ def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | Non
     inputs = tensor(inputs)
     updates = tensor(updates, device=inputs.device).to(device=inputs.device, dtype=inputs.dtype)
     idx = _index_tuple(_index_tensor(indices, inputs.device), tuple(inputs.shape))
-    if reduction is None or reduction == "add":
-        return inputs.index_put(idx, updates, accumulate=reduction == "add")
-    if reduction not in _REDUCTIONS:
+    if reduction == "add":
+        return inputs.index_put(idx, updates, accumulate=True)
+    if reduction is not None and reduction not in _REDUCTIONS:
         raise ValueError(f"scatter_update: reduction must be None, 'add', 'max', 'min' or 'mul', got {reduction!r}.")
     k = len(idx)
     lead, rest = tuple(inputs.shape[:k]), tuple(inputs.shape[k:])
     linear = torch.zeros_like(idx[0])
     for i in range(k):
         linear = linear * lead[i] + idx[i]
+    linear = linear.reshape(-1)
     flat_in = inputs.reshape(-1, *rest)
-    flat_up = updates.reshape(-1, *rest)
+    flat_up = torch.broadcast_to(updates, (*idx[0].shape, *rest)).reshape(-1, *rest)
+    if reduction is None:
+        # Last write wins on every device: each target keeps only its last update; the others go to a
+        # scratch row past the end (index_put alone leaves the order of duplicates to the device).
+        size = flat_in.shape[0]
+        position = torch.arange(linear.shape[0], device=linear.device)
+        last = torch.full((size,), -1, dtype=position.dtype, device=linear.device)
+        last = last.scatter_reduce(0, linear, position, reduce="amax", include_self=True)
+        target = torch.where(last[linear] == position, linear, size)
+        padded = torch.cat([flat_in, flat_in.new_zeros((1, *rest))])
+        return padded.index_put((target,), flat_up)[:size].reshape(inputs.shape)
     where = linear.reshape(-1, *([1] * len(rest))).expand(flat_up.shape)
     out = flat_in.scatter_reduce(0, where, flat_up, reduce=_REDUCTIONS[reduction], include_self=True)
     return out.reshape(inputs.shape)
