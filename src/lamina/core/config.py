@@ -1,4 +1,14 @@
-"""The few settable globals of lamina, all in one place.
+"""The few settable globals of lamina, all in one place (``lamina.config`` and ``lamina.backend`` are their
+public faces, with Keras's names).
+
+- ``floatx`` / ``epsilon`` / ``image_data_format``: the defaults of new weights, of losses' fuzz factor, and
+  of the ``data_format=None`` argument of convolution, pooling and image layers.
+- ``max_epochs`` / ``max_steps_per_epoch``: debugging caps on ``fit`` (epochs) and on ``fit``/``evaluate``/
+  ``predict`` (steps per epoch); read once from ``KERAS_MAX_EPOCHS`` / ``KERAS_MAX_STEPS_PER_EPOCH``.
+- flash attention (None: PyTorch picks the fastest kernel; False: the math kernel), interactive logging (the
+  progress bar, or plain lines through Python's ``logging``), traceback filtering (a flag only).
+- the per-prefix counters behind ``get_uid`` and automatic layer names.
+- ``TRAINING``: the one context variable (see below).
 
 >>> from lamina.core import config
 >>> config.floatx()
@@ -9,17 +19,38 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import itertools
+import gc
+import os
+import sys
 from collections import defaultdict
 
 import numpy as np
 import torch
 
+
+def _env_limit(name: str) -> int | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"The environment variable {name} must be a whole number; received {value!r}.") from None
+
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
+_IMAGE_DATA_FORMAT = "channels_last"
+_MAX_EPOCHS: int | None = _env_limit("KERAS_MAX_EPOCHS")
+_MAX_STEPS_PER_EPOCH: int | None = _env_limit("KERAS_MAX_STEPS_PER_EPOCH")
+# Reset by clear_session(), as Keras resets them:
+_FLASH_ATTENTION: bool | None = None  # None: PyTorch's choice (Keras's default); False: the math kernel
+_INTERACTIVE_LOGGING = True
+_TRACEBACK_FILTERING = True
+_UNSAFE_DESERIALIZATION_WARNED = False  # enable_unsafe_deserialization() warns once per process
 
-# Per-prefix counters for automatic layer names ("dense", "dense_1", ...), as Keras names layers.
-_NAME_COUNTERS: defaultdict[str, itertools.count] = defaultdict(itertools.count)
+# Per-prefix counters (Keras's get_uid); automatic layer names come from them ("dense", "dense_1", ...).
+_NAME_COUNTERS: defaultdict[str, int] = defaultdict(int)
 
 # The one context variable: the `training` flag of the outermost layer call, seen by nested calls
 # that were not given `training` explicitly.
@@ -83,12 +114,144 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
+def get_uid(prefix: str = "") -> int:
+    """The next number for ``prefix``: 1, 2, 3, ... (Keras's ``backend.get_uid``; layer names count with it)."""
+    _NAME_COUNTERS[prefix] += 1
+    return _NAME_COUNTERS[prefix]
+
+
 def unique_name(prefix: str) -> str:
     """The next automatic name for ``prefix``: ``dense``, then ``dense_1``, ``dense_2``, ..."""
-    n = next(_NAME_COUNTERS[prefix])
+    n = get_uid(prefix) - 1
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
-def clear_session() -> None:
-    """Reset automatic layer names, as ``keras.backend.clear_session()`` does."""
+def clear_session(free_memory: bool = False) -> None:
+    """Reset what Keras's ``clear_session`` resets: automatic names and ``get_uid`` counters, the global dtype
+    policy, the flash-attention, interactive-logging and traceback-filtering flags, and torch.compile's caches.
+    ``floatx``, ``epsilon``, ``image_data_format`` and the epoch/step caps stay. ``free_memory``: also run
+    Python's garbage collector (a full pass: ~0.2 s) and return cached CUDA memory to the device; False here,
+    so that calling this before every test stays cheap; ``lamina.backend.clear_session`` defaults to True as
+    Keras does.
+    """
+    global _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING
+    from lamina.core import dtype_policy  # it imports this module
+
     _NAME_COUNTERS.clear()
+    dtype_policy.set_global_policy(None)
+    _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING = None, True, True
+    if "torch._dynamo" in sys.modules:  # compiled functions and their guards (only if torch.compile was used)
+        sys.modules["torch._dynamo"].reset()
+    if free_memory:
+        gc.collect()
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+
+
+def image_data_format() -> str:
+    """Where image layers expect channels when given ``data_format=None``: ``'channels_last'`` (the default,
+    ``(batch, height, width, channels)``) or ``'channels_first'``."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the ``data_format`` that image layers created from now on use when given ``data_format=None``."""
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError("set_image_data_format expects 'channels_first' or 'channels_last'; "
+                         f"received {data_format!r}.")
+    _IMAGE_DATA_FORMAT = value
+
+
+def standardize_data_format(data_format: str | None, owner: str = "") -> str:
+    """A layer's or op's ``data_format`` argument, checked and lower-cased; None gives ``image_data_format()``."""
+    if data_format is None:
+        return _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}`data_format` must be 'channels_last' or 'channels_first'; "
+                         f"received data_format={data_format!r}.")
+    return value
+
+
+def _limit(value: int | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} expects a positive int, or None for no limit; received {value!r}.")
+    return value
+
+
+def max_epochs() -> int | None:
+    """The cap on the epochs of any ``fit`` (None: no cap)."""
+    return _MAX_EPOCHS
+
+
+def set_max_epochs(max_epochs: int | None) -> None:
+    """Cap the epochs of every ``fit`` (a debugging aid; None removes the cap)."""
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = _limit(max_epochs, "set_max_epochs")
+
+
+def max_steps_per_epoch() -> int | None:
+    """The cap on the steps of one epoch of ``fit``, ``evaluate`` or ``predict`` (None: no cap)."""
+    return _MAX_STEPS_PER_EPOCH
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch: int | None) -> None:
+    """Cap the steps per epoch of every ``fit``/``evaluate``/``predict`` (a debugging aid; None: no cap)."""
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = _limit(max_steps_per_epoch, "set_max_steps_per_epoch")
+
+
+def enable_flash_attention() -> None:
+    """Let PyTorch's ``scaled_dot_product_attention`` pick its fastest kernel (flash where it applies)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = None  # as Keras: "enabled" means "automatic"
+
+
+def disable_flash_attention() -> None:
+    """Attention layers created from now on compute with PyTorch's math kernel (no flash/efficient kernels)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = False
+
+
+def is_flash_attention_enabled() -> bool | None:
+    """False once ``disable_flash_attention()`` was called; otherwise None (automatic), as Keras returns."""
+    return _FLASH_ATTENTION
+
+
+def enable_interactive_logging() -> None:
+    """Progress goes to stdout (a redrawn bar on a terminal)."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = True
+
+
+def disable_interactive_logging() -> None:
+    """Progress goes to Python's ``logging`` (logger ``"lamina"``, level INFO) as plain lines."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether progress goes to stdout (True) or to Python's ``logging`` (False)."""
+    return _INTERACTIVE_LOGGING
+
+
+def enable_traceback_filtering() -> None:
+    """Set the traceback-filtering flag (lamina raises its errors from short, direct frames either way)."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = True
+
+
+def disable_traceback_filtering() -> None:
+    """Clear the traceback-filtering flag (lamina never hides frames, so tracebacks are the same)."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """The traceback-filtering flag (True unless disabled)."""
+    return _TRACEBACK_FILTERING
