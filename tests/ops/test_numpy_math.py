@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from ops_harness import Case, check_case, check_grad, sample
-from test_numpy_math_helpers import DTYPES, FLOATS, check_grad_f32, draw, np_truth, raises_in_both, tol
+from test_numpy_math_helpers import DTYPES, FLOATS, check_all, check_grad_f32, draw, np_truth, raises_in_both, tol
 
 from lamina import ops
 
@@ -24,15 +24,14 @@ DIFFERENTIABLE_UNARY = sorted(set(UNARY) - {"bitwise_invert", "bitwise_not", "is
 
 
 # ------------------------------------------------------------------------------------------------ unary
-UNARY_CASES = [(name, dtype) for name in sorted(UNARY) for dtype in DTYPES]
-
-
-@pytest.mark.parametrize(("name", "dtype"), UNARY_CASES, ids=[f"{n}-{d}" for n, d in UNARY_CASES])
-def test_unary_dtypes(name, dtype, keras):
-    x = draw((2, 3), dtype, UNARY[name])
-    if raises_in_both(name, (x,), {}, keras):
-        return
-    check_case(Case(name, (x,), **tol(dtype)), keras)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_dtypes(name, keras):
+    """Every dtype: values, result dtype and shape as Keras's (or both refuse, e.g. ``negative`` of bool)."""
+    def one(dtype):
+        x = draw((2, 3), dtype, UNARY[name])
+        if not raises_in_both(name, (x,), {}, keras):
+            check_case(Case(name, (x,), **tol(dtype)), keras)
+    check_all([(dtype, lambda d=dtype: one(d)) for dtype in DTYPES])
 
 
 EDGE = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.5, 0.5], "float32")
@@ -119,23 +118,23 @@ def np_nextafter(kops, a, b):
     return torch.from_numpy(np.asarray(np.nextafter(to_np(a).astype(dtype), to_np(b).astype(dtype))))
 
 
-BINARY_CASES = [(name, a, b) for name in sorted(BINARY) for a, b in PAIRS + SCALARS]
-
-
-@pytest.mark.parametrize(("name", "a", "b"), BINARY_CASES, ids=[f"{n}-{a}-{b}" for n, a, b in BINARY_CASES])
-def test_binary_dtypes(name, a, b, keras):
-    x1 = operand(a, (2, 3), name, 1, seed=3)
-    x2 = operand(b, (3,), name, 2, seed=4)  # broadcasting (2, 3) with (3,)
-    if name == "nextafter" and "bfloat16" in (a, b):
-        pytest.skip("NumPy, the truth for nextafter, has no bfloat16")
-    if (name, a, b) == ("hypot", "bool", "bool"):  # Keras's torch backend refuses; lamina computes in floatx
-        assert ops.hypot(x1, x2).dtype == torch.float32
-        return
-    if raises_in_both(name, (x1, x2), {}, keras):
-        return
-    keras_fn = np_nextafter if name == "nextafter" else None
-    names = [s for s in (a, b) if isinstance(s, str)]
-    check_case(Case(name, (x1, x2), keras_fn=keras_fn, **tol(*names)), keras)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_dtypes(name, keras):
+    """Dtype pairs and Python scalars, broadcasting (2, 3) with (3,): as Keras (or both refuse)."""
+    def one(a, b):
+        x1 = operand(a, (2, 3), name, 1, seed=3)
+        x2 = operand(b, (3,), name, 2, seed=4)
+        if name == "nextafter" and "bfloat16" in (a, b):  # NumPy, the truth for nextafter, has no bfloat16
+            return
+        if (name, a, b) == ("hypot", "bool", "bool"):  # Keras's torch backend refuses; lamina computes in floatx
+            assert ops.hypot(x1, x2).dtype == torch.float32
+            return
+        if raises_in_both(name, (x1, x2), {}, keras):
+            return
+        keras_fn = np_nextafter if name == "nextafter" else None
+        names = [s for s in (a, b) if isinstance(s, str)]
+        check_case(Case(name, (x1, x2), keras_fn=keras_fn, **tol(*names)), keras)
+    check_all([(f"{a}, {b}", lambda a=a, b=b: one(a, b)) for a, b in PAIRS + SCALARS])
 
 
 I8 = np.array([-128, -7, -1, 0, 1, 7, 127], "int8")
@@ -262,3 +261,43 @@ def test_runs_on_meta(name):
     meta = getattr(ops, name)(*(a.to("meta") for a in args))
     assert meta.device.type == "meta"
     assert meta.shape == eager.shape and meta.dtype == eager.dtype
+
+
+# ------------------------------------------------------------------------------------------- signatures
+MINE = sorted(__import__("lamina.ops._numpy_math", fromlist=["__all__"]).__all__)
+
+
+def test_signatures_match_keras(keras):
+    """Every op of this part: same parameter names, kinds and defaults as ``keras.ops``, reachable as
+    ``lamina.ops.<name>`` and ``lamina.ops.numpy.<name>``, registered under its own name."""
+    import inspect
+
+    from lamina.ops import numpy as lnp
+    from lamina.ops.dispatch import get_op
+
+    assert len(MINE) == 130
+    bad = []
+    for name in MINE:
+        ours, theirs = inspect.signature(getattr(ops, name)), inspect.signature(getattr(keras.ops, name))
+        shape = lambda sig: [(p.name, p.kind, p.default) for p in sig.parameters.values()]  # noqa: E731
+        if shape(ours) != shape(theirs):
+            bad.append(f"{name}{ours} != {theirs}")
+        assert getattr(lnp, name) is getattr(ops, name) and get_op(name) is getattr(ops, name)
+        assert getattr(ops, name).__doc__, name
+    assert not bad, "\n".join(bad)
+
+
+def test_symbolic_inputs_build_a_functional_model():
+    """On symbolic tensors the ops record graph nodes (shapes from meta tensors) and the model runs them."""
+    import lamina
+
+    x = lamina.Input((3, 4))
+    y = ops.add(ops.sqrt(ops.abs(x)), ops.mean(x, axis=-1, keepdims=True))
+    z = ops.quantile(ops.clip(y, -1.0, 1.0), 0.5, axis=1)
+    assert tuple(y.shape) == (None, 3, 4) and tuple(z.shape) == (None, 4)
+    model = lamina.Model(x, [z, ops.argmax(y, axis=-1), ops.cumsum(y, axis=1)])
+    data = sample((2, 3, 4), seed=21)
+    out = model(torch.as_tensor(data))
+    expect = np.quantile(np.clip(np.sqrt(np.abs(data)) + data.mean(-1, keepdims=True), -1, 1), 0.5, axis=1)
+    np.testing.assert_allclose(out[0].detach().numpy(), expect, rtol=1e-5, atol=1e-6)
+    assert out[1].dtype == torch.int32 and tuple(out[2].shape) == (2, 3, 4)

@@ -78,3 +78,15 @@ def np_truth(fn: Any) -> Any:
             return tuple(torch.from_numpy(np.asarray(o)) for o in out)
         return torch.from_numpy(np.asarray(out))
     return keras_fn
+
+
+def check_all(checks: list) -> None:
+    """Run each ``(label, thunk)`` and fail once at the end listing every failure (one test per op, many dtypes,
+    without one pytest item per combination)."""
+    failures = []
+    for label, thunk in checks:
+        try:
+            thunk()
+        except Exception as e:  # noqa: BLE001 - collected and reported below
+            failures.append(f"{label}: {type(e).__name__}: {str(e).strip()[:600]}")
+    assert not failures, f"{len(failures)} of {len(checks)} failed:\n" + "\n".join(failures)

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from lamina.ops import dtypes
 from lamina.ops._numpy_math_util import all_dims, compute, dims, is_empty_axis, is_float, keep, reduced_shape, result
 from lamina.ops.dispatch import op, tensor
 
@@ -61,7 +62,7 @@ def nansum(x: Any, axis: Any = None, keepdims: bool = False) -> torch.Tensor:
 
 def _prod_dtype(dt: torch.dtype, dtype: Any) -> torch.dtype:
     if dtype is not None:
-        return result(dtype)
+        return dtypes.to_torch(dtype)
     out = result(dt)
     return torch.int32 if out in (*_SMALL_INTS, torch.uint8) else out
 

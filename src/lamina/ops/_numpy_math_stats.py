@@ -47,6 +47,8 @@ def _quantile(x: Any, q: Any, axis: Any, method: str, keepdims: bool, ignore_nan
     out = result(t.dtype, float)
     work = torch.float64 if t.dtype == torch.float64 else compute(out)
     t = t.to(work)
+    if t.ndim == 0:  # a 0-d input is its own quantile (a 0-d result, keepdims or not)
+        t, axis, keepdims = t.reshape(1), None, False
     if not isinstance(q, torch.Tensor):
         values = np.asarray(q, dtype=np.float64)
         if values.size and ((values < 0).any() or (values > scale).any()):
@@ -260,7 +262,14 @@ def corrcoef(x: Any) -> torch.Tensor:
     if t.dtype == torch.int64:
         t = t.to(torch.float64)
     t = to_float(t)
-    return torch.corrcoef(t.to(compute(t.dtype))).to(t.dtype)
+    if t.ndim > 2:
+        raise ValueError(f"corrcoef takes a 1-D or 2-D tensor; received shape {tuple(t.shape)}.")
+    rows = t.to(compute(t.dtype)).reshape(-1 if t.ndim == 2 else 1, t.shape[-1] if t.ndim else 1)
+    centred = rows - rows.mean(dim=1, keepdim=True)
+    cov = centred @ centred.transpose(0, 1)
+    scale = torch.sqrt(torch.diagonal(cov))
+    coef = (cov / scale[:, None] / scale[None, :]).clamp(-1.0, 1.0)
+    return (coef if t.ndim == 2 else coef.reshape(())).to(t.dtype)
 
 
 @op
