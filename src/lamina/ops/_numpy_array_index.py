@@ -63,15 +63,56 @@ def _index_part(k: Any, device: torch.device) -> Any:
     return k
 
 
+def _dims_taken(k: Any) -> int:
+    """How many axes of the indexed tensor one key entry consumes (Ellipsis: counted apart)."""
+    if k is None or isinstance(k, bool):
+        return 0
+    if isinstance(k, torch.Tensor) and k.dtype == torch.bool:
+        return builtins.max(k.ndim, 1) if k.ndim else 0
+    return 1
+
+
+def _as_index_array(k: Any, device: torch.device) -> Any:
+    if isinstance(k, int) and not isinstance(k, bool):
+        return torch.tensor([k], device=device)
+    if isinstance(k, torch.Tensor) and k.ndim == 0 and k.dtype != torch.bool:
+        return k.reshape(1)
+    return k
+
+
+def _flip_negative_steps(t: torch.Tensor, key: tuple) -> tuple[torch.Tensor, tuple]:
+    """Torch slices only forwards: each slice with a negative step becomes a forward slice of the flipped axis."""
+    if not any(isinstance(k, builtins.slice) and k.step is not None and k.step < 0 for k in key):
+        return t, key
+    explicit = builtins.sum(_dims_taken(k) for k in key if k is not Ellipsis)
+    dim, flips, out = 0, [], []
+    for k in key:
+        if k is Ellipsis:
+            dim += t.ndim - explicit
+        elif isinstance(k, builtins.slice) and k.step is not None and k.step < 0:
+            n = t.shape[dim]
+            start, stop, step = k.indices(n)
+            flips.append(dim)
+            k = builtins.slice(n - 1 - start, n - 1 - stop, -step)
+            dim += 1
+        else:
+            dim += _dims_taken(k)
+        out.append(k)
+    return torch.flip(t, flips), tuple(out)
+
+
 @op
 def get_item(x: Any, key: Any) -> torch.Tensor:
-    """``x[key]`` with NumPy's meaning: ints, slices, None, Ellipsis, integer index arrays, bool masks."""
+    """``x[key]`` with NumPy's meaning: ints, slices (negative steps too), None, Ellipsis, integer index arrays,
+    bool masks."""
     t = _t(x)
-    if isinstance(key, tuple):
-        key = tuple(_index_part(k, t.device) for k in key)
-    else:
-        key = _index_part(key, t.device)
-    return t[key]
+    parts = tuple(_index_part(k, t.device) for k in (key if isinstance(key, tuple) else (key,)))
+    t, parts = _flip_negative_steps(t, parts)
+    if any(isinstance(k, torch.Tensor) and k.ndim > 0 for k in parts):
+        # NumPy counts ints beside index arrays as index arrays (which moves the indexed axes first when the
+        # advanced indices are not adjacent); torch counts them as basic indices.
+        parts = tuple(_as_index_array(k, t.device) for k in parts)
+    return t[parts if isinstance(key, tuple) else parts[0]]
 
 
 # ---------------------------------------------------------------------------------------------------- take
