@@ -196,6 +196,21 @@ def test_errors():
         ops.slice(torch.ones(2, 3), [0], [1, 1])
 
 
+def test_in_a_functional_model():
+    import lamina
+
+    x = lamina.Input((3,))
+    outputs = [ops.map(lambda v: v * 2, x), ops.slice_update(x, [0, 1], np.ones((1, 2), "float32")),
+               ops.cast(x, "int32"), ops.unstack(x, axis=1)[2], ops.scan(lambda c, v: (c + v, c), x[0] * 0, x)[1]]
+    model = lamina.Model(x, outputs)
+    data = sample((2, 3), seed=70)
+    got = model(data)
+    want = [torch.tensor(data) * 2, ops.slice_update(data, [0, 1], np.ones((1, 2), "float32")), ops.cast(data, "int32"),
+            torch.tensor(data)[:, 2], ops.scan(lambda c, v: (c + v, c), torch.zeros(3), torch.tensor(data))[1]]
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_meta_device():
     x = torch.empty(3, 4, device="meta")
     assert ops.slice(x, torch.tensor([1, 1], device="meta"), (2, 2)).shape == (2, 2)
