@@ -427,3 +427,14 @@ def test_custom_gradient_structures():
     with torch.no_grad():
         assert f(x, (a, b))["p"].tolist() == [2.0, 2.0]
     assert f(np.ones(2, "float32"), (1.0, 2.0))["q"] == 2.0
+
+    @ops.custom_gradient
+    def g(x, power):
+        def grad(*args, upstream):
+            return upstream * power * x ** (power - 1), None  # one per argument, the number's ignored
+
+        return x ** power, grad
+
+    x = torch.tensor([2.0], requires_grad=True)
+    g(x, 3).backward()
+    assert x.grad.tolist() == [12.0]

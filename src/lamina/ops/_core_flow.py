@@ -276,11 +276,14 @@ class _CustomGradient(torch.autograd.Function):
         grads_in = tree.pack_as(ctx.output, list(upstream)) if nested else upstream[0]
         grads = ctx.grad_fn(*ctx.args, upstream=grads_in)
         grads = tree.flatten(grads) if isinstance(grads, (list, tuple)) else [grads]
+        n_flat = len(ctx.needs_input_grad) - 3
         positions = ctx.tensor_positions
-        if len(grads) != len(positions):
+        if len(grads) == n_flat:  # one gradient per argument, non-tensor ones included (and ignored)
+            grads = [grads[i] for i in positions]
+        elif len(grads) != len(positions):
             raise ValueError(f"custom_gradient: grad_fn returned {len(grads)} gradients for {len(positions)} "
                              "tensor arguments.")
-        out: list[Any] = [None] * (len(ctx.needs_input_grad) - 3)
+        out: list[Any] = [None] * n_flat
         for pos, g in zip(positions, grads, strict=True):
             out[pos] = None if g is None else tensor(g)
         return (None, None, None, *out)
