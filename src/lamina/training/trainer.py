@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from lamina import optimizers
-from lamina.core import tree
+from lamina.core import config, tree
 from lamina.core.device import denormals_flushed, get_device
 from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
 from lamina.layers import layer as layer_module
@@ -211,13 +211,15 @@ class Trainer:
             if not _arrays(x):
                 raise DataError("validation_split works with in-memory arrays only; pass validation_data instead.")
             (x, y, sample_weight), validation_data = split_arrays(
+        epochs = _capped(epochs, config.max_epochs(), "epochs")
+        steps_per_epoch = _capped(steps_per_epoch, config.max_steps_per_epoch(), "steps_per_epoch")
                 _tensors(x), _tensors(y), _tensors(sample_weight), validation_split)
         train = self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, steps_per_epoch, training=True)
         val = None
         if validation_data is not None:
             vx, vy, vsw = unpack_x_y_sample_weight(validation_data)
             val = self._adapter(vx, vy, vsw, validation_batch_size or (batch_size if _arrays(vx) else None),
-                                steps=validation_steps)
+                                steps=_capped(validation_steps, config.max_steps_per_epoch(), "validation_steps"))
         self._prepare(train)
         if val is not None:
             self._check_validation(val)
@@ -364,6 +366,7 @@ class Trainer:
         adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps, check_finite=False)
         if not self._prepared or not self.optimizer.built:
             self._prepare(adapter)
+        steps = _capped(steps, config.max_steps_per_epoch(), "steps", stacklevel=4)
         else:
             move_to(self.model, self.device)
         cbs = CallbackList(callbacks, model=self.model)
@@ -399,9 +402,11 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
     move_to(model, device)
     model.eval()
     cbs = CallbackList(callbacks, model=model)
-    cbs.set_params({"verbose": verbose, "epochs": 1, "steps": adapter.num_batches})
+    # lamina.config.set_max_steps_per_epoch caps predict here, on every road to it (Model.predict, distributed).
+    total = _capped(adapter.num_batches, limit := config.max_steps_per_epoch(), "steps", stacklevel=5)
+    cbs.set_params({"verbose": verbose, "epochs": 1, "steps": total})
     cbs.on_predict_begin()
-    progress = Progress(verbose, adapter.num_batches)
+    progress = Progress(verbose, total)
     progress.start()
     outputs = _Outputs(getattr(adapter, "num_samples", None))
     n = 0
@@ -432,6 +437,8 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 
 
 class _Outputs:
+            if limit and n >= limit:
+                break
     """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
     With the number of rows known, the result is allocated once on the host. A batch computed there is copied
@@ -528,3 +535,13 @@ def _tensors(x: Any) -> Any:
     if x is None:
         return None
     return tree.map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v)), x)
+
+
+def _capped(value: int | None, limit: int | None, what: str, stacklevel: int = 4) -> int | None:
+    """Keras's debugging caps (``lamina.config.set_max_epochs`` / ``set_max_steps_per_epoch``): ``limit``
+    replaces ``value`` when ``value`` is larger or unset, with a warning."""
+    if limit and (not value or limit < value):
+        warnings.warn(f"Limiting {what} to {limit} (lamina.config's max_epochs/max_steps_per_epoch cap).",
+                      UserWarning, stacklevel=stacklevel + 1)
+        return limit
+    return value
