@@ -205,14 +205,14 @@ class Trainer:
         if not isinstance(epochs, int) or epochs < 1 or initial_epoch < 0 or initial_epoch >= epochs:
             raise ValueError(f"fit(): need 0 <= initial_epoch < epochs; received initial_epoch={initial_epoch}, "
                              f"epochs={epochs}.")
+        epochs = _capped(epochs, config.max_epochs(), "epochs")
+        steps_per_epoch = _capped(steps_per_epoch, config.max_steps_per_epoch(), "steps_per_epoch")
         if validation_split and validation_data is not None:
             validation_split = 0.0  # Keras: validation_data wins
         if validation_split:
             if not _arrays(x):
                 raise DataError("validation_split works with in-memory arrays only; pass validation_data instead.")
             (x, y, sample_weight), validation_data = split_arrays(
-        epochs = _capped(epochs, config.max_epochs(), "epochs")
-        steps_per_epoch = _capped(steps_per_epoch, config.max_steps_per_epoch(), "steps_per_epoch")
                 _tensors(x), _tensors(y), _tensors(sample_weight), validation_split)
         train = self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, steps_per_epoch, training=True)
         val = None
@@ -358,6 +358,7 @@ class Trainer:
         from lamina import distribution
 
         verbose = resolve_verbose(verbose)
+        steps = _capped(steps, config.max_steps_per_epoch(), "steps", stacklevel=4)
         dist = distribution.current()
         if dist is not None:  # rank 0 alone prints and writes files
             verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
@@ -366,7 +367,6 @@ class Trainer:
         adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps, check_finite=False)
         if not self._prepared or not self.optimizer.built:
             self._prepare(adapter)
-        steps = _capped(steps, config.max_steps_per_epoch(), "steps", stacklevel=4)
         else:
             move_to(self.model, self.device)
         cbs = CallbackList(callbacks, model=self.model)
@@ -429,6 +429,8 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
                 cbs.on_predict_batch_end(i, {"outputs": out})
             if shown:
                 progress.update(n, None, step.batch_size_of(batch[0]))
+            if limit and n >= limit:
+                break
     progress.finish(n, {})
     cbs.on_predict_end()
     if n == 0:
@@ -437,8 +439,6 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
 
 
 class _Outputs:
-            if limit and n >= limit:
-                break
     """Collects predict's batches and returns them as NumPy arrays (bfloat16, which NumPy lacks, as float32).
 
     With the number of rows known, the result is allocated once on the host. A batch computed there is copied
