@@ -202,9 +202,7 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> torch.Tens
     t = _t(x)
     out = _TRACE_WIDER.get(t.dtype, t.dtype)
     diagonals = torch.diagonal(t, int(offset), int(axis1), int(axis2))
-    if out != t.dtype:
-        diagonals = diagonals.to(out)
-    return torch.sum(diagonals, dim=-1)
+    return torch.sum(diagonals, dim=-1, dtype=out)
 
 
 @op
