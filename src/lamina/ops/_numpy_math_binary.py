@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from lamina.ops._numpy_math_util import HALF, compute, floatx, is_float, is_int, kind, pair, result
-from lamina.ops.dispatch import device_of, op, promoted, tensor
+from lamina.ops.dispatch import device_of, op, tensor
 
 __all__ = [
     "add", "arctan2", "bitwise_and", "bitwise_left_shift", "bitwise_or", "bitwise_right_shift", "bitwise_xor",
@@ -58,12 +58,13 @@ def power(x1: Any, x2: Any) -> torch.Tensor:
 
 
 def _true_divide(x1: Any, x2: Any) -> torch.Tensor:
-    # Python numbers stay weak here (Keras's divide passes them to torch as they are): int8 / 2.0 is floatx,
-    # float16 / 2.0 is float16; integer results become floatx.
-    (a, b), dt = promoted(x1, x2)
-    if not is_float(dt):
-        dt = floatx()
-        a, b = a.to(dt), b.to(dt)
+    # As Keras's divide: Python numbers go to torch as they are (weak: float16 / 2.0 stays float16), arrays and
+    # lists become tensors (a 0-d one defers to a shaped one of the same kind, as in torch), integers give float.
+    where = device_of(x1, x2)
+    a = x1 if isinstance(x1, (int, float)) and not isinstance(x2, (int, float)) else tensor(x1, device=where)
+    b = x2 if isinstance(x2, (int, float)) else tensor(x2, device=where)
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and not (is_float(a.dtype) or is_float(b.dtype)):
+        a, b = a.to(floatx()), b.to(floatx())
     return torch.divide(a, b)
 
 
@@ -364,10 +365,11 @@ def right_shift(x: Any, y: Any) -> torch.Tensor:
 
 
 def _gcd_pair(x1: Any, x2: Any, op_name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    (a, b), dt = promoted(x1, x2)
-    if not is_int(dt):
-        raise TypeError(f"{op_name} is only defined for integer tensors, not {dt}.")
-    return a, b
+    a, b = pair(x1, x2)
+    if not (is_int(a.dtype) and is_int(b.dtype)):
+        raise TypeError(f"{op_name} is only defined for integer tensors, not {a.dtype} and {b.dtype}.")
+    dt = torch.result_type(a, b)  # torch's promotion, as Keras's gcd/lcm (a 0-d operand defers)
+    return a.to(dt), b.to(dt)
 
 
 @op

@@ -9,6 +9,7 @@ float32, ``var``/``prod`` use Keras's ``result_type``, which makes 64-bit result
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import torch
@@ -74,8 +75,9 @@ def _prod(t: torch.Tensor, axis: Any, keepdims: bool, out: torch.dtype) -> torch
     reduced = all_dims(axis, t.ndim)
     if not reduced:
         return work.to(out)
-    flat = work.movedim(reduced, tuple(range(t.ndim - len(reduced), t.ndim)))
-    flat = flat.reshape(*flat.shape[:t.ndim - len(reduced)], -1)
+    batch = [t.shape[d] for d in range(t.ndim) if d not in reduced]
+    flat = work.movedim(reduced, tuple(range(len(batch), t.ndim)))
+    flat = flat.reshape(*batch, math.prod(t.shape[d] for d in reduced))
     y = torch.prod(flat, dim=-1)
     return (keep(y, reduced) if keepdims else y).to(out)
 
@@ -174,7 +176,7 @@ def _extreme(x: Any, axis: Any, keepdims: bool, initial: Any, largest: bool, op_
     if is_empty_axis(axis):
         return t
     reduced = all_dims(axis, t.ndim)
-    if builtins.any(t.shape[d] == 0 for d in reduced):
+    if t.ndim and builtins.any(t.shape[d] == 0 for d in reduced):
         if initial is None:
             raise ValueError(f"Cannot compute the {op_name} of an empty tensor without `initial`.")
         return torch.full(reduced_shape(tuple(t.shape), reduced, keepdims), initial, dtype=t.dtype,

@@ -264,7 +264,7 @@ def corrcoef(x: Any) -> torch.Tensor:
     t = to_float(t)
     if t.ndim > 2:
         raise ValueError(f"corrcoef takes a 1-D or 2-D tensor; received shape {tuple(t.shape)}.")
-    rows = t.to(compute(t.dtype)).reshape(-1 if t.ndim == 2 else 1, t.shape[-1] if t.ndim else 1)
+    rows = t.to(compute(t.dtype)).reshape(t.shape if t.ndim == 2 else (1, t.numel()))
     centred = rows - rows.mean(dim=1, keepdim=True)
     cov = centred @ centred.transpose(0, 1)
     scale = torch.sqrt(torch.diagonal(cov))
