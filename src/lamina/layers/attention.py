@@ -15,6 +15,7 @@ mask hides rows of the attention matrix (and rides on the output), a value/key m
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina import constraints, initializers, regularizers
+from lamina.core import config
 from lamina.layers.layer import Layer, format_shape
 
 __all__ = ["AdditiveAttention", "Attention", "MultiHeadAttention"]
@@ -33,6 +35,18 @@ def _positive_int(value: Any, name: str, allow_none: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"MultiHeadAttention: `{name}` must be a positive int; received {name}={value!r}.")
     return value
+
+
+def _sdpa_kernel(math_only: bool) -> Any:
+    """The math kernel for ``scaled_dot_product_attention`` when flash attention is disabled, else PyTorch's
+    own choice (also where ``torch.nn.attention.sdpa_kernel`` is missing)."""
+    if not math_only:
+        return contextlib.nullcontext()
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # older PyTorch: no per-call kernel choice
+        return contextlib.nullcontext()
+    return sdpa_kernel(SDPBackend.MATH)
 
 
 def _causal_mask(t: int, s: int, device: torch.device) -> torch.Tensor:
@@ -114,6 +128,9 @@ class MultiHeadAttention(Layer):
         if flash_attention:
             raise ValueError("MultiHeadAttention: `flash_attention` is chosen by PyTorch's "
                              "scaled_dot_product_attention in lamina; leave flash_attention=None.")
+        # lamina.config.disable_flash_attention() before creating the layer: PyTorch's math kernel (Keras reads
+        # the flag at construction too).
+        self._math_kernel = config.is_flash_attention_enabled() is False
         self.seed = seed
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -238,14 +255,16 @@ class MultiHeadAttention(Layer):
             probs = F.dropout(scores, drop, training=True) if drop else scores
             context = torch.matmul(probs, v)  # (B, H, T, value_dim)
         elif mask is None:
-            context = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal_only,
-                                                     scale=self._scale)
+            with _sdpa_kernel(self._math_kernel):
+                context = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal_only,
+                                                         scale=self._scale)
         else:
             # A row with nothing to attend to gets weight 0 everywhere (as Keras's masked softmax gives); open
             # it for the kernel so it stays finite, then zero its result.
             any_kept = mask.any(dim=-1, keepdim=True)  # (B, 1, T, 1)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~any_kept, dropout_p=drop,
-                                                     scale=self._scale)
+            with _sdpa_kernel(self._math_kernel):
+                context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~any_kept, dropout_p=drop,
+                                                         scale=self._scale)
             context = context.masked_fill(~any_kept, 0.0)
         if self.use_gate:
             context = context * torch.sigmoid(self._project("gate", q_in))

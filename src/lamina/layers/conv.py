@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
+from lamina.core import config
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -51,11 +52,8 @@ def standardize_padding(padding: str, owner: str, allow_causal: bool = False) ->
 
 
 def standardize_data_format(data_format: str | None, owner: str) -> str:
-    value = "channels_last" if data_format is None else str(data_format).lower()
-    if value not in ("channels_last", "channels_first"):
-        raise ValueError(f"{owner}: `data_format` must be 'channels_last' or 'channels_first'; "
-                         f"received data_format={data_format!r}.")
-    return value
+    """``data_format`` checked and lower-cased; None gives ``lamina.config.image_data_format()``, as in Keras."""
+    return config.standardize_data_format(data_format, owner)
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lamina.core import config
 from lamina.core.random import SeedGenerator
 from lamina.layers.layer import Layer
 
@@ -47,10 +48,7 @@ def _from_nhwc(x: torch.Tensor, unbatched: bool, data_format: str) -> torch.Tens
 
 
 def _check_data_format(data_format: str | None) -> str:
-    data_format = data_format or "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(f"data_format must be 'channels_last' or 'channels_first'; received {data_format!r}.")
-    return data_format
+    return config.standardize_data_format(data_format)  # None: lamina.config.image_data_format()
 
 
 def _float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from lamina.core import config
 from lamina.core.random import SeedGenerator
 from lamina.layers.layer import InputSpec, Layer
 
@@ -82,11 +83,7 @@ class _SpatialDropout(_RandomLayer):
         super().__init__(seed=seed, **kwargs)
         owner = type(self).__name__
         self.rate = _check_rate(rate, owner)
-        fmt = "channels_last" if data_format is None else str(data_format).lower()
-        if fmt not in ("channels_last", "channels_first"):
-            raise ValueError(f"{owner}: `data_format` must be 'channels_last' or 'channels_first'; "
-                             f"received data_format={data_format!r}.")
-        self.data_format = fmt
+        self.data_format = config.standardize_data_format(data_format, owner)  # None: image_data_format()
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:

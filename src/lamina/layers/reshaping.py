@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from lamina.core import config
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 
@@ -22,9 +23,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first'; got {data_format!r}.")
-        self.data_format = data_format or "channels_last"
+        self.data_format = config.standardize_data_format(data_format, "Flatten")  # None: image_data_format()
         self.input_spec = InputSpec(min_ndim=1)
         self.built = True
 

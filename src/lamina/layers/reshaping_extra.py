@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lamina.core import config
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 __all__ = [
@@ -28,11 +29,7 @@ __all__ = [
 
 
 def _data_format(value: str | None, owner: str) -> str:
-    fmt = "channels_last" if value is None else str(value).lower()
-    if fmt not in ("channels_last", "channels_first"):
-        raise ValueError(f"{owner}: `data_format` must be 'channels_last' or 'channels_first'; "
-                         f"received data_format={value!r}.")
-    return fmt
+    return config.standardize_data_format(value, owner)  # None: lamina.config.image_data_format()
 
 
 def _ints(value: int | Sequence[int], rank: int, name: str, owner: str) -> tuple[int, ...]:

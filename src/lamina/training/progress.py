@@ -3,10 +3,13 @@
 On a terminal (verbose=1) the line is redrawn at most every ``interval`` seconds; elsewhere (a log file, CI)
 it prints plain lines: one per epoch, plus at most one every ``log_interval`` seconds in long epochs.
 The first step's time (compilation, warm-up) is kept out of the ETA and the per-step time.
+With ``lamina.config.disable_interactive_logging()`` the plain lines go to Python's ``logging`` instead
+(logger ``"lamina"``, level INFO), as Keras then sends its progress to absl's logging.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Mapping
@@ -14,7 +17,10 @@ from typing import Any, TextIO
 
 import torch
 
+from lamina.core import config
+
 BAR_WIDTH = 20
+LOGGER = logging.getLogger("lamina")
 
 
 def to_floats(logs: Mapping | None) -> dict[str, float]:
@@ -60,7 +66,8 @@ class Progress:
         self.verbose = verbose
         self.total = total_steps
         self.stream = stream or sys.stdout
-        self.is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interactive = config.is_interactive_logging_enabled()  # False: plain lines to `logging`
+        self.is_tty = self.interactive and bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self.log_interval = log_interval
         self.unit = unit
@@ -75,8 +82,7 @@ class Progress:
 
     def epoch_header(self, epoch: int, epochs: int) -> None:
         if self.verbose:
-            self.stream.write(f"Epoch {epoch + 1}/{epochs}\n")
-            self.stream.flush()
+            self._write(f"Epoch {epoch + 1}/{epochs}\n")
 
     def update(self, step: int, logs: Mapping | None, batch_size: int = 0) -> None:
         """Called after every step; draws only when the refresh interval has passed."""
@@ -116,8 +122,7 @@ class Progress:
             else:
                 eta = f" - ETA: {format_time(per_step * (self.total - step))}" if self.total else ""
                 line = f"{counter}{eta}{metrics}"
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            self._write(line + "\n")
             return
         if self.total:
             done = int(BAR_WIDTH * min(step / self.total, 1.0))
@@ -127,7 +132,13 @@ class Progress:
         line = f"{counter} {format_time(shown_time)} {format_per_step(per_step)}{speed}{metrics}"
         pad = max(self._last_len - len(line), 0)
         self._last_len = len(line)
-        self.stream.write("\r" + line + " " * pad + ("\n" if final else ""))
+        self._write("\r" + line + " " * pad + ("\n" if final else ""))
+
+    def _write(self, text: str) -> None:
+        if not self.interactive:
+            LOGGER.info(text.strip("\r\n"))
+            return
+        self.stream.write(text)
         self.stream.flush()
 
 
