@@ -366,9 +366,9 @@ def right_shift(x: Any, y: Any) -> torch.Tensor:
 
 def _gcd_pair(x1: Any, x2: Any, op_name: str) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = pair(x1, x2)
-    if not (is_int(a.dtype) and is_int(b.dtype)):
-        raise TypeError(f"{op_name} is only defined for integer tensors, not {a.dtype} and {b.dtype}.")
     dt = torch.result_type(a, b)  # torch's promotion, as Keras's gcd/lcm (a 0-d operand defers)
+    if not is_int(dt):
+        raise TypeError(f"{op_name} is only defined for integer tensors, not {a.dtype} and {b.dtype}.")
     return a.to(dt), b.to(dt)
 
 
