@@ -7,7 +7,9 @@
 
 from lamina import (
     activations,
+    backend,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
@@ -17,21 +19,24 @@ from lamina import (
     metrics,
     mixed_precision,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
+    tree,
     utils,
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
 from lamina.core.device import get_device, set_device, set_flush_denormal
+from lamina.core.variable import Variable
 from lamina.layers import Input, InputSpec, Layer
 from lamina.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "InputSpec", "Layer", "Model", "Sequential", "activations", "callbacks", "clear_session", "constraints",
-    "datasets", "distribution",
-    "epsilon", "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
-    "optimizers",
-    "regularizers", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "utils",
+    "Input", "InputSpec", "Layer", "Model", "Sequential", "Variable", "activations", "backend", "callbacks",
+    "clear_session", "config", "constraints", "datasets", "distribution", "epsilon", "floatx", "get_device",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "random",
+    "regularizers", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "tree", "utils",
 ]

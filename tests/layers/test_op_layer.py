@@ -57,7 +57,7 @@ def test_model_of_ops_trains_and_summarizes(capsys):
     assert model.evaluate(x, y, verbose=0) < before
     model.summary()
     out = capsys.readouterr().out
-    assert "matmul (OpLayer)" in out and "concatenate (OpLayer)" in out
+    assert out.count("(OpLayer)") >= 5 and "matmul" in out and "concatenate" in out
 
 
 def test_model_of_ops_saves_and_loads(tmp_path):
@@ -114,7 +114,7 @@ def test_tensors_created_inside_call_work_while_building_a_functional_model():
 
     inputs = lamina.Input((5, 2))
     model = lamina.Model(inputs, AddPositions()(inputs))
-    assert model.output_shape == (None, 5, 2)
+    assert model.outputs[0].shape == (None, 5, 2)
     out = model.predict(np.zeros((1, 5, 2), "float32"), verbose=0)
     np.testing.assert_allclose(out[0, :, 0], np.arange(5) + 1.0)
 

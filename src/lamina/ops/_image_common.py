@@ -16,9 +16,9 @@ from lamina.ops.dispatch import tensor
 
 
 def data_format(value: str | None) -> str:
-    """``value`` checked, or the configured image data format (channels_last until lamina has the setting)."""
+    """``value`` checked, or the configured image data format (``lamina.config.image_data_format()``)."""
     if value is None:
-        value = getattr(_config, "image_data_format", lambda: "channels_last")()
+        value = _config.image_data_format()
     value = str(value).lower()
     if value not in ("channels_last", "channels_first"):
         raise ValueError(f"data_format must be 'channels_last' or 'channels_first'. Received: data_format={value}")

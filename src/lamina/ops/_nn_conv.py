@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lamina.core import config
 from lamina.ops import dtypes
 from lamina.ops.dispatch import op, tensor
 
@@ -26,11 +27,8 @@ _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 # ------------------------------------------------------------------------------------ shared helpers
 def data_format_of(data_format: str | None) -> str:
-    """Keras's ``data_format``: None means ``"channels_last"``."""
-    value = "channels_last" if data_format is None else str(data_format).lower()
-    if value not in ("channels_last", "channels_first"):
-        raise ValueError(f"data_format must be 'channels_last' or 'channels_first'; received {data_format!r}.")
-    return value
+    """Keras's ``data_format``: None means ``lamina.config.image_data_format()`` (channels_last by default)."""
+    return config.standardize_data_format(data_format)
 
 
 def as_tuple(value: int | Sequence[int], rank: int, name: str) -> tuple[int, ...]:

@@ -145,8 +145,8 @@ def tensor(x: Any, dtype: Any = None, device: torch.device | None = None) -> tor
         arr = np.asarray(x)
         if arr.dtype == object:
             raise TypeError(f"Cannot convert an array of Python objects to a tensor: {x!r:.80}")
-        if target is None:
-            target = dtypes.to_torch(arr.dtype)
+        if target is None:  # as Keras on torch: unsigned 16/32-bit become the next signed type
+            target = dtypes.to_torch({"uint16": "int32", "uint32": "int64"}.get(arr.dtype.name, arr.dtype))
         if arr.dtype.name == "bfloat16" or not arr.flags.writeable or not arr.flags.c_contiguous:
             arr = np.array(arr, copy=True, dtype=arr.dtype if arr.dtype.name != "bfloat16" else np.float32)
         return torch.from_numpy(arr).to(device=where, dtype=target)
