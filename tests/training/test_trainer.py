@@ -332,7 +332,7 @@ def test_multi_output_logs_and_evaluate_against_a_hand_computation():
         assert logs[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
     as_list = model.evaluate([xa, xb], [yc, yr], batch_size=5, verbose=0)
     assert as_list == pytest.approx(list(logs.values()))
-    assert model.metrics_names == list(logs)
+    assert model.metrics_names == ["loss", "compile_metrics", "cls_loss", "reg_loss"]  # as Keras 3 names them
 
 
 def test_predict_output_order_and_shapes_for_multi_output():
@@ -888,11 +888,13 @@ def test_metrics_and_reset_metrics():
     model = mlp(activation="softmax")
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
-    assert [m.name for m in model.metrics] == ["loss", "accuracy"]
+    # Keras 3: the loss tracker, then the compiled metrics' container
+    assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+    assert [m.name for m in model.metrics[1].metrics] == ["accuracy"]
     results = model.get_metrics_result()
     assert results["loss"] > 0 and set(results) == {"loss", "accuracy"}
     model.reset_metrics()
-    assert all(float(m.result()) == 0.0 for m in model.metrics)
+    assert float(model.metrics[0].result()) == 0.0 and float(model.metrics[1].result()["accuracy"]) == 0.0
 
 
 # ----------------------------------------------------------------------------------------------- optimizers

@@ -279,10 +279,10 @@ class Model(Layer):
         return trainer, adapter.first_batch()
 
     def _as_result(self, logs: Any, return_dict: bool) -> Any:
-        values = to_floats(logs)
+        values = to_floats(step.flat_logs(dict(logs)))
         if return_dict:
             return values
-        out = list(values.values())
+        out = step.in_keras_order(self.metrics, values)
         return out[0] if len(out) == 1 else out
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,

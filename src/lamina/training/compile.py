@@ -6,6 +6,7 @@ tuples or dicts keyed by output name), then each output gets its loss, loss weig
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from lamina import losses as losses_module
@@ -130,17 +131,66 @@ class CompiledLoss:
         return total
 
 
-class CompiledMetrics:
-    """The metrics of ``compile(metrics=..., weighted_metrics=...)``, one set per output."""
+class _ChildStates(MutableMapping):
+    """The accumulators of a container's metrics as one mapping (keys ``"<index>/<name>"``), so that code which
+    saves and restores ``metric._state`` (exact resume, distributed evaluation) handles the container as a metric."""
 
-    def __init__(self, metrics: Any, weighted_metrics: Any = None):
+    def __init__(self, owner: CompiledMetrics):
+        self.owner = owner
+
+    def _split(self, key: str) -> tuple[dict, str]:
+        index, _, name = key.partition("/")
+        return self.owner.metrics[int(index)]._state, name
+
+    def __getitem__(self, key: str) -> Any:
+        state, name = self._split(key)
+        return state[name]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        state, name = self._split(key)
+        state[name] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("The accumulators of compiled metrics cannot be removed.")
+
+    def __iter__(self) -> Iterator[str]:
+        for i, metric in enumerate(self.owner.metrics):
+            for name in getattr(metric, "_state", {}):
+                yield f"{i}/{name}"
+
+    def __len__(self) -> int:
+        return sum(len(getattr(m, "_state", {})) for m in self.owner.metrics)
+
+
+class CompiledMetrics(metrics_module.Metric):
+    """The metrics of ``compile(metrics=..., weighted_metrics=...)``, one set per output: Keras's
+    ``compile_metrics`` entry of ``model.metrics``, a metric whose ``result()`` is ``{log name: value}``.
+
+    It builds itself on the first ``update_state(y_true, y_pred, sample_weight)`` (the output names and the
+    accuracy that fits the loss come from the data), so a custom ``train_step`` can update it like any metric.
+    """
+
+    def __init__(self, metrics: Any, weighted_metrics: Any = None, model: Any = None,
+                 compiled_loss: CompiledLoss | None = None):
+        super().__init__(name="compile_metrics")
         self.spec = metrics
         self.weighted_spec = weighted_metrics
+        self.model = model
+        self.compiled_loss = compiled_loss
         self.built = False
         self.entries: list[tuple[int, Any, bool]] = []  # (output index, metric, weighted)
+        self.keys: list[str] = []  # each entry's name in the logs ("<output>_<metric>" for several outputs)
         self.names: list[str] = []
+        self._state = _ChildStates(self)  # type: ignore[assignment]
 
-    def build(self, model: Any, y_true: Any, y_pred: Any, compiled_loss: CompiledLoss | None) -> None:
+    @property
+    def has_metrics(self) -> bool:
+        """Whether compile() was given any metric (Keras lists ``compile_metrics`` only then)."""
+        return bool(self.spec) or bool(self.weighted_spec)
+
+    def build(self, model: Any, y_true: Any, y_pred: Any, compiled_loss: CompiledLoss | None = None) -> None:
+        if self.built:
+            return
         self.names = output_names_for(model, y_pred)
         preds = outputs_in_order(y_pred, self.names, "The model output")
         trues = outputs_in_order(y_true, self.names, "y") if y_true is not None else [None] * len(preds)
@@ -154,15 +204,17 @@ class CompiledMetrics:
             for i, entry in enumerate(per_output):
                 for ident in ([] if entry is None else entry if isinstance(entry, (list, tuple)) else [entry]):
                     metric = self._resolve(ident, loss_for[i], trues[i], preds[i])
-                    if multi:
-                        metric.name = f"{self.names[i]}_{metric.name}"
-                    if weighted and not multi:
-                        metric.name = f"weighted_{metric.name}" if metric.name in self.metric_names() else metric.name
+                    key = f"{self.names[i]}_{metric.name}" if multi else metric.name
+                    if weighted and key in self.keys:
+                        key = f"weighted_{key}"
+                        if not multi:
+                            metric.name = key
                     self.entries.append((i, metric, weighted))
+                    self.keys.append(key)
         self.built = True
 
     def metric_names(self) -> list[str]:
-        return [m.name for _, m, _ in self.entries]
+        return list(self.keys)
 
     @staticmethod
     def _resolve(ident: Any, loss: Any, y_true: Any, y_pred: Any) -> Any:
@@ -178,7 +230,30 @@ class CompiledMetrics:
     def metrics(self) -> list:
         return [m for _, m, _ in self.entries]
 
+    @property
+    def variables(self) -> list:
+        return [v for m in self.metrics for v in m.variables]
+
+    def reset_state(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def result(self) -> dict:
+        """``{log name: result}`` of every compiled metric (empty before the first update)."""
+        out: dict = {}
+        for key, metric in zip(self.keys, self.metrics, strict=True):
+            value = metric.result()
+            if isinstance(value, dict):
+                out.update(value)
+            else:
+                out[key] = value
+        return out
+
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if not self.built:
+            self.build(self.model, y_true, y_pred, self.compiled_loss)
+        if y_true is None:
+            return
         if len(self.names) == 1:  # fast path: one output
             t = y_true[0] if isinstance(y_true, (list, tuple)) and len(y_true) == 1 else y_true
             p = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred

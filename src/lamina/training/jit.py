@@ -24,6 +24,7 @@ import torch
 from lamina.core import tree
 from lamina.data.adapters import unpack_x_y_sample_weight
 from lamina.layers import layer as layer_module
+from lamina.training import step
 
 # torch.compile's backend: inductor generates fused C++/Triton kernels. (Tests swap in lighter backends.)
 BACKEND: Any = "inductor"
@@ -128,7 +129,7 @@ class _LossOf(torch.nn.Module):
     def forward(self, x: Any, y: Any, sample_weight: Any) -> tuple[torch.Tensor, Any]:
         model = self.model
         y_pred = model(x, training=True)
-        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True), y_pred
+        return step.compute_loss(model, x, y, y_pred, sample_weight, True), y_pred
 
 
 class CompiledTrainStep:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -79,16 +80,26 @@ def _is_history(cb: Any) -> bool:
 
 
 def _metric_state(metric: Any) -> dict:
+    """A metric's accumulators (a container's: its metrics', see ``compile._ChildStates``) and the variables of
+    Keras-style ``add_variable`` state (as ``variable/<index>``)."""
     state = getattr(metric, "_state", None)
-    if isinstance(state, dict):
-        return dict(state)
-    return {k: v for k, v in vars(metric).items() if isinstance(v, torch.Tensor)}
+    if not isinstance(state, Mapping):
+        return {k: v for k, v in vars(metric).items() if isinstance(v, torch.Tensor)}
+    out = dict(state)
+    out.update({f"variable/{i}": v for i, v in enumerate(getattr(metric, "_variables", ()))})
+    return out
 
 
 def _set_metric_state(metric: Any, values: dict) -> None:
     state = getattr(metric, "_state", None)
-    if isinstance(state, dict):
-        state.update(values)
+    if isinstance(state, MutableMapping):
+        variables = getattr(metric, "_variables", ())
+        for key, value in values.items():
+            index = key.removeprefix("variable/")
+            if index != key and index.isdigit() and int(index) < len(variables):
+                variables[int(index)].assign(value)  # in place: the metric's attribute is this very variable
+            else:
+                state[key] = value
     else:
         for key, value in values.items():
             setattr(metric, key, value)

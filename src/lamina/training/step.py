@@ -7,6 +7,8 @@ metrics only when somebody reads them (the progress bar at its refresh, a callba
 from __future__ import annotations
 
 import contextlib
+import inspect
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -30,12 +32,16 @@ class MetricLogs(Mapping):
     def _resolve(self) -> dict:
         if self._values is None:
             values: dict = {}
+            nested = False
             for m in self._metrics:
                 result = m.result()
                 if isinstance(result, dict):
                     values.update(result)
+                    nested = True
                 else:
                     values[m.name] = result
+            if nested:  # (the compiled metrics' container) in the order evaluate lists them
+                values = {k: values[k] for k in keras_order(self._metrics, values)}
             self._values = values
         return self._values
 
@@ -58,6 +64,53 @@ class MetricLogs(Mapping):
         return self._resolve().values()
 
 
+def flat_logs(logs: dict) -> dict:
+    """``logs`` with nested mappings (e.g. ``compile_metrics``'s result in a custom step's logs) merged in, as
+    Keras flattens them."""
+    if not any(isinstance(v, Mapping) for v in logs.values()):
+        return logs
+    out: dict = {}
+    for key, value in logs.items():
+        if isinstance(value, Mapping):
+            out.update(flat_logs(dict(value)))
+        else:
+            out[key] = value
+    return out
+
+
+def keras_order(metrics: list, logs: Mapping) -> list[str]:
+    """The keys of ``logs`` in the order Keras lists their values (evaluate, train_on_batch without return_dict):
+    the order of ``metrics`` (a container contributing its metrics' own names), then the other keys sorted."""
+    names: list = []
+    for metric in metrics:
+        inner = getattr(metric, "metrics", None)
+        names += [m.name for m in inner] if isinstance(inner, list) else [metric.name]
+    known = [n for n in dict.fromkeys(names) if n in logs]
+    seen = set(known)
+    return known + sorted(k for k in logs if k not in seen)
+
+
+def in_keras_order(metrics: list, logs: Mapping) -> list:
+    """The values of ``logs`` in Keras's order (see ``keras_order``)."""
+    return [logs[k] for k in keras_order(metrics, logs)]
+
+
+_TAKES_TRAINING: dict[Any, bool] = {}
+
+
+def compute_loss(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> Any:
+    """``model.compute_loss(...)``, passing ``training`` only to an override that accepts it (as Keras does)."""
+    fn = type(model).compute_loss
+    takes = _TAKES_TRAINING.get(fn)
+    if takes is None:
+        params = inspect.signature(fn).parameters
+        takes = _TAKES_TRAINING[fn] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    if takes:
+        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+    return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+
 def batch_size_of(x: Any) -> int:
     if type(x) is torch.Tensor:
         return x.shape[0]
@@ -69,12 +122,15 @@ def train_step(model: Any, data: Any) -> Mapping:
     """Forward, loss, backward, optimizer step, metric updates; no host synchronization."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)
     y_pred = model(x, training=True)
-    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    loss = compute_loss(model, x, y, y_pred, sample_weight, True)
     model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))  # (metrics detach what they keep)
     optimizer = model.optimizer
-    optimizer.zero_grad()
-    optimizer.scale_loss(loss).backward()  # the loss unchanged unless the optimizer has a loss_scale_factor
-    optimizer.step()
+    if optimizer.built:  # (built in fit's preparation whenever the model has trainable weights)
+        optimizer.zero_grad()
+        optimizer.scale_loss(loss).backward()  # the loss unchanged unless the optimizer has a loss_scale_factor
+        optimizer.step()
+    else:  # Keras: nothing to train, the step only computes the loss and the metrics
+        warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
     return model.compute_metrics(x, y, y_pred, sample_weight)
 
 
@@ -87,7 +143,7 @@ def test_step(model: Any, data: Any) -> Mapping:
 
 def score(model: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> Mapping:
     """The evaluation part of ``test_step``: loss (tracked) and metric updates for a forward pass done."""
-    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+    loss = compute_loss(model, x, y, y_pred, sample_weight, False)
     model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
     return model.compute_metrics(x, y, y_pred, sample_weight)
 

@@ -42,7 +42,8 @@ class Trainer:
                 not isinstance(self.optimizer, optimizers.LossScaleOptimizer):
             self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)  # Keras's rule: float16 scales the loss
         self.compiled_loss = CompiledLoss(loss, loss_weights) if loss is not None else None
-        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
+        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics, model=model,
+                                                compiled_loss=self.compiled_loss)
         self.loss_tracker = metrics_module.Mean(name="loss")
         if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be a positive int; received {steps_per_execution!r}.")
@@ -62,11 +63,15 @@ class Trainer:
     # ------------------------------------------------------------------ loss and metrics used by the steps
     def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
         model = self.model
-        if self.compiled_loss is None:
-            raise ValueError(
-                "No loss to compute: compile the model with a loss (model.compile(loss=...)), or override "
-                "train_step/compute_loss."
-            )
+        if self.compiled_loss is None:  # Keras: the losses the layers added (add_loss, regularizers) alone
+            extra = self._regularization_losses()
+            if not extra:
+                raise ValueError(
+                    "No loss to compute: compile the model with a loss (model.compile(loss=...)), have layers "
+                    "add losses (self.add_loss(...)), or override train_step/compute_loss."
+                )
+            total = sum((e.reshape(()) for e in extra[1:]), extra[0].reshape(()))
+            return total.float() if total.dtype in (torch.float16, torch.bfloat16) else total
         if not self.compiled_loss.built:
             self.compiled_loss.build(model, y, y_pred)
         if y is None:
@@ -101,19 +106,20 @@ class Trainer:
         return out
 
     def update_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
-        if not self.compiled_metrics.built:
-            self.compiled_metrics.build(self.model, y, y_pred, self.compiled_loss)
-        if y is not None:
-            self.compiled_metrics.update_state(y, y_pred, sample_weight)
+        self.compiled_metrics.update_state(y, y_pred, sample_weight)  # (builds itself on first use)
 
     @property
     def metrics(self) -> list:
-        if self._metrics is None or not self.compiled_metrics.built:
-            tracked = [self.loss_tracker]
-            if self.compiled_loss is not None and self.compiled_loss.built:
-                tracked += [t for t in self.compiled_loss.trackers if t is not None]
-            metrics = tracked + self.compiled_metrics.metrics
-            if not self.compiled_metrics.built:
+        """Keras's order: the loss tracker, the ``compile_metrics`` container (when compile() named metrics),
+        then the per-output loss trackers of a multi-output model (once the loss is built)."""
+        if self._metrics is None:
+            metrics = [self.loss_tracker]
+            if self.compiled_metrics.has_metrics:
+                metrics.append(self.compiled_metrics)
+            loss_built = self.compiled_loss is not None and self.compiled_loss.built
+            if loss_built:
+                metrics += [t for t in self.compiled_loss.trackers if t is not None]
+            if not loss_built and self.compiled_loss is not None:
                 return metrics
             self._metrics = metrics
         return self._metrics
@@ -302,6 +308,8 @@ class Trainer:
             if want_begin and i % every == 0:
                 begin(i)
             logs = compiled.run(step_fn, batch, kind) if compiled is not None else step_fn(batch)
+            if type(logs) is dict:  # a custom step's logs: nested dicts (a metric container's result) flattened
+                logs = step.flat_logs(logs)
             n = i + 1
             if want_end and n % every == 0:
                 end(i, batch_logs(logs))
@@ -374,7 +382,7 @@ class Trainer:
         logs = self._run_test(adapter, cbs, verbose)
         if return_dict:
             return logs
-        values = list(logs.values())
+        values = step.in_keras_order(self.model.metrics, logs)
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ predict
