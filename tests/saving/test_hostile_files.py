@@ -257,3 +257,22 @@ def test_mutated_files_raise_only_documented_errors(valid, tmp_path_factory, dat
     path.write_bytes(blob)
     with contextlib.suppress(SavingError):
         load_model(path)
+
+
+@pytest.mark.parametrize("op_name", ["system", "__import__", "eval", "Dense", "dispatch.tensor"])
+def test_an_op_node_naming_a_non_op_is_refused(op_name, tmp_path):
+    from lamina import ops
+
+    inputs = lamina.Input((3,))
+    model = lamina.Model(inputs, ops.relu(inputs * 2.0))
+    model.save(tmp_path / "ops.lamina")
+    blob = (tmp_path / "ops.lamina").read_bytes()
+
+    def rename(config):
+        nodes = [layer for layer in config["config"]["layers"] if layer["class_name"] == "OpLayer"]
+        assert len(nodes) == 2
+        nodes[-1]["config"]["op"] = op_name
+
+    (tmp_path / "bad.lamina").write_bytes(with_config(blob, rename))
+    with pytest.raises((FileFormatError, UnsafeFileError, ValueError), match="not a lamina op"):
+        load_model(tmp_path / "bad.lamina")
