@@ -8,6 +8,7 @@ integer result from ``layer_normalization`` and ``rms_normalization``).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -80,18 +81,22 @@ def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any
 def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: int | tuple[int, ...] = -1,
                         epsilon: float | None = None, **kwargs: Any) -> torch.Tensor:
     """Normalizes ``x`` to zero mean and unit variance over ``axis``, then ``* gamma + beta``; float16/bfloat16
-    compute in float32. ``rms_scaling=True`` (a legacy keyword) scales by the root mean square only."""
+    compute in float32. ``rms_scaling=True`` (a legacy keyword, as Keras) skips centering and ``beta``:
+    ``x * rsqrt(variance + epsilon) * gamma``."""
     rms_scaling = kwargs.pop("rms_scaling", False)
     if kwargs:
         raise TypeError(f"layer_normalization got unexpected keyword arguments {sorted(kwargs)}.")
     epsilon = config.epsilon() if epsilon is None else epsilon
     x = to_float(x)
-    if rms_scaling:
-        return rms_normalization(x, gamma, axis, epsilon)
     dims = _dims(axis, x.ndim)
     work = x.float() if x.dtype in _LOW_PRECISION else x
     mean = torch.mean(work, dim=dims, keepdim=True)
     variance = torch.mean(torch.square(work - mean), dim=dims, keepdim=True)
+    if rms_scaling:  # Keras's legacy mode: no centering, no beta
+        warnings.warn("layer_normalization: rms_scaling=True is deprecated (it scales by the variance, not the "
+                      "root mean square); use rms_normalization.", UserWarning, stacklevel=2)
+        y = work * torch.rsqrt(variance + epsilon)
+        return (y * tensor(gamma).to(work.dtype) if gamma is not None else y).to(x.dtype)
     y = (work - mean) * torch.rsqrt(variance + epsilon)
     if gamma is not None:
         y = y * tensor(gamma).to(work.dtype)
