@@ -173,7 +173,8 @@ def hard_tanh(x: Any) -> torch.Tensor:
     x = tensor(x)
     if x.dtype == torch.bool:
         raise TypeError("hard_tanh does not take bool inputs.")
-    return torch.clamp(x, -1, 1)
+    unsigned = x.dtype in (torch.uint8, torch.uint16, torch.uint32, torch.uint64)
+    return torch.clamp(x, 0 if unsigned else -1, 1)  # -1 would wrap around to the maximum for unsigned types
 
 
 @op
