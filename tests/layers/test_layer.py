@@ -773,3 +773,54 @@ def test_train_and_eval_set_every_flag_and_keep_the_shortcut():
     assert all(m.training for m in model.modules())
     dense.training = 1  # not a bool: the ordinary assignment (which ends the shortcut)
     assert dense.training == 1 and "_plain" not in dense.__dict__
+
+
+def test_losses_hold_the_last_top_level_call_only_like_keras(keras):
+    def make(lib):
+        class AddsLoss(lib.layers.Layer):
+            def call(self, x):
+                self.add_loss(x.sum() * 0 + 1.0)
+                return x
+
+        class Outer(lib.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.inner = AddsLoss()
+
+            def call(self, x):
+                return self.inner(self.inner(x))  # two calls inside one top-level call: both losses count
+
+        return AddsLoss(), Outer()
+
+    x = np.ones((2, 2), "float32")
+    for lib in (lamina, keras):
+        leaf, outer = make(lib)
+        leaf(x)
+        leaf(x)
+        assert len(leaf.losses) == 1
+        outer(x)
+        outer(x)
+        assert len(outer.losses) == 2 and len(outer.inner.losses) == 2
+
+
+def test_masks_pass_through_the_layers_keras_lets_them(keras):
+    names = ["Dense", "Activation", "Dropout", "Identity", "Add", "Concatenate", "Rescaling", "Normalization"]
+    for name in names:
+        assert getattr(layers, name).__init__ and _supports_masking(lamina, name) == _supports_masking(keras, name)
+    x = torch.ones(2, 3, 4)
+    x._keras_mask = torch.tensor([[True, True, False], [True, False, False]])
+    dense = layers.Dense(5)
+    dense(x)
+    out = dense(x)  # (the built layer's fast path)
+    assert torch.equal(out._keras_mask, x._keras_mask)
+    y = torch.ones(2, 3, 4)
+    y._keras_mask = torch.tensor([[True, False, False], [True, True, False]])
+    assert torch.equal(layers.Add()([x, y])._keras_mask, x._keras_mask | y._keras_mask)
+    cat = layers.Concatenate(axis=1)([x, y])
+    assert torch.equal(cat._keras_mask, torch.cat([x._keras_mask, y._keras_mask], dim=1))
+    assert getattr(layers.Concatenate()([x, torch.ones(2, 3, 1)]), "_keras_mask", None) is not None
+
+
+def _supports_masking(lib, name):
+    args = {"Dense": (2,), "Activation": ("relu",), "Dropout": (0.5,), "Rescaling": (1.0,)}.get(name, ())
+    return getattr(lib.layers, name)(*args).supports_masking

@@ -392,3 +392,45 @@ def test_reset_after_an_accumulator_grew_goes_back_to_its_declared_shape():
     m.accumulate("total", torch.ones(3))  # a value wider than the declared scalar: a new, wider accumulator
     m.reset_state()
     assert m.state("total") == 0 and not isinstance(m.state("total"), torch.Tensor)
+
+
+def test_keras_style_metric_with_add_variable_runs_unchanged():
+    class TruePositives(metrics.Metric):
+        def __init__(self, name="tp", **kw):
+            super().__init__(name=name, **kw)
+            self.tp = self.add_variable(shape=(), initializer="zeros", name="tp")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = torch.greater(torch.as_tensor(y_pred), 0.5).float()
+            self.tp.assign_add(torch.sum(y_pred * torch.as_tensor(y_true).float()))
+
+        def result(self):
+            return self.tp
+
+    m = TruePositives()
+    m.update_state([1, 0, 1, 1], [0.9, 0.8, 0.2, 0.7])
+    assert float(m.result()) == 2.0 and m.variables == [m.tp] and m.tp.path == "tp/tp"
+    m.reset_state()
+    assert float(m.result()) == 0.0
+    assert m.add_variable((2,), "ones", dtype="int32").dtype is torch.int32
+
+
+def test_compile_uses_a_keras_style_metric_and_backups_keep_its_state(tmp_path):
+    import lamina
+
+    class Count(metrics.Metric):
+        def __init__(self, name="count", **kw):
+            super().__init__(name=name, **kw)
+            self.n = self.add_variable(shape=(), initializer="zeros", name="n")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.n.assign_add(float(torch.as_tensor(y_true).shape[0]))
+
+        def result(self):
+            return self.n
+
+    model = lamina.Sequential([lamina.Input((2,)), lamina.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[Count()])
+    history = model.fit(np.ones((10, 2), "float32"), np.ones((10, 1), "float32"), batch_size=5, epochs=2,
+                        verbose=0, callbacks=[lamina.callbacks.BackupAndRestore(str(tmp_path))])
+    assert history.history["count"] == [10.0, 10.0]

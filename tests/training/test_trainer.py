@@ -1173,3 +1173,151 @@ def test_predict_copies_a_reused_output_buffer_before_it_is_refilled():
     np.testing.assert_array_equal(Refills().predict(x, batch_size=2, verbose=0), x * 2)
     batches = (x[i:i + 2] for i in range(0, 5, 2))  # rows unknown: the batches are gathered at the end
     np.testing.assert_array_equal(Refills().predict(batches, verbose=0), x * 2)
+
+
+# ------------------------------------------------------------------------------ Keras behaviours of custom code
+class _AddsLoss(layers.Layer):
+    """A layer whose call adds a penalty on its own weight (the model's only loss when compiled without one)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(1,), initializer="ones", name="w")
+
+    def call(self, x):
+        self.add_loss(((x * self.w) ** 2).mean())
+        return x * self.w
+
+
+def _adds_loss_model():
+    return lamina.Sequential([lamina.Input((2,)), _AddsLoss(), layers.Dense(1, kernel_initializer="ones")])
+
+
+def test_compile_without_loss_trains_on_the_added_losses():
+    x = np.ones((4, 2), "float32")
+    model = _adds_loss_model()
+    model.compile("sgd")
+    w = model.layers[0].w
+    history = model.fit(x, epochs=2, batch_size=4, verbose=0)  # no targets needed, as in Keras
+    assert history.history["loss"][0] == pytest.approx(1.0)  # mean((1 * 1) ** 2)
+    assert float(w.detach()[0]) < 1.0  # the penalty was minimised
+    assert model.evaluate(x, verbose=0) == pytest.approx(float(w.detach()[0]) ** 2, rel=1e-5)
+    plain = lamina.Sequential([lamina.Input((2,)), layers.Dense(1)])
+    plain.compile("sgd")
+    with pytest.raises(ValueError, match="No loss to compute"):
+        plain.fit(x, np.ones((4, 1)), verbose=0)
+
+
+def test_fit_a_model_without_trainable_weights_runs_like_keras():
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    frozen = lamina.Sequential([lamina.Input((2,)), layers.Dense(1, trainable=False)])
+    frozen.compile("sgd", "mse")
+    before = frozen.get_weights()
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        history = frozen.fit(x, y, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    np.testing.assert_array_equal(frozen.get_weights()[0], before[0])
+    no_weights = lamina.Sequential([lamina.Input((2,)), layers.Activation("relu")])
+    no_weights.compile("sgd", "mse")
+    with pytest.warns(UserWarning, match="does not have any trainable weights"):
+        assert no_weights.fit(x, np.ones((4, 2)), verbose=0).history["loss"] == [0.0]
+
+
+def test_compute_loss_override_without_training_argument():
+    seen = []
+
+    class Custom(lamina.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None):  # Keras 3.0's signature
+            seen.append(x is not None)
+            return ((y_pred - y) ** 2).mean()
+
+    model = Custom()
+    model.compile("sgd")
+    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    model.evaluate(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    assert seen and all(seen)
+
+
+def test_model_metrics_lists_the_loss_tracker_and_compile_metrics_like_keras(keras):
+    x = np.random.rand(8, 2).astype("float32")
+    for lib in (lamina, keras):
+        model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])
+        model.compile("sgd", "mse", metrics=["mae"])
+        assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+        model(x)
+        assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+        model = lib.Sequential([lib.Input((2,)), lib.layers.Dense(1)])  # (Keras keeps a stale one on recompile)
+        model.compile("sgd", "mse")
+        assert [m.name for m in model.metrics] == ["loss"]
+    model = lamina.Sequential([lamina.Input((2,)), layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"], weighted_metrics=["mse"])
+    container = model.metrics[1]
+    container.update_state(np.ones((8, 1), "float32"), np.zeros((8, 1), "float32"))
+    assert [m.name for m in container.metrics] == ["mae", "mse"]
+    assert {k: float(v) for k, v in container.result().items()} == {"mae": 1.0, "mse": 1.0}
+    container.reset_state()
+    assert float(container.result()["mae"]) == 0.0
+
+
+def _guide_model(train_step_kind):
+    class CustomModel(lamina.Model):
+        def train_step(self, data):  # Keras's guide "Customizing what happens in fit() with PyTorch"
+            x, y = data
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            loss.backward()
+            trainable_weights = [v for v in self.trainable_weights]
+            gradients = [v.value.grad for v in trainable_weights]
+            with torch.no_grad():
+                if train_step_kind == "apply":
+                    self.optimizer.apply(gradients, trainable_weights)
+                elif train_step_kind == "apply_gradients":
+                    self.optimizer.apply_gradients(zip(gradients, trainable_weights, strict=True))
+                else:  # plain SGD written with assign
+                    for v, g in zip(trainable_weights, gradients, strict=True):
+                        v.assign_sub(0.1 * g)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = lamina.Input(shape=(4,))
+    return CustomModel(inputs, layers.Dense(1, kernel_initializer="zeros")(inputs))
+
+
+@pytest.mark.parametrize("kind", ["apply", "apply_gradients", "assign"])
+def test_keras_guide_custom_train_step_runs_unchanged(kind):
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = _guide_model(kind)
+    model.compile(optimizer=lamina.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert set(history.history) == {"loss", "mae", "learning_rate"}
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert all(np.isfinite(history.history["mae"]))
+    if kind != "assign":
+        assert model.optimizer.iterations == 12
+
+
+def test_evaluate_lists_values_in_keras_order(keras):
+    x = np.random.rand(6, 2).astype("float32")
+    ys = [np.random.rand(6, 1).astype("float32")] * 2
+    outs = []
+    for lib in (lamina, keras):
+        i = lib.Input((2,))
+        model = lib.Model(i, [lib.layers.Dense(1, name="a")(i), lib.layers.Dense(1, name="b")(i)])
+        model.compile("sgd", ["mse", "mae"], metrics=[["mae"], ["mse"]])
+        logs = model.evaluate(x, ys, verbose=0, return_dict=True)
+        values = model.evaluate(x, ys, verbose=0)
+        outs.append([k for v in values for k in logs if logs[k] == pytest.approx(v)][:len(values)])
+        assert model.metrics_names == ["loss", "compile_metrics", "a_loss", "b_loss"]
+    assert outs[0] == outs[1] == ["loss", "a_loss", "b_loss", "a_mae", "b_mse"]

@@ -94,6 +94,7 @@ class Dense(Layer):
         self.kernel_constraint = kernel_constraint
         self.bias_constraint = bias_constraint
         self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True  # as Keras: the input's mask passes through
 
     def build(self, input_shape: tuple) -> None:
         in_dim = input_shape[-1]
@@ -142,6 +143,7 @@ class Activation(Layer):
     def __init__(self, activation: Any, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
+        self.supports_masking = True
         self.built = True
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -156,6 +158,7 @@ class Identity(Layer):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.built = True
 
     def call(self, inputs: Any) -> Any:
@@ -177,6 +180,7 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._seed_generator = SeedGenerator(seed)
+        self.supports_masking = True
         self.built = True
 
     def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:

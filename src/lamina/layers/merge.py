@@ -27,6 +27,13 @@ class _Merge(Layer):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras's rule for element-wise merges: the OR of the inputs' masks when every input has one."""
+        if mask is None or not isinstance(mask, (list, tuple)) or any(m is None for m in mask):
+            return None
+        return functools.reduce(torch.logical_or, mask)
 
     def build(self, input_shape: Any) -> None:
         if not isinstance(input_shape, (list, tuple)) or not all(isinstance(s, tuple) for s in input_shape):
@@ -145,6 +152,20 @@ class Concatenate(_Merge):
         super().__init__(**kwargs)
         self.axis = axis
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras's rule: each input's mask (all True where it has none) widened to the input's shape, joined
+        along ``axis``, then any() over the last axis."""
+        if mask is None or not isinstance(mask, (list, tuple)) or all(m is None for m in mask):
+            return None
+        masks = []
+        for x, m in zip(inputs, mask, strict=True):
+            if m is None:
+                m = torch.ones(x.shape, dtype=torch.bool, device=x.device)
+            elif m.ndim < x.ndim:
+                m = m.unsqueeze(-1).expand(x.shape)
+            masks.append(m)
+        return torch.cat(masks, dim=self.axis).any(dim=-1)
+
     def _check_shapes(self, shapes: list[tuple]) -> None:
         ranks = {len(s) for s in shapes}
         axis = self.axis if self.axis < 0 else self.axis - 1  # shapes here have no batch axis
@@ -199,6 +220,9 @@ class Dot(_Merge):
             raise ValueError(f"Dot: axes must be an int or a pair of ints; received {axes!r}.")
         self.axes = tuple(axes)
         self.normalize = normalize
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None  # Keras: a dot product's output carries no mask
 
     def _axes_for(self, r1: int, r2: int) -> tuple[int, int]:
         a1, a2 = (a % r for a, r in zip(self.axes, (r1, r2), strict=True))

@@ -245,6 +245,9 @@ class GlobalAveragePooling1D(_GlobalPooling):
         super().__init__(data_format, keepdims, **kwargs)
         self.supports_masking = True
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None  # Keras: the steps the mask covered are averaged away
+
     def call(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None or inputs.ndim != 3:
             return super().call(inputs)

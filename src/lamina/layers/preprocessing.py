@@ -171,6 +171,7 @@ class Rescaling(Layer):
 
     def __init__(self, scale: Any, offset: Any = 0.0, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.scale = scale
         self.offset = offset
         self.built = True
@@ -199,6 +200,7 @@ class Normalization(Layer):
     def __init__(self, axis: Any = -1, mean: Any = None, variance: Any = None, invert: bool = False,
                  **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if axis is None:
             self.axis: tuple = ()
         elif isinstance(axis, int):
