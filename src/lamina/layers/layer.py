@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,8 +26,10 @@ from torch.nn.modules import module as _torch_module
 from lamina import constraints, initializers, regularizers
 from lamina.core import config, dtype_policy, tree
 from lamina.core.variable import TrainableVariable, Variable, set_initializer_lookup
+from lamina.layers import weights as weights_module
 from lamina.layers.spec import InputSpec, format_shape, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
+from lamina.layers.weights import WeightInfo as _WeightInfo
 
 #: How many times any layer added a loss (add_loss, activity regularizers): the trainer looks at the layers'
 #: lists only when this moved since its last look.
@@ -40,13 +41,6 @@ set_initializer_lookup(initializers.get)  # Variable("glorot_uniform", shape=...
 def _snake_case(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-@dataclass
-class _WeightInfo:
-    trainable: bool
-    regularizer: Any = None
-    constraint: Any = None
 
 
 class Layer(nn.Module):
@@ -138,15 +132,7 @@ class Layer(nn.Module):
                 self.__setattr__(key, value)
 
     def _track_variable(self, key: str, variable: Variable) -> None:
-        self.__dict__.pop(key, None)
-        for store in (self._parameters, self._buffers, self._modules):
-            store.pop(key, None)
-        if isinstance(variable, nn.Parameter):
-            self.register_parameter(key, variable)
-        else:
-            self.register_buffer(key, variable)
-        self._weight_info[key] = _WeightInfo(isinstance(variable, nn.Parameter), variable.regularizer,
-                                             variable.constraint)
+        weights_module.track_variable(self, key, variable)
 
     def _own_key_of(self, value: torch.Tensor) -> str | None:
         for store in (self._parameters, self._buffers):
@@ -156,14 +142,7 @@ class Layer(nn.Module):
         return None
 
     def _rename_weight(self, old: str, new: str) -> None:
-        self.__dict__.pop(new, None)  # e.g. a `self.bias = None` placeholder set before add_weight
-        for store in (self._parameters, self._buffers):
-            if old in store:
-                # Rebuild the dict so the weight keeps its place in creation order.
-                items = [(new if k == old else k, v) for k, v in store.items()]
-                store.clear()
-                store.update(items)
-        self._weight_info = {(new if k == old else k): v for k, v in self._weight_info.items()}
+        weights_module.rename(self, old, new)
 
     def add_weight(self, shape: tuple | None = None, initializer: Any = None, dtype: Any = None,
                    trainable: bool = True, autocast: bool = True, regularizer: Any = None,
@@ -219,30 +198,7 @@ class Layer(nn.Module):
 
     def _weights_with_owner(self) -> list[tuple[Any, str, torch.Tensor]]:
         """(owning module, name, tensor) for every weight, in Keras's order, without duplicates."""
-        out, seen = [], set()
-
-        def visit(module: nn.Module) -> None:
-            if isinstance(module, Layer):
-                module._track_containers()
-                own = module._own_weights()
-                own_ids = {id(t) for _, t in own}
-                extra = [(k, p) for k, p in module._parameters.items() if p is not None and id(p) not in own_ids]
-                extra += [(k, b) for k, b in module._buffers.items()
-                          if b is not None and id(b) not in own_ids and k not in module._non_persistent_buffers_set]
-                for name, t in own + extra:
-                    if id(t) not in seen:
-                        seen.add(id(t))
-                        out.append((module, name, t))
-            else:
-                for name, t in [*module._parameters.items(), *module._buffers.items()]:
-                    if t is not None and id(t) not in seen:
-                        seen.add(id(t))
-                        out.append((module, name, t))
-            for child in module.children():
-                visit(child)
-
-        visit(self)
-        return out
+        return weights_module.with_owner(self)
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -276,57 +232,15 @@ class Layer(nn.Module):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        value = bool(value)
-        for module in self.modules():
-            if isinstance(module, Layer):
-                module._trainable = value
-                for key, info in module._weight_info.items():
-                    if info.trainable:
-                        module._parameters[key].requires_grad_(value and module._parameters[key].is_floating_point())
-            else:
-                for p in module.parameters(recurse=False):
-                    p.requires_grad_(value)
+        weights_module.set_trainable(self, value)
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as NumPy arrays in Keras 3's layout and order (e.g. a Dense kernel is (in, out))."""
-        return [self._export(owner, name, t) for owner, name, t in self._weights_with_owner()]
+        return weights_module.get_weights(self)
 
     def set_weights(self, weights: list) -> None:
         """Set the weights from arrays in Keras 3's layout and order (what ``get_weights`` returns)."""
-        entries = self._weights_with_owner()
-        if len(weights) != len(entries):
-            expected = ", ".join(f"{n} {format_shape(self._export(o, n, t).shape)}" for o, n, t in entries)
-            raise ValueError(
-                f"Layer '{self.name}' expects {len(entries)} weight arrays ({expected or 'none'}), "
-                f"but set_weights received {len(weights)}."
-            )
-        converted = []
-        for (owner, name, t), value in zip(entries, weights, strict=True):
-            keras_shape = self._export(owner, name, t).shape
-            arr = np.asarray(value)
-            if tuple(arr.shape) != tuple(keras_shape):
-                raise ValueError(
-                    f"Layer '{self.name}': weight '{name}' has shape {format_shape(tuple(keras_shape))}, "
-                    f"but set_weights received an array of shape {format_shape(tuple(arr.shape))}."
-                )
-            converted.append((t, self._import(owner, name, arr, t)))
-        with torch.no_grad():
-            for t, value in converted:
-                t.copy_(value)
-
-    @staticmethod
-    def _export(owner: Any, name: str, t: torch.Tensor) -> np.ndarray:
-        value = t.detach()
-        if isinstance(owner, Layer):
-            value = owner.weight_to_keras(name, value)
-        return value.to("cpu", copy=True).numpy() if value.dtype != torch.bfloat16 else value.float().cpu().numpy()
-
-    @staticmethod
-    def _import(owner: Any, name: str, arr: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-        value = torch.as_tensor(arr)
-        if isinstance(owner, Layer):
-            value = owner.weight_from_keras(name, value)
-        return value.to(device=like.device, dtype=like.dtype)
+        weights_module.set_weights(self, weights)
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
         """Translate one of this layer's weights to Keras's layout (identity unless a layer overrides it)."""
