@@ -124,3 +124,22 @@ def test_symbolic_mask_rides_on_symbolic_tensors():
     x = lamina.layers.Embedding(10, 3, mask_zero=True)(inputs)
     assert x._keras_mask is not None and x._keras_mask.shape == (None, 4)
     assert lamina.layers.Dense(2)(x)._keras_mask is not None  # Dense passes masks on, as in Keras 3
+
+
+def test_a_layer_taking_mask_sees_it_while_a_functional_model_is_built():
+    seen = []
+
+    class Masked(lamina.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.supports_masking = True
+
+        def call(self, x, mask=None):
+            seen.append(mask is not None)
+            return x
+
+    inputs = lamina.Input((4,), dtype="int32")
+    x = Masked()(lamina.layers.Embedding(10, 3, mask_zero=True)(inputs))
+    assert seen and all(seen)
+    assert x._keras_mask is not None and x._keras_mask.shape == (None, 4)
+    assert lamina.layers.LSTM(2)(x)._keras_mask is None  # a recurrent layer without return_sequences ends the mask

@@ -585,7 +585,10 @@ class Layer(nn.Module):
     def _run_on_meta(self, args: tuple, kwargs: dict, fill: int) -> Any:
         def to_meta(t: Any) -> Any:
             if isinstance(t, SymbolicTensor):
-                return torch.empty([fill if d is None else d for d in t.shape], dtype=t.dtype, device="meta")
+                meta = torch.empty([fill if d is None else d for d in t.shape], dtype=t.dtype, device="meta")
+                if t._keras_mask is not None:  # the mask rides along, so call(mask=...) and compute_mask see it
+                    meta._keras_mask = to_meta(t._keras_mask)
+                return meta
             return t
 
         m_args, m_kwargs = tree.map_structure(to_meta, (args, kwargs))
