@@ -316,7 +316,7 @@ def test_multi_output_logs_and_evaluate_against_a_hand_computation():
     model = two_in_two_out()
     _compile_multi(model)
     history = model.fit([xa, xb], [yc, yr], batch_size=5, epochs=2, verbose=0)
-    assert list(history.history) == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae", "learning_rate"]
+    assert list(history.history) == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
     for i in range(2):  # the total is the loss-weighted sum of the per-output losses, epoch by epoch
         h = history.history
         assert h["loss"][i] == pytest.approx(h["cls_loss"][i] + 0.5 * h["reg_loss"][i], rel=1e-5)
@@ -447,7 +447,7 @@ def test_validation_data_tuples(with_weights):
     model.compile(optimizer=SGD(learning_rate=0.1), loss="mse", metrics=["mae"])
     val = (vx, vy, vsw) if with_weights else (vx, vy)
     history = model.fit(x, y, validation_data=val, batch_size=4, epochs=2, verbose=0)
-    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae", "learning_rate"]
+    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae"]
     assert len(history.history["val_loss"]) == 2
     pred = model.predict(vx, verbose=0)
     per_sample = ((pred - vy) ** 2).mean(-1)
@@ -623,7 +623,7 @@ def test_history_contents():
     history = model.fit(x, y, validation_data=(x, y), epochs=3, batch_size=4, verbose=0)
     assert isinstance(history, History) and model.history is history
     assert history.epoch == [0, 1, 2]
-    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
     for values in history.history.values():
         assert len(values) == 3 and all(type(v) is float for v in values)
     assert all(0.0 <= a <= 1.0 for a in history.history["accuracy"])
@@ -765,7 +765,7 @@ def test_custom_train_step_keeps_callbacks_and_history_working():
     rec = EpochRecorder()
     history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[rec])
     assert model.steps_run == 6 and rec.begun == [0, 1]
-    assert list(history.history) == ["loss", "mae", "learning_rate"]
+    assert list(history.history) == ["loss", "mae"]
     expected, ref = torch_sgd_epochs(init_weights(), x, y, mse, lr=0.1, batch_size=4, epochs=2)
     assert_weights_equal(model.get_weights(), expected)
     # metrics are reset each epoch: the second epoch's loss is the mean of its own batch losses
@@ -1301,7 +1301,7 @@ def test_keras_guide_custom_train_step_runs_unchanged(kind):
     model = _guide_model(kind)
     model.compile(optimizer=lamina.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
     history = model.fit(x, y, epochs=3, batch_size=8, verbose=0)
-    assert set(history.history) == {"loss", "mae", "learning_rate"}
+    assert set(history.history) == {"loss", "mae"}
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert all(np.isfinite(history.history["mae"]))
     if kind != "assign":
@@ -1321,3 +1321,28 @@ def test_evaluate_lists_values_in_keras_order(keras):
         outs.append([k for v in values for k in logs if logs[k] == pytest.approx(v)][:len(values)])
         assert model.metrics_names == ["loss", "compile_metrics", "a_loss", "b_loss"]
     assert outs[0] == outs[1] == ["loss", "a_loss", "b_loss", "a_mae", "b_mse"]
+
+
+def test_custom_steps_get_x_alone_when_fit_has_no_targets_as_in_keras():
+    seen = []
+
+    class Autoencoder(lamina.Model):
+        def train_step(self, data):
+            seen.append(type(data))
+            x_hat = self(data, training=True)
+            loss = torch.mean((x_hat - data) ** 2)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            return {"loss": loss}
+
+        def predict_step(self, data):
+            seen.append(type(data))
+            return self(data, training=False)
+
+    inputs = lamina.Input((3,))
+    ae = Autoencoder(inputs, lamina.layers.Dense(3)(inputs))
+    ae.compile(optimizer="sgd")
+    ae.fit(np.ones((8, 3), "float32"), batch_size=4, epochs=1, verbose=0)
+    ae.predict(np.ones((4, 3), "float32"), verbose=0)
+    assert seen == [torch.Tensor] * 3

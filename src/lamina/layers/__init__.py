@@ -1,5 +1,6 @@
 """Layers: the building blocks of models."""
 
+from lamina.layers import op_layer as _op_layer  # installs lamina.ops's symbolic hook (OpLayer nodes)
 from lamina.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from lamina.layers.conv import (
@@ -17,7 +18,6 @@ from lamina.layers.conv import (
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, Lambda, TorchModuleWrapper
 from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.layer import InputSpec, Layer
-from lamina.layers.op_layer import OpLayer  # also installs lamina.ops's symbolic hook
 from lamina.layers.merge import (
     Add,
     Average,

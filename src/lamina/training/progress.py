@@ -30,8 +30,8 @@ def to_floats(logs: Mapping | None) -> dict[str, float]:
     items = list(logs.items())
     # Host values and CPU tensors are read directly; accelerator tensors come over in one transfer.
     tensors = [(k, v) for k, v in items if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
-    values = {k: float(v) for k, v in items if v is not None and not (isinstance(v, torch.Tensor) and
-                                                                      v.device.type != "cpu")}
+    values = {k: float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in items
+              if v is not None and not (isinstance(v, torch.Tensor) and v.device.type != "cpu")}
     if tensors:
         stacked = torch.stack([v.detach().reshape(()).float() for _, v in tensors]).tolist()
         values.update(zip((k for k, _ in tensors), stacked, strict=True))

@@ -118,6 +118,18 @@ def batch_size_of(x: Any) -> int:
     return int(leaves[0].shape[0]) if leaves and hasattr(leaves[0], "shape") else 1
 
 
+def as_keras_data(step: Any) -> Any:
+    """A step as the trainer calls it: a user's overridden ``train_step``/``test_step``/``predict_step`` gets
+    what Keras gives it, ``x`` alone when there are no targets (``fit(x)``), never a 1-tuple ``(x,)``."""
+    if getattr(step, "_lamina_default", False):
+        return step
+
+    def call(data: Any) -> Any:
+        return step(data[0] if type(data) is tuple and len(data) == 1 else data)
+
+    return call
+
+
 def train_step(model: Any, data: Any) -> Mapping:
     """Forward, loss, backward, optimizer step, metric updates; no host synchronization."""
     x, y, sample_weight = unpack_x_y_sample_weight(data)

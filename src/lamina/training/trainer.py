@@ -235,7 +235,7 @@ class Trainer:
         cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         model.stop_training = False
         model.history = history
-        train_fn = model.train_step
+        train_fn = step.as_keras_data(model.train_step)
         epoch_logs: dict = {}
         backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
         cbs.on_train_begin()
@@ -279,7 +279,6 @@ class Trainer:
                 val_logs = self._run_test(val, cbs, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             progress.finish(steps_done, epoch_logs)
-            epoch_logs["learning_rate"] = float(self.optimizer.learning_rate)  # in logs and History, not the bar
             cbs.on_epoch_end(epoch, epoch_logs)
             if backup is not None:
                 backup._epoch_done(self, train, cbs.callbacks, epoch)
@@ -341,7 +340,7 @@ class Trainer:
         model = self.model
         model.reset_metrics()
         model.eval()
-        test_fn = LeanTestStep(self) if LeanTestStep.fits(self) else model.test_step
+        test_fn = LeanTestStep(self) if LeanTestStep.fits(self) else step.as_keras_data(model.test_step)
         cbs.on_test_begin()
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
@@ -420,7 +419,7 @@ def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device
     n = 0
     compiled = getattr(getattr(model, "_trainer", None), "jit", None)
     want_begin, want_end = cbs.wants("on_predict_batch_begin"), cbs.wants("on_predict_batch_end")
-    predict_step, shown = model.predict_step, bool(progress.verbose)
+    predict_step, shown = step.as_keras_data(model.predict_step), bool(progress.verbose)
     # The default predict_step is the forward pass in inference mode: called directly
     forward = compiled is None and getattr(type(model).predict_step, "_lamina_default", False)
     with torch.no_grad():  # as Keras: predict steps run without gradients

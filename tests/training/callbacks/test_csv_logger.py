@@ -55,7 +55,7 @@ def test_csv_rows_of_a_fit_equal_its_history(tmp_path):
                           callbacks=[CSVLogger(str(path))])
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["epoch", "learning_rate", "loss", "mae", "val_loss", "val_mae"]
+    assert list(rows[0]) == ["epoch", "loss", "mae", "val_loss", "val_mae"]
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     for key, values in history.history.items():
         assert [float(r[key]) for r in rows] == values  # exact: floats are written with repr

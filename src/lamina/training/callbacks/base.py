@@ -158,7 +158,10 @@ class CallbackList(Callback):
             cb.set_params(params)
 
     def _fire(self, hook: str, *args: Any) -> None:
-        for cb in self._wanting[hook]:
+        wanting = self._wanting[hook]
+        if wanting and args[-1] is None:  # Keras passes a dict, never None: callbacks may call logs.keys()
+            args = (*args[:-1], {})
+        for cb in wanting:
             getattr(cb, hook)(*args)
 
     def on_train_begin(self, logs=None): self._fire("on_train_begin", logs)  # noqa: E704
