@@ -164,3 +164,28 @@ def test_constraint_is_applied_and_exposed():
     opt = lamina.optimizers.SGD(1.0)
     opt.apply([torch.ones(4, 3)], [d.kernel])
     assert d.kernel.numpy().min() >= 0.0
+
+
+def test_seed_generator_states_are_variables_not_weights_as_in_keras(keras):
+    paths = []
+    for lib in (keras, lamina):
+        class Noisy(lib.layers.Layer):
+            def __init__(self, lib=lib):
+                super().__init__()
+                self.lib = lib
+                self.seed_generator = lib.random.SeedGenerator(3)
+                self.dense = lib.layers.Dense(2)
+
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(2,), name="w")
+                self.dense.build(input_shape)
+
+            def call(self, x):
+                return self.dense(x) + self.w + self.lib.random.normal((2,), seed=self.seed_generator)
+
+        layer = Noisy()
+        layer(np.ones((1, 3), "float32"))
+        short = lambda vs: [v.path.split("/")[-1] for v in vs]  # noqa: E731
+        paths.append((short(layer.variables), short(layer.non_trainable_variables), short(layer.weights),
+                      len(layer.get_weights())))
+    assert paths[1] == paths[0]

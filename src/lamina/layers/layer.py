@@ -215,8 +215,9 @@ class Layer(nn.Module):
 
     @property
     def variables(self) -> list[torch.Tensor]:
-        """All state (Keras also lists seed-generator states here; lamina's seeds are torch generators)."""
-        return self.weights
+        """All state: the weights, and the states of ``lamina.random.SeedGenerator``s held as attributes (after
+        their holder's weights, as Keras lists them; built-in layers draw from torch generators instead)."""
+        return [t for _, _, t in weights_module.with_owner(self, seed_states=True)]
 
     @property
     def trainable_variables(self) -> list[torch.Tensor]:
@@ -224,7 +225,7 @@ class Layer(nn.Module):
 
     @property
     def non_trainable_variables(self) -> list[torch.Tensor]:
-        return self.non_trainable_weights
+        return [t for t in self.variables if not (isinstance(t, nn.Parameter) and t.requires_grad)]
 
     @property
     def trainable(self) -> bool:

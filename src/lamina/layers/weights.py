@@ -16,6 +16,7 @@ from torch import nn
 
 from lamina.core.variable import Variable
 from lamina.layers.spec import format_shape
+from lamina.random import SeedGenerator
 
 
 @dataclass
@@ -73,8 +74,10 @@ def set_trainable(root: nn.Module, value: bool) -> None:
                 p.requires_grad_(value)
 
 
-def with_owner(root: nn.Module) -> list[tuple[Any, str, torch.Tensor]]:
-    """(owning module, name, tensor) for every weight of ``root``, in Keras's order, without duplicates."""
+def with_owner(root: nn.Module, seed_states: bool = False) -> list[tuple[Any, str, torch.Tensor]]:
+    """(owning module, name, tensor) for every weight of ``root``, in Keras's order, without duplicates; with
+    ``seed_states``, each module's weights are followed by the states of the ``lamina.random.SeedGenerator``s
+    it holds as attributes (Keras lists those in ``variables``, not in ``weights``)."""
     out, seen = [], set()
 
     def visit(module: nn.Module) -> None:
@@ -88,6 +91,9 @@ def with_owner(root: nn.Module) -> list[tuple[Any, str, torch.Tensor]]:
             entries = own + extra
         else:
             entries = [(k, t) for k, t in [*module._parameters.items(), *module._buffers.items()] if t is not None]
+        if seed_states:
+            entries = entries + [(f"{key}/seed_generator_state", v.state) for key, v in vars(module).items()
+                                 if isinstance(v, SeedGenerator)]
         for name, t in entries:
             if id(t) not in seen:
                 seen.add(id(t))
