@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from ops_harness import Case, resolve, sample, to_numpy
+from ops_harness import Case, check_grad, resolve, sample, to_numpy
 
 from lamina import ops
 
@@ -49,25 +49,8 @@ def raises_in_both(fn_name: str, args: tuple, kwargs: dict, keras: Any) -> bool:
 
 def check_grad_f32(case: Case, argnums: tuple[int, ...] = (0,)) -> None:
     """gradcheck for ops that compute in float32 even for float64 input (Keras's ``result_type`` makes 64-bit
-    results 32-bit): a coarser step and tolerances than ``ops_harness.check_grad``."""
-    fn = resolve(ops, case.fn)
-    args = list(case.args)
-    inputs = []
-    for i in argnums:
-        t = torch.as_tensor(to_numpy(args[i]), dtype=torch.float64).clone().requires_grad_(True)
-        args[i] = t
-        inputs.append(t)
-
-    def call(*xs: torch.Tensor) -> Any:
-        full = list(args)
-        for i, x in zip(argnums, xs, strict=True):
-            full[i] = x
-        out = fn(*full, **case.kwargs)
-        if isinstance(out, (list, tuple)):
-            return tuple(o.double() for o in out if o.dtype.is_floating_point)
-        return out.double()
-
-    assert torch.autograd.gradcheck(call, tuple(inputs), eps=1e-3, atol=2e-2, rtol=2e-2), str(case)
+    results 32-bit): a coarser step and tolerances than ``ops_harness.check_grad``'s defaults."""
+    check_grad(case, argnums, eps=1e-3, atol=2e-2, rtol=2e-2)
 
 
 def np_truth(fn: Any) -> Any:
