@@ -327,3 +327,86 @@ def test_loss_dict_with_unknown_output_names():
 
 def test_missing_targets_is_a_clear_error():
     fails_before_training(compiled(), ValueError, "target", images())
+
+
+# ----------------------------------------------------------------------------------------------- several at once
+def test_dense_on_unflattened_images_and_softmax_with_from_logits_are_named_in_one_error():
+    # The classic mistake twice over: Dense(10, softmax) on (28, 28, 1) images gives (None, 28, 28, 10), and the
+    # softmax output meets from_logits=True. One error names both, each with its fix.
+    model = compiled(classifier(flatten=False, shape=(28, 28, 1)), loss=SparseCategoricalCrossentropy(from_logits=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the logit mix-up is in the error, not a separate warning
+        message = fails_before_training(model, ValueError, "2 problems", images(shape=(28, 28, 1)), labels())
+    assert "Flatten()" in message and "(None, 28, 28, 10)" in message
+    assert "from_logits=True" in message and "Remove the final activation" in message
+    assert "1. " in message and "2. " in message
+
+
+def test_missing_flatten_and_linear_output_with_from_logits_false():
+    model = compiled(classifier(activation=None, flatten=False, shape=(28, 28, 1)))
+    message = fails_before_training(model, ValueError, "2 problems", images(shape=(28, 28, 1)), labels())
+    assert "Flatten()" in message and "from_logits=False" in message and "softmax" in message
+
+
+def test_missing_flatten_and_labels_out_of_range_and_logits():
+    y = labels()
+    y[-1] = 10  # 1-based labels, say
+    model = compiled(classifier(flatten=False, shape=(28, 28, 1)), loss=SparseCategoricalCrossentropy(from_logits=True))
+    message = fails_before_training(model, ValueError, "3 problems", images(shape=(28, 28, 1)), y, batch_size=8)
+    assert "Flatten()" in message and "out of range" in message and "[0, 9]" in message
+    assert "from_logits=True" in message
+
+
+def test_fractional_and_out_of_range_labels_are_both_named():
+    y = labels().astype("float32")
+    y[0], y[1] = 2.5, 11
+    message = fails_before_training(compiled(), ValueError, "2 problems", images(), y)
+    assert "fractional" in message and "found label 11" in message
+
+
+def test_binary_targets_of_the_wrong_shape_and_range():
+    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")]),
+                     loss="binary_crossentropy")
+    message = fails_before_training(model, ValueError, "2 problems", np.ones((8, 4), "float32"),
+                                    np.arange(24, dtype="float32").reshape(8, 3))
+    assert "do not match" in message and r"[0, 1]" in message
+
+
+def test_one_problem_keeps_its_own_message():
+    message = fails_before_training(compiled(classifier(flatten=False, shape=(28, 28, 1))), ValueError, "Flatten",
+                                    images(shape=(28, 28, 1)), labels())
+    assert "problems" not in message and "1. " not in message
+
+
+def test_validation_data_with_several_problems_names_them_all():
+    model = compiled(loss=SparseCategoricalCrossentropy(from_logits=True))
+    vy = np.eye(10, dtype="float32")[labels(6)]  # one-hot labels for a sparse loss, and the softmax/logits mix-up
+    with pytest.warns(UserWarning, match="from_logits=True"):  # the training data: the mix-up alone warns
+        message = fails_before_training(model, ValueError, "validation_data", images(), labels(),
+                                        validation_data=(images(6), vy))
+    assert "one-hot" in message and "from_logits=True" in message
+
+
+def test_check_pairs_names_the_problems_of_every_output():
+    from lamina.training import preflight
+
+    probs = torch.softmax(torch.randn(4, 3), -1)
+    pairs = [("a", SparseCategoricalCrossentropy(), torch.tensor([0, 1, 5, 2]), probs),
+             ("b", CategoricalCrossentropy(from_logits=True), torch.eye(3)[[0, 1, 2, 0]], probs),
+             ("c", lamina.losses.MeanSquaredError(), torch.ones(4, 2), torch.ones(4, 3))]
+    with pytest.raises(preflight.TargetError, match="3 problems") as info:
+        preflight.check_pairs(pairs)
+    message = str(info.value)
+    assert "[output 'a'] Labels out of range" in message
+    assert "[output 'b'] CategoricalCrossentropy(from_logits=True)" in message
+    assert "[output 'c'] MeanSquaredError" in message
+
+
+def test_check_pairs_warns_when_a_logit_mix_up_is_the_only_problem():
+    from lamina.training import preflight
+
+    probs = torch.softmax(torch.randn(4, 3), -1)
+    pairs = [("a", SparseCategoricalCrossentropy(from_logits=True), torch.tensor([0, 1, 2, 2]), probs),
+             ("b", SparseCategoricalCrossentropy(), torch.tensor([0, 1, 2, 2]), probs)]
+    with pytest.warns(UserWarning, match=r"\[output 'a'\].*from_logits=True"):
+        preflight.check_pairs(pairs)
