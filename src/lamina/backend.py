@@ -1,7 +1,7 @@
 """``lamina.backend``: Keras's ``keras.backend``, dtype helpers, global settings and the session.
 
 >>> import lamina as keras
->>> keras.backend.standardize_dtype("float"), keras.backend.result_type("int8", "uint8")
+>>> keras.backend.standardize_dtype(float), keras.backend.result_type("int8", "uint8")
 ('float32', 'int16')
 >>> keras.backend.is_keras_tensor(keras.Input((3,)))
 True

@@ -2,6 +2,7 @@
 
 >>> reg = Registry("activation")
 >>> reg.register("relu", abs)
+<built-in function abs>
 >>> reg.get("relu") is abs
 True
 """

@@ -5,7 +5,7 @@ gathered there by index. ``Dataset``/``DataLoader`` and Python generators are it
 
 >>> import numpy as np
 >>> adapter = make_adapter(np.zeros((10, 3)), np.arange(10), batch_size=4, device="cpu")
->>> [tuple(x.shape) for x, y, sw in adapter.epoch()]
+>>> [tuple(x.shape) for x, y in adapter.epoch()]  # (x, y): no sample weights were given
 [(4, 3), (4, 3), (2, 3)]
 """
 

@@ -3,8 +3,8 @@ parallel (``DataParallel``, DDP) or fully sharded (``FullyShardedDataParallel``,
 
 >>> import lamina
 >>> from lamina.distribution import DataParallel, set_distribution
->>> set_distribution(DataParallel())  # doctest: +SKIP  (torchrun --nproc_per_node=2 train.py)
->>> model.fit(x, y, batch_size=128, epochs=3)  # doctest: +SKIP  (64 samples per process and step)
+>>> set_distribution(DataParallel())  # torchrun --nproc_per_node=2 train.py  # doctest: +SKIP
+>>> model.fit(x, y, batch_size=128, epochs=3)  # 64 samples per process and step  # doctest: +SKIP
 
 What changes under a distribution (see docs/distributed.md): ``batch_size`` is the global batch, split across
 processes; each epoch's order is shared; metrics and losses in the logs are the global ones on every rank;

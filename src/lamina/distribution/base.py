@@ -331,8 +331,8 @@ class DataParallel(Distribution):
 
     >>> import lamina
     >>> from lamina.distribution import DataParallel, set_distribution
-    >>> set_distribution(DataParallel())  # doctest: +SKIP  (under torchrun)
-    >>> model.fit(x, y, batch_size=256, epochs=5)  # doctest: +SKIP  (128 samples per process with 2 processes)
+    >>> set_distribution(DataParallel())  # under torchrun  # doctest: +SKIP
+    >>> model.fit(x, y, batch_size=256, epochs=5)  # 128 samples per process with 2 processes  # doctest: +SKIP
 
     Args:
         timeout: seconds a collective waits for the other processes before the job fails.

@@ -31,9 +31,9 @@ class FullyShardedDataParallel(Distribution):
     Start the script with ``torchrun --nproc_per_node=N train.py``; ``batch_size`` is the global batch.
 
     >>> from lamina.distribution import FullyShardedDataParallel, set_distribution
-    >>> set_distribution(FullyShardedDataParallel())  # doctest: +SKIP  (under torchrun)
+    >>> set_distribution(FullyShardedDataParallel())  # under torchrun  # doctest: +SKIP
     >>> model.fit(x, y, batch_size=256)  # doctest: +SKIP
-    >>> model.save_weights("model.weights.safetensors")  # doctest: +SKIP  (full weights, written by rank 0)
+    >>> model.save_weights("model.weights.safetensors")  # full weights, written by rank 0  # doctest: +SKIP
 
     Args:
         timeout: seconds a collective waits for the other processes before the job fails.

@@ -210,6 +210,8 @@ class Model(Layer):
                 jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
         """Configure training: optimizer, loss(es), metrics (names, classes, or objects).
 
+        >>> import lamina
+        >>> model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(3, activation="softmax")])
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         """
         self._trainer = Trainer(self, optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
@@ -239,7 +241,13 @@ class Model(Layer):
             validation_freq: int = 1) -> Any:
         """Train for ``epochs`` epochs; returns a ``History``.
 
-        >>> history = model.fit(x_train, y_train, epochs=5, batch_size=128, validation_split=0.1)
+        >>> import lamina, numpy as np
+        >>> model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(3, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> x_train, y_train = np.random.default_rng(0).random((64, 4)), np.arange(64) % 3
+        >>> history = model.fit(x_train, y_train, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+        >>> sorted(history.history), len(history.history["loss"])
+        (['accuracy', 'loss', 'val_accuracy', 'val_loss'], 2)
         """
         return self._require_trainer("fit").fit(
             x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
