@@ -260,7 +260,7 @@ def test_wrapper_holds_module_weights_in_torch_layout():
     torch.testing.assert_close(layer(x), linear(x))
     assert layer.weights == [linear.weight, linear.bias]
     assert [w.shape for w in layer.get_weights()] == [(2, 3), (2,)]
-    assert layer.name == "linear"
+    assert layer.name == "torch_module_wrapper"  # as Keras names it
     with pytest.raises(TypeError, match="serialize"):
         layer.get_config()
     with pytest.raises(TypeError, match="torch.nn.Module"):

@@ -582,7 +582,7 @@ def test_input_spec_rank_error():
             super().__init__(**kwargs)
             self.input_spec = lamina.InputSpec(ndim=4)
 
-    with pytest.raises(ValueError, match=r"needs4_d|rank 4.*rank 2|rank 2") as info:
+    with pytest.raises(ValueError, match=r"rank 4.*rank 2|rank 2") as info:
         Needs4D(name="conv_like")(torch.ones(2, 3))
     assert "'conv_like'" in str(info.value) and "(2, 3)" in str(info.value)
     with pytest.raises(ValueError, match="rank >= 2"):
@@ -638,6 +638,57 @@ def test_automatic_unique_names_like_keras(keras):
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name == "dense"
     assert KMyBlock().name == "k_my_block"  # Keras snake-cases class names the same way
+
+
+# Constructor arguments of the layers that need some; every other layer is made with none.
+_NAME_ARGS = {
+    "Activation": ("relu",), "AlphaDropout": (0.1,), "CenterCrop": (2, 2), "Dense": (2,), "Dot": (1,),
+    "Dropout": (0.1,), "Embedding": (4, 2), "GaussianDropout": (0.1,), "GaussianNoise": (0.1,), "GRU": (2,),
+    "LSTM": (2,), "Permute": ((1,),), "RandomBrightness": (0.1,), "RandomContrast": (0.1,), "RandomCrop": (2, 2),
+    "RandomRotation": (0.1,), "RandomTranslation": (0.1, 0.1), "RandomZoom": (0.1,), "RepeatVector": (2,),
+    "Rescaling": (1.0,), "Reshape": ((2,),), "Resizing": (2, 2), "SimpleRNN": (2,), "MultiHeadAttention": (2, 2),
+}
+
+
+def _name_args(name, lib):
+    if name in _NAME_ARGS:
+        return _NAME_ARGS[name], {}
+    if name.startswith(("Conv", "SeparableConv")):
+        return (2, 3), {}
+    if name.startswith("DepthwiseConv"):
+        return (3,), {}
+    if name.startswith(("AveragePooling", "AvgPool")):
+        return (2,), {}
+    if name.startswith("SpatialDropout"):
+        return (0.1,), {}
+    if name == "Bidirectional":
+        return (lib.layers.LSTM(2),), {}
+    if name == "TimeDistributed":
+        return (lib.layers.Dense(2),), {}
+    if name == "Lambda":
+        return (lambda x: x,), {}
+    if name == "TorchModuleWrapper":
+        return (nn.Linear(2, 2),), {}
+    if name == "InputLayer":
+        return (), {"shape": (2,)}
+    return (), {}
+
+
+def test_automatic_names_are_keras_names_for_every_layer(keras):
+    """Keras's snake_case of the class name (``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``),
+    checked against Keras itself for every layer class lamina exports (aliases name by their class)."""
+    classes = {getattr(layers, n) for n in dir(layers)
+               if isinstance(getattr(layers, n), type) and issubclass(getattr(layers, n), layers.Layer)}
+    assert len(classes) > 80
+    for cls in sorted(classes, key=lambda c: c.__name__):
+        name = cls.__name__
+        lamina.clear_session()
+        keras.backend.clear_session()
+        args, kwargs = _name_args(name, lamina)
+        ours = cls(*args, **kwargs).name
+        args, kwargs = _name_args(name, keras)
+        theirs = getattr(keras.layers, name)(*args, **kwargs).name
+        assert ours == theirs, f"{name}: lamina names it {ours!r}, Keras {theirs!r}"
 
 
 def test_numpy_input_is_accepted():

@@ -17,7 +17,7 @@ from torch import nn
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import config, serialization, tree
 from lamina.core.random import SeedGenerator
-from lamina.layers.layer import InputSpec, Layer, _snake_case, format_shape
+from lamina.layers.layer import InputSpec, Layer, format_shape
 from lamina.layers.symbolic import Node, SymbolicTensor
 
 
@@ -289,7 +289,7 @@ class TorchModuleWrapper(Layer):
                  **kwargs: Any):
         if not isinstance(module, nn.Module):
             raise TypeError(f"TorchModuleWrapper expects a torch.nn.Module; received {type(module).__name__}.")
-        super().__init__(name=name or config.unique_name(_module_name(module)), **kwargs)
+        super().__init__(name=name, **kwargs)  # automatic name: "torch_module_wrapper", as Keras
         self.module = module
         self.output_shape_hint = output_shape
 
@@ -310,7 +310,3 @@ class TorchModuleWrapper(Layer):
             "A TorchModuleWrapper holds arbitrary PyTorch code, which lamina never serializes. Save its weights "
             "with save_weights, and rebuild the module in code."
         )
-
-
-def _module_name(module: nn.Module) -> str:
-    return _snake_case(type(module).__name__)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import re
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from torch.nn.modules import module as _torch_module
 
 from lamina import constraints, initializers, regularizers
 from lamina.core import config, dtype_policy, tree
+from lamina.core.naming import snake_case
 from lamina.core.variable import TrainableVariable, Variable, set_initializer_lookup
 from lamina.layers import weights as weights_module
 from lamina.layers.spec import InputSpec, format_shape, shape_of
@@ -36,11 +36,6 @@ from lamina.layers.weights import WeightInfo as _WeightInfo
 LOSSES_ADDED = 0
 _META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
 set_initializer_lookup(initializers.get)  # Variable("glorot_uniform", shape=...) below this level
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class Layer(nn.Module):
@@ -62,7 +57,7 @@ class Layer(nn.Module):
             )
         super().__init__()
         self.training = False  # like Keras, a freshly made layer computes in inference mode
-        self.name = name or config.unique_name(_snake_case(type(self).__name__))
+        self.name = name or config.unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._set_dtype_policy(dtype)
         self._autocast = autocast

@@ -12,54 +12,34 @@ tensor(1.)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
 from lamina.core import config
+from lamina.core.naming import snake_case
 from lamina.core.registry import Registry
+from lamina.core.tensors import as_tensor, divide_no_nan, match_rank
 
 #: Loss classes by class name, snake_case function name and alias (``"mse"``, ``"kld"``, ...).
 LOSSES = Registry("loss")
 #: Per-sample loss functions by name and alias, used to rebuild a ``LossFunctionWrapper`` from its config.
 FUNCTIONS = Registry("loss function")
+#: Decorator: ``@register_function("mean_squared_error", "mse")`` records a per-sample loss function.
+register_function = FUNCTIONS
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 MEAN_REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight")
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
 # ------------------------------------------------------------------------------------ helpers
-
-
-def as_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """A tensor view of ``x`` on ``device`` with ``dtype`` (no copy when it already matches)."""
-    if isinstance(x, torch.Tensor):
-        if (dtype is not None and x.dtype != dtype) or (device is not None and x.device != device):
-            return x.to(device=device, dtype=dtype)
-        return x
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
 def float_pred(y_pred: Any) -> torch.Tensor:
     """``y_pred`` as a floating tensor (integers become floatx)."""
     y_pred = as_tensor(y_pred)
     return y_pred if y_pred.is_floating_point() else y_pred.to(config.standardize_dtype(None))
-
-
-def match_rank(x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keras's rule: when ranks differ by one and the longer one ends in 1, drop that axis (or give a rank-1
-    partner one)."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        return (x1, x2.unsqueeze(-1)) if r2 == 1 else (x1.squeeze(-1), x2)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        return (x1.unsqueeze(-1), x2) if r1 == 1 else (x1, x2.squeeze(-1))
-    return x1, x2
 
 
 def pair(y_true: Any, y_pred: Any, broadcast: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,26 +57,6 @@ def pair(y_true: Any, y_pred: Any, broadcast: bool = True) -> tuple[torch.Tensor
                 f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}."
             ) from None
     return y_true, y_pred
-
-
-def divide_no_nan(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """``num / den``, and 0 where ``den`` is 0."""
-    zero = den == 0
-    return torch.where(zero, 0.0, num / torch.where(zero, 1.0, den))
-
-
-def snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def register_function(name: str, *aliases: str) -> Callable[[_F], _F]:
-    """Decorator: record a per-sample loss function under ``name`` and ``aliases``."""
-
-    def decorate(fn: _F) -> _F:
-        FUNCTIONS.register(name, fn, aliases)
-        return fn
-
-    return decorate
 
 
 def check_axis(axis: Any) -> int:

@@ -14,48 +14,30 @@ tensor(2.)
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from lamina.core import config
+from lamina.core import config, tensors
+from lamina.core.naming import snake_case
 from lamina.core.registry import Registry
+from lamina.core.tensors import divide_no_nan, match_rank
 from lamina.core.variable import Variable
 
 #: Metric classes by class name, snake_case name and alias (``"acc"``, ``"mse"``, ...).
 METRICS = Registry("metric")
 # Per-sample metric functions by name, used to rebuild a MeanMetricWrapper from its config.
 FUNCTIONS = Registry("metric function")
-
-_F = TypeVar("_F", bound=Callable[..., Any])
+#: Decorator: ``@register_function("accuracy", "acc")`` makes a per-sample function resolvable by name.
+register_function = FUNCTIONS
+#: The one tensor conversion, detached: a metric's state never keeps a training step's graph alive.
+as_tensor = functools.partial(tensors.as_tensor, detach=True)
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def as_tensor(x: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """A detached tensor view of ``x`` on ``device`` with ``dtype`` (no copy when it already matches)."""
-    if isinstance(x, torch.Tensor):
-        if x.requires_grad:
-            x = x.detach()
-        if (dtype is not None and x.dtype != dtype) or (device is not None and x.device != device):
-            return x.to(device=device, dtype=dtype)
-        return x
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
-
-
-def match_rank(x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keras's rule: when ranks differ by one and the longer one ends in 1, drop that axis (or, when the shorter
-    one has rank 1 and ``expand_rank_1``, give the shorter one a trailing axis instead)."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        return (x1, x2.unsqueeze(-1)) if r2 == 1 and expand_rank_1 else (x1.squeeze(-1), x2)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        return (x1.unsqueeze(-1), x2) if r1 == 1 and expand_rank_1 else (x1, x2.squeeze(-1))
-    return x1, x2
 
 
 def squeeze_sparse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -63,27 +45,6 @@ def squeeze_sparse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     if y_true.ndim == y_pred.ndim and y_true.ndim and y_true.shape[-1] == 1:
         return y_true.squeeze(-1)
     return y_true
-
-
-def divide_no_nan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a / b`` with 0 where ``b == 0`` (Keras's ``ops.divide_no_nan``), without a host round trip."""
-    zero = b == 0
-    return torch.where(zero, torch.zeros_like(a), a / torch.where(zero, torch.ones_like(b), b))
-
-
-def snake_case(name: str) -> str:
-    """Keras's snake_case of a class name: ``MeanIoU`` -> ``mean_io_u``, ``AUC`` -> ``auc``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def register_function(name: str, *aliases: str) -> Callable[[_F], _F]:
-    """Decorator: make a per-sample function resolvable by name in ``MeanMetricWrapper`` configs."""
-
-    def decorate(fn: _F) -> _F:
-        return FUNCTIONS.register(name, fn, aliases)
-
-    return decorate
 
 
 def register(cls: type) -> type:

@@ -9,12 +9,12 @@ the lamina layer expects) before any value is read.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import h5py
 import numpy as np
 
+from lamina.core.naming import snake_case
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.models.model import Model
@@ -27,19 +27,12 @@ CHILD_ORDER = ("cell", "forward_layer", "backward_layer", "query_dense", "key_de
 MAX_DEPTH = 64
 
 
-def keras_snake_case(name: str) -> str:
-    """The group name Keras derives from a class name: ``Conv2DTranspose`` -> ``conv2d_transpose``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def group_names(class_names: list[str]) -> list[str]:
     """Keras's group names for layers of these classes, in order: ``dense``, ``dense_1``, ``dense_2``..."""
     used: dict[str, int] = {}
     out = []
     for class_name in class_names:
-        base = keras_snake_case(class_name)
+        base = snake_case(class_name)
         count = used.get(base, 0)
         out.append(base if count == 0 else f"{base}_{count}")
         used[base] = count + 1
