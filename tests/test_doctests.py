@@ -1,4 +1,5 @@
-"""The ``>>>`` examples in lamina's docstrings run, and show what they say they show.
+"""The ``>>>`` examples in lamina's docstrings run, and show what they say they show; the README and docs/ link
+only to files inside the repository.
 
 Every module under src/lamina that holds an example is imported and its examples run with ``doctest``
 (NORMALIZE_WHITESPACE | ELLIPSIS), one test per module. An example that needs what a test run does not have
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "lamina"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "lamina"
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
@@ -62,3 +65,20 @@ def test_docstring_examples_run(name):
         result = runner.run(test, out=report.append)
         failed, attempted = failed + result.failed, attempted + result.attempted
     assert failed == 0, f"{failed} of {attempted} examples in {name} failed:\n" + "".join(report)
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_docs_link_only_inside_the_repository(doc):
+    text = doc.read_text(encoding="utf-8")
+    outside = re.findall(r"https?://\S+", text)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        path = target.split("#")[0]
+        if not path:
+            continue  # an anchor on the same page
+        resolved = (doc.parent / path).resolve()
+        if not resolved.is_relative_to(ROOT) or not resolved.exists():
+            outside.append(target)
+    assert not outside, f"{doc.relative_to(ROOT)} points outside the repository (or at nothing): {outside}"
