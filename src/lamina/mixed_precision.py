@@ -1,8 +1,11 @@
 """Mixed precision (Keras's ``keras.mixed_precision``): float32 weights, half-precision computation.
 
 >>> import lamina
->>> lamina.mixed_precision.set_global_policy("mixed_bfloat16")  # doctest: +SKIP
->>> model = lamina.Sequential([...])                             # doctest: +SKIP
+>>> lamina.mixed_precision.set_global_policy("mixed_bfloat16")
+>>> layer = lamina.layers.Dense(2)  # layers made from now on
+>>> layer.compute_dtype, layer.variable_dtype
+('bfloat16', 'float32')
+>>> lamina.mixed_precision.set_global_policy("float32")  # (clear_session() resets it too)
 
 Layers made under a mixed policy compute under ``torch.autocast`` in float16 or bfloat16 while their weights
 stay float32; a layer given ``dtype="float32"`` computes in full precision inside a mixed model; a model's

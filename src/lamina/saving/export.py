@@ -8,7 +8,7 @@ dynamic dimension.
 
 >>> import lamina as keras
 >>> model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
->>> model.export("model.onnx")  # doctest: +SKIP
+>>> model.export("model.onnx")  # writes a file (and needs onnxscript)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ def export_model(model: Any, filepath: str | os.PathLike, format: str = "onnx", 
             inputs), when the model has no symbolic inputs (subclassed models) or to override them.
         opset_version: the ONNX opset (the exporter's default when None).
         verbose: print the exporter's report.
+
+    (Not run as doctests: they write and read a file.)
 
     >>> export_model(model, "model.onnx")  # doctest: +SKIP
     >>> import onnxruntime; onnxruntime.InferenceSession("model.onnx").run(None, {"input_layer": x})  # doctest: +SKIP

@@ -8,7 +8,7 @@ malformed or hostile file is reported in one line and the command exits with sta
     $ lamina inspect classifier.lamina
     $ python -m lamina.saving.inspect classifier.lamina
 
->>> main(["inspect", "missing.lamina"])  # doctest: +SKIP
+>>> main(["inspect", "missing.lamina"])  # the one-line report goes to stderr; the exit status:
 1
 """
 

@@ -6,7 +6,7 @@ refused with ``UnsafeFileError``), then loads ``model.weights.h5`` after checkin
 against the built model. Any malformed file raises ``FileFormatError``.
 
 >>> import lamina
->>> model = lamina.saving.load_keras_model("model.keras")  # doctest: +SKIP
+>>> model = lamina.saving.load_keras_model("model.keras")  # files saved by Keras  # doctest: +SKIP
 >>> lamina.saving.load_keras_weights(model, "model.weights.h5")  # doctest: +SKIP
 """
 
@@ -38,7 +38,7 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         compile: also compile the model with the file's optimizer, loss and metrics (when lamina has them).
         limits: size limits of the file's members (``lamina.saving.format.Limits``).
 
-    >>> model = load_keras_model("classifier.keras")  # doctest: +SKIP
+    >>> model = load_keras_model("classifier.keras")  # a file saved by Keras  # doctest: +SKIP
     >>> model.predict(x)  # doctest: +SKIP
     """
     path = os.fspath(filepath)
@@ -66,7 +66,7 @@ def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:
     architecture (layers of the same classes, in the same order).
 
     >>> model = lamina.Sequential([lamina.layers.Dense(2, input_shape=(3,))])  # doctest: +SKIP
-    >>> load_keras_weights(model, "x.weights.h5")  # doctest: +SKIP
+    >>> load_keras_weights(model, "x.weights.h5")  # a file saved by Keras  # doctest: +SKIP
     """
     path = os.fspath(filepath)
     if not os.path.isfile(path):

@@ -3,6 +3,8 @@ to ``backup_dir`` every ``save_freq`` batches or at each epoch's end; rerunning 
 last backup, at that very step, and continues exactly as the uninterrupted run would have (same data order, same
 random numbers, same optimizer and metric state), where Keras resumes whole epochs only.
 
+Not run as a doctest (it writes the backup files):
+
 >>> model.fit(x, y, epochs=10, callbacks=[lamina.callbacks.BackupAndRestore("backup", save_freq=100)])  # doctest: +SKIP
 """
 

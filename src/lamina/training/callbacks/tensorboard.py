@@ -64,7 +64,7 @@ class TensorBoard(Callback):
         embeddings_metadata: a label file (one label per line, tab-separated columns with a header row), or a
             dict from Embedding layer name to such a file.
 
-    >>> tensorboard = TensorBoard(log_dir="logs/run1", histogram_freq=1, update_freq=100)  # doctest: +SKIP
+    >>> tensorboard = TensorBoard(log_dir="logs/run1", histogram_freq=1, update_freq=100)  # writes once fit runs
     >>> # model.fit(x, y, epochs=5, callbacks=[tensorboard])
     """
 
