@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from lamina import losses
-from lamina.layers.layer import format_shape
+from lamina.layers.spec import format_shape
 
 
 class TargetError(ValueError):
