@@ -20,7 +20,6 @@ import lamina.backend  # lamina.backend and lamina.config, until lamina/__init__
 import lamina.config
 from lamina import layers
 from lamina.core import config as core_config
-from lamina.core import dtype_policy
 
 cfg = lamina.config
 
@@ -31,7 +30,7 @@ def _restore(monkeypatch):
                  "_FLASH_ATTENTION", "_INTERACTIVE_LOGGING", "_TRACEBACK_FILTERING",
                  "_UNSAFE_DESERIALIZATION_WARNED"):
         monkeypatch.setattr(core_config, name, getattr(core_config, name))
-    monkeypatch.setattr(dtype_policy, "_GLOBAL", None)
+    monkeypatch.setattr(core_config, "_DTYPE_POLICY", None)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ public faces, with Keras's names).
   ``predict`` (steps per epoch); read once from ``KERAS_MAX_EPOCHS`` / ``KERAS_MAX_STEPS_PER_EPOCH``.
 - flash attention (None: PyTorch picks the fastest kernel; False: the math kernel), interactive logging (the
   progress bar, or plain lines through Python's ``logging``), traceback filtering (a flag only).
+- the global dtype policy (``core.dtype_policy.set_global_policy`` sets it; ``clear_session`` resets it).
 - the per-prefix counters behind ``get_uid`` and automatic layer names.
 - ``TRAINING``: the one context variable (see below).
 
@@ -23,6 +24,7 @@ import gc
 import os
 import sys
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +50,8 @@ _FLASH_ATTENTION: bool | None = None  # None: PyTorch's choice (Keras's default)
 _INTERACTIVE_LOGGING = True
 _TRACEBACK_FILTERING = True
 _UNSAFE_DESERIALIZATION_WARNED = False  # enable_unsafe_deserialization() warns once per process
+# The global dtype policy (a core.dtype_policy.DTypePolicy, which reads and writes it); None: floatx.
+_DTYPE_POLICY: Any = None
 
 # Per-prefix counters (Keras's get_uid); automatic layer names come from them ("dense", "dense_1", ...).
 _NAME_COUNTERS: defaultdict[str, int] = defaultdict(int)
@@ -134,11 +138,9 @@ def clear_session(free_memory: bool = False) -> None:
     so that calling this before every test stays cheap; ``lamina.backend.clear_session`` defaults to True as
     Keras does.
     """
-    global _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING
-    from lamina.core import dtype_policy  # it imports this module
-
+    global _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING, _DTYPE_POLICY
     _NAME_COUNTERS.clear()
-    dtype_policy.set_global_policy(None)
+    _DTYPE_POLICY = None
     _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING = None, True, True
     if "torch._dynamo" in sys.modules:  # compiled functions and their guards (only if torch.compile was used)
         sys.modules["torch._dynamo"].reset()
@@ -146,6 +148,17 @@ def clear_session(free_memory: bool = False) -> None:
         gc.collect()
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()
+
+
+def dtype_policy_setting() -> Any:
+    """The global dtype policy object, or None for the default (a policy of floatx). ``core.dtype_policy``'s
+    ``global_policy``/``set_global_policy`` are its public faces; it lives here so that ``clear_session`` resets it."""
+    return _DTYPE_POLICY
+
+
+def set_dtype_policy_setting(policy: Any) -> None:
+    global _DTYPE_POLICY
+    _DTYPE_POLICY = policy
 
 
 def image_data_format() -> str:

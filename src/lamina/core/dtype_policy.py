@@ -14,7 +14,6 @@ import torch
 from lamina.core import config
 
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
-_GLOBAL: DTypePolicy | None = None
 # Set once any mixed policy exists: only then do layers check for an enclosing autocast region (fast path otherwise).
 MIXED_IN_USE = False
 
@@ -101,13 +100,13 @@ def set_global_policy(policy: str | DTypePolicy | None) -> None:
 
     >>> set_global_policy("mixed_bfloat16")  # doctest: +SKIP
     """
-    global _GLOBAL
-    _GLOBAL = None if policy is None else get(policy)
+    config.set_dtype_policy_setting(None if policy is None else get(policy))
 
 
 def global_policy() -> DTypePolicy:
     """The policy new layers get by default."""
-    return _GLOBAL if _GLOBAL is not None else DTypePolicy(config.floatx())
+    policy = config.dtype_policy_setting()
+    return policy if policy is not None else DTypePolicy(config.floatx())
 
 
 def autocast_dtype(policy: DTypePolicy) -> torch.dtype:

@@ -1,8 +1,14 @@
-"""The registry of serializable classes and functions, and ``serialize``/``deserialize`` through it only.
+"""The one registry of serializable classes and functions, and ``serialize``/``deserialize`` through it only.
 
 A config names a class or function by a string; this module turns that string back into an object by looking
 it up in tables filled by code (lamina's built-ins, ``register_serializable``, ``custom_objects`` and
 ``custom_object_scope``). It never imports a module or evaluates anything a config names.
+
+Every name a config holds is resolved here (``get_registered_object``). The built-ins are entered by the
+packages that define them, at import, with ``register_package``: ``lamina.layers`` registers its layers, and
+``lamina.models`` the catalogues of the function-and-class packages below it (each package's own
+``core.registry.Registry`` tables, read once). ``serialize_layer``/``deserialize_layer`` (layers and models
+as Keras 3 writes them) live here too, so that models and saving share them without importing each other.
 
 >>> @register_serializable(package="demo")
 ... def double(x):
@@ -21,7 +27,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lamina.core.registry import unknown_name_message
+from lamina.core.registry import Registry, unknown_name_message
 
 # kind ("layers", "losses", ...) -> registered name -> built-in class or function
 _BUILTINS: dict[str, dict[str, Any]] = {}
@@ -66,6 +72,27 @@ def register_module(kind: str, namespace: Mapping[str, Any], base: type | None =
             register_builtin(kind, obj.__name__, obj)
         elif functions and isinstance(obj, types.FunctionType):
             register_builtin(kind, name, obj)
+
+
+def register_package(kind: str, namespace: Mapping[str, Any], exclude: Iterable[str] = ()) -> None:
+    """Register lamina's built-ins of ``kind`` from a package's namespace (its ``vars()`` or ``globals()``) and the
+    namespaces of the submodules found in it (except the modules named in ``exclude``): every public class with
+    ``get_config`` under its class name, and the contents of every ``Registry`` table under the table's names
+    (and a class also under its class name). Idempotent; a later name replaces an earlier one of the same kind,
+    an object keeps the first name it was registered under."""
+    package = str(namespace.get("__name__", ""))
+    skip = set(exclude)
+    namespaces = [namespace] + [vars(sub) for sub in list(namespace.values()) if isinstance(sub, types.ModuleType)
+                                and sub.__name__.startswith(package + ".") and sub.__name__ not in skip]
+    for space in namespaces:
+        register_module(kind, {k: v for k, v in space.items() if hasattr(v, "get_config")})
+        for value in list(space.values()):
+            if isinstance(value, Registry):
+                for name in value.names():
+                    obj = value.get(name)
+                    register_builtin(kind, name, obj)
+                    if isinstance(obj, type):
+                        register_builtin(kind, obj.__name__, obj)
 
 
 def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[Any], Any]:
@@ -267,6 +294,32 @@ def _deserialize(config: Any, custom_objects: Mapping[str, Any] | None, kind: An
     from_config = getattr(cls, "from_config", None)
     with custom_object_scope(custom_objects):
         return from_config(dict(inner)) if from_config is not None else cls(**inner)
+
+
+# ---------------------------------------------------------------------------------------------- layers and models
+def layer_class_name(layer: Any) -> str:
+    """The class name a layer is saved and summarized under: its class's, except that a plain
+    ``Model(inputs, outputs)`` (the class registered as ``Functional``, holding a graph) is ``Functional``, as in
+    Keras 3. Found through the registry, so no module below ``lamina.models`` needs to import ``Model``."""
+    cls = public_class(layer)
+    if cls is _BUILTINS.get("layers", {}).get("Functional") and getattr(layer, "_graph", None) is not None:
+        return "Functional"
+    return cls.__name__
+
+
+def serialize_layer(layer: Any) -> dict:
+    """A layer's ``{"module", "class_name", "config", "registered_name"}`` (functional models: ``Functional``)."""
+    config = serialize(layer)
+    config["class_name"] = layer_class_name(layer)
+    return config
+
+
+def deserialize_layer(config: Any) -> Any:
+    """A layer (or model) from ``serialize_layer``'s output, through the registry only."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"A layer config must be a dict with 'class_name' and 'config'; received {config!r:.200}.")
+    config = {k: v for k, v in config.items() if k in OBJECT_KEYS}
+    return deserialize(config, kind="layers")
 
 
 def accepted_kwargs(fn: Callable[..., Any], config: Mapping[str, Any]) -> dict[str, Any]:

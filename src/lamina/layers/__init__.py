@@ -1,5 +1,6 @@
 """Layers: the building blocks of models."""
 
+from lamina.core import serialization as _serialization
 from lamina.layers import op_layer as _op_layer  # installs lamina.ops's symbolic hook (OpLayer nodes)
 from lamina.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
@@ -101,3 +102,6 @@ AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePoo
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalAvgPool3D = GlobalAveragePooling3D
 GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+
+# Every layer class (of this package and its modules) resolves by name in configs, through the one registry.
+_serialization.register_package("layers", globals())

@@ -385,9 +385,6 @@ def _deserialize_layer(spec: Any) -> Any:
     """A wrapped layer from its config, resolved through the registry only (never by importing a name)."""
     if not isinstance(spec, dict):
         return spec
-    from lamina import layers as layers_package  # the package imports this module: look it up at call time
-
-    serialization.register_module("layers", vars(layers_package), Layer)
     return serialization.deserialize({k: v for k, v in spec.items() if k in serialization.OBJECT_KEYS},
                                      kind="layers")
 

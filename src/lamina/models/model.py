@@ -24,15 +24,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina import layers as layers_module
 from lamina import metrics as metrics_module
 from lamina.core import dtype_policy, serialization, tree
+from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.core.device import get_device
 from lamina.data.adapters import ArrayAdapter, make_adapter
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
+from lamina.models.summary import print_summary
 from lamina.training import step
 from lamina.training.progress import resolve_verbose, to_floats
 from lamina.training.trainer import Trainer, predict_loop
@@ -377,8 +378,6 @@ class Model(Layer):
     def summary(self, line_length: int | None = None, positions: list | None = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
         """Print the layers, their output shapes and parameter counts, as Keras does."""
-        from lamina.models.summary import print_summary
-
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
@@ -456,22 +455,6 @@ class Model(Layer):
             return model
 
 
-def serialize_layer(layer: Any) -> dict:
-    """A layer's ``{"module", "class_name", "config", "registered_name"}`` (functional models: ``Functional``)."""
-    config = serialization.serialize(layer)
-    if serialization.public_class(layer) is Model and layer._graph is not None:
-        config["class_name"] = "Functional"
-    return config
-
-
-def deserialize_layer(config: Any) -> Any:
-    """A layer from ``serialize_layer``'s output, through the registry only."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"A layer config must be a dict with 'class_name' and 'config'; received {config!r:.200}.")
-    config = {k: v for k, v in config.items() if k in serialization.OBJECT_KEYS}
-    return serialization.deserialize(config, kind="layers")
-
-
 def _full_precision(t: Any) -> Any:
     if isinstance(t, torch.Tensor) and t.dtype in (torch.float16, torch.bfloat16):
         mask = getattr(t, "_keras_mask", None)
@@ -493,6 +476,5 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode, **kwargs)
 
 
-serialization.register_module("layers", vars(layers_module), Layer)
 serialization.register_builtin("layers", "Model", Model)
 serialization.register_builtin("layers", "Functional", Model)

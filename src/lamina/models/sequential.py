@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from lamina.core import dtype_policy, serialization
+from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
 from lamina.layers.layer import Layer, hooked
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import standardize_input
-from lamina.models.model import Model, deserialize_layer, serialize_layer
+from lamina.models.model import Model
 
 
 class Sequential(Model):

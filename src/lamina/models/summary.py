@@ -30,10 +30,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from lamina.core.serialization import layer_class_name
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import Node, SymbolicTensor
-from lamina.models.model import Model
 
 _UNICODE_BOX = {"top": "┏━┳┓", "head": "┃┃┃", "head_rule": "┡━╇┩", "rule": "├─┼┤", "body": "│││", "bottom": "└─┴┘"}
 _ASCII_BOX = {"top": "+=++", "head": "|||", "head_rule": "+=++", "rule": "+-++", "body": "|||", "bottom": "+-++"}
@@ -165,9 +165,7 @@ def _name_of(layer: Any, paths: dict[int, str] | None = None) -> str:
 
 def _type_of(layer: Any) -> str:
     """Class name, except that a plain ``Model(inputs, outputs)`` is ``Functional``, as Keras calls it."""
-    if type(layer) is Model and getattr(layer, "_graph", None) is not None:
-        return "Functional"
-    return type(layer).__name__
+    return layer_class_name(layer)
 
 
 def _add_rows(rows: list[list[str]], layer: Any, level: int, own_nodes: set[int], paths: dict[int, str], *,

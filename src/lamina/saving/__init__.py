@@ -18,11 +18,8 @@ from lamina.core.serialization import (
 )
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
 from lamina.saving.format import Limits
-from lamina.saving.model_config import register_builtins
 from lamina.saving.model_file import load_model, save_model
 from lamina.saving.weights import load_weights, save_weights
-
-register_builtins()
 
 __all__ = [
     "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope", "get_registered_name",

@@ -1,61 +1,24 @@
-"""Model and compile configs <-> objects, through the registry only; optimizer state <-> tensors.
+"""Compile and build configs <-> objects, through the registry only; optimizer state <-> tensors.
 
-``register_builtins`` makes every public class and registered function of lamina's modules resolvable by name
-(once); user classes resolve through ``register_serializable`` or ``custom_objects`` only.
+Every class or function name in these configs resolves through ``lamina.core.serialization`` (the one
+registry: lamina's built-ins, ``register_serializable`` and ``custom_objects``).
 
 >>> import lamina
->>> register_builtins()
->>> serialization.get_registered_object("Dense", kind="layers") is lamina.layers.Dense
-True
+>>> model = lamina.Sequential([lamina.layers.Dense(1, input_shape=(2,))])
+>>> model.compile(optimizer="sgd", loss="mse")
+>>> compile_config(model)["loss"]
+'mse'
 """
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import torch
 
+from lamina import losses, metrics
 from lamina.core import serialization
-from lamina.core.registry import Registry
-
-_KINDS = ("activations", "initializers", "regularizers", "constraints", "losses", "metrics", "optimizers",
-          "schedules", "layers")
-_REGISTERED = False
-
-
-def register_builtins() -> None:
-    """Register lamina's built-in layers, losses, metrics, optimizers, schedules, activations, initializers,
-    regularizers and constraints under their names (idempotent)."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    import lamina.layers
-    import lamina.models
-    from lamina import activations, constraints, initializers, losses, metrics, optimizers, regularizers
-
-    modules = {"activations": activations, "initializers": initializers, "regularizers": regularizers,
-               "constraints": constraints, "losses": losses, "metrics": metrics, "optimizers": optimizers,
-               "schedules": getattr(optimizers, "schedules", None), "layers": lamina.layers}
-    own = {id(m) for m in modules.values() if m is not None}
-    for kind, module in modules.items():
-        if module is None:
-            continue
-        namespaces = [vars(module)] + [vars(sub) for sub in vars(module).values() if isinstance(
-            sub, types.ModuleType) and sub.__name__.startswith(module.__name__ + ".") and id(sub) not in own]
-        for namespace in namespaces:
-            serialization.register_module(kind, {k: v for k, v in namespace.items() if hasattr(v, "get_config")})
-            for value in namespace.values():
-                if isinstance(value, Registry):
-                    for name in value.names():
-                        obj = value.get(name)
-                        serialization.register_builtin(kind, name, obj)
-                        if isinstance(obj, type):
-                            serialization.register_builtin(kind, obj.__name__, obj)
-    for name in ("Model", "Functional", "Sequential"):
-        serialization.register_builtin("layers", name, getattr(lamina.models, name if name != "Functional" else
-                                                               "Model"))
-    _REGISTERED = True
+from lamina.layers.layer import Layer
 
 
 # ---------------------------------------------------------------------------------------------- compile config
@@ -108,8 +71,6 @@ def _resolve(value: Any, kind: str, custom_objects: Any) -> Any:
 
 
 def _getter(kind: str) -> Any:
-    from lamina import losses, metrics
-
     return losses.get if kind == "losses" else metrics.get
 
 
@@ -148,8 +109,6 @@ def compile_from_config(model: Any, config: Any, custom_objects: Any) -> None:
 def build_configs(model: Any) -> dict:
     """The input shapes each sub-layer of a subclassed model was built with, by module path (so the loader can
     create the weights before reading them)."""
-    from lamina.layers.layer import Layer
-
     out = {}
     for path, module in model.named_modules():
         shapes = getattr(module, "_build_shapes_dict", None)

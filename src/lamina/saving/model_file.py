@@ -24,6 +24,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch.overrides import TorchFunctionMode
 
 from lamina.core import serialization
+from lamina.models.model import Model
 from lamina.saving import crypto, model_config
 from lamina.saving import format as fmt
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
@@ -52,10 +53,7 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, signing_key: A
     if not getattr(model, "built", False):
         raise ValueError("model.save: the model is not built yet. Build it first (give an Input / input_shape, "
                          "call it on a batch, or fit it).")
-    from lamina.models.model import serialize_layer
-
-    model_config.register_builtins()
-    config = serialize_layer(model)
+    config = serialization.serialize_layer(model)
     config["compile_config"] = model_config.compile_config(model)
     config["build_config"] = model_config.build_configs(model)
     members = {fmt.CONFIG: fmt.dump_json(config)}
@@ -103,7 +101,6 @@ def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, c
     model. ``trusted_keys`` requires a valid signature by one of them; ``encryption_key`` decrypts.
     ``safe_mode`` is accepted for Keras compatibility: code in a file is refused in either mode."""
     filepath = os.fspath(filepath)
-    model_config.register_builtins()
     with fmt.Archive(filepath, limits) as archive:
         members = _verified_members(archive, trusted_keys, encryption_key, limits)
     config = fmt.parse_json(members[fmt.CONFIG], "config.json", limits)
@@ -201,11 +198,9 @@ def _requested_numel(func: Any, args: tuple, kwargs: dict) -> int:
 
 
 def _build(config: dict, custom_objects: Any, budget: int) -> Any:
-    from lamina.models.model import Model, deserialize_layer
-
     try:
         with serialization.custom_object_scope(custom_objects), _AllocationBudget(budget):
-            model = deserialize_layer(config)
+            model = serialization.deserialize_layer(config)
             if not isinstance(model, Model):
                 raise FileFormatError(f"config.json describes a {type(model).__name__}, not a model.")
             model_config.apply_build_configs(model, config.get("build_config") or {})
