@@ -10,6 +10,12 @@ public faces, with Keras's names).
 - the global dtype policy (``core.dtype_policy.set_global_policy`` sets it; ``clear_session`` resets it).
 - the per-prefix counters behind ``get_uid`` and automatic layer names.
 - ``TRAINING``: the one context variable (see below).
+- runtime state that lamina's modules read and write as module attributes (their hot paths): ``LOSSES_ADDED``
+  (layers/penalties.py), ``MIXED_IN_USE`` (layers with mixed dtype policies), and core/device.py's settings
+  ``DEVICE`` and ``FLUSH_DENORMAL`` (set through ``set_device``/``set_flush_denormal``, which check the values).
+- fixed wirings, set once when ``lamina.layers`` is imported and never changed (not state):
+  core/variable.py's initializer lookup (``lamina.initializers.get``) and ops/dispatch.py's symbolic hook
+  (layers/op_layer.py records op nodes), which let lower levels use what a higher level defines.
 
 >>> from lamina.core import config
 >>> config.floatx()
@@ -59,6 +65,18 @@ _NAME_COUNTERS: defaultdict[str, int] = defaultdict(int)
 # The one context variable: the `training` flag of the outermost layer call, seen by nested calls
 # that were not given `training` explicitly.
 TRAINING: contextvars.ContextVar[bool | None] = contextvars.ContextVar("lamina_training", default=None)
+
+# Counts the losses layers add (add_loss, activity regularizers): a top-level layer call clears the previous
+# call's losses, and the trainer collects the layers' losses, only when it moved since their last look.
+# clear_session() moves it too (so every reader looks again; a reset to 0 could meet a reader's old count).
+LOSSES_ADDED = 0
+# True once a layer has a mixed dtype policy (set again when such a layer is called after clear_session()):
+# only then do layers look for an enclosing autocast region and do float32 models cast outputs to float32.
+MIXED_IN_USE = False
+# core/device.py's settings, kept by clear_session() like floatx (user choices, not session state): the device
+# set_device chose (None: CUDA when present, else CPU); whether fit/evaluate/predict on the CPU flush denormals.
+DEVICE: torch.device | None = None
+FLUSH_DENORMAL = True
 
 _DTYPES = {
     "float16": torch.float16,
@@ -132,14 +150,17 @@ def unique_name(prefix: str) -> str:
 
 def clear_session(free_memory: bool = False) -> None:
     """Reset what Keras's ``clear_session`` resets: automatic names and ``get_uid`` counters, the global dtype
-    policy, the flash-attention, interactive-logging and traceback-filtering flags, and torch.compile's caches.
+    policy, the flash-attention, interactive-logging and traceback-filtering flags, and torch.compile's caches;
+    layers' loss bookkeeping and the mixed-precision flag start afresh.
     ``floatx``, ``epsilon``, ``image_data_format`` and the epoch/step caps stay. ``free_memory``: also run
     Python's garbage collector (a full pass: ~0.2 s) and return cached CUDA memory to the device; False here,
     so that calling this before every test stays cheap; ``lamina.backend.clear_session`` defaults to True as
     Keras does.
     """
-    global _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING, _DTYPE_POLICY
+    global _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING, _DTYPE_POLICY, LOSSES_ADDED, MIXED_IN_USE
     _NAME_COUNTERS.clear()
+    LOSSES_ADDED += 1
+    MIXED_IN_USE = False
     _DTYPE_POLICY = None
     _FLASH_ATTENTION, _INTERACTIVE_LOGGING, _TRACEBACK_FILTERING = None, True, True
     if "torch._dynamo" in sys.modules:  # compiled functions and their guards (only if torch.compile was used)
