@@ -110,3 +110,15 @@ def test_layer_names_follow_the_counters(keras):
     assert (a.name, b.name) == (ka.name, kb.name) == ("dense", "dense_1")
     lamina.clear_session()
     assert lamina.layers.Dense(2).name == "dense"
+
+
+def test_clear_session_resets_the_global_dtype_policy():
+    from lamina.core import dtype_policy
+
+    try:
+        dtype_policy.set_global_policy("mixed_bfloat16")
+        assert dtype_policy.global_policy().name == "mixed_bfloat16"
+        config.clear_session()
+        assert dtype_policy.global_policy().name == config.floatx()
+    finally:
+        dtype_policy.set_global_policy(None)

@@ -138,3 +138,76 @@ def test_fsdp_wrapper_classes_are_saved_as_the_class_they_wrap():
         pass
 
     assert public_class(MyDense(2)) is MyDense
+
+
+def test_layers_and_models_serialize_through_the_registry():
+    import lamina
+    from lamina import layers
+
+    dense = layers.Dense(3, activation="relu", name="d")
+    config = S.serialize_layer(dense)
+    assert config["class_name"] == "Dense" and S.layer_class_name(dense) == "Dense"
+    back = S.deserialize_layer(config)
+    assert type(back) is layers.Dense and back.get_config() == dense.get_config()
+    inputs = lamina.Input((4,))
+    functional = lamina.Model(inputs, layers.Dense(2)(inputs))
+    assert S.serialize_layer(functional)["class_name"] == S.layer_class_name(functional) == "Functional"
+    sequential = lamina.Sequential([layers.Dense(2, input_shape=(4,))])
+    assert S.layer_class_name(sequential) == "Sequential"
+    assert type(S.deserialize_layer(S.serialize_layer(functional))) is lamina.Model
+    with pytest.raises(ValueError, match="class_name"):
+        S.deserialize_layer("Dense")
+    with pytest.raises(S.UnknownObjectError, match="register_serializable"):
+        S.deserialize_layer({"class_name": "os.system", "config": {}})
+
+
+def test_register_package_reads_classes_and_registry_tables():
+    import types
+
+    from lamina.core.registry import Registry
+
+    class Thing:
+        def get_config(self):
+            return {}
+
+    def helper(x):
+        return x
+
+    Thing.__module__ = helper.__module__ = "lamina.fake"
+    table = Registry("fake thing")
+    table.register("helper", helper, aliases=("hlp",))
+    table.register("thing_alias", Thing)
+    sub = types.ModuleType("lamina.fake.sub")
+    sub.Other = type("Other", (Thing,), {"__module__": "lamina.fake.sub"})
+    skipped = types.ModuleType("lamina.fake.skipped")
+    skipped.Hidden = type("Hidden", (Thing,), {"__module__": "lamina.fake.skipped"})
+    namespace = {"__name__": "lamina.fake", "Thing": Thing, "TABLE": table, "sub": sub, "skipped": skipped,
+                 "_Private": Thing}
+    S.register_package("fake_kind", namespace, exclude=["lamina.fake.skipped"])
+    assert S.get_registered_object("Thing", kind="fake_kind") is Thing
+    assert S.get_registered_object("thing_alias", kind="fake_kind") is Thing
+    assert S.get_registered_object("hlp", kind="fake_kind") is helper
+    assert S.get_registered_object("Other", kind="fake_kind") is sub.Other
+    with pytest.raises(S.UnknownObjectError, match="register_serializable"):
+        S.get_registered_object("Hidden", kind="fake_kind")  # the excluded module stays out
+    with pytest.raises(S.UnknownObjectError, match="Did you mean 'helper'"):
+        S.get_registered_object("helpr", kind="fake_kind")  # close-match hint
+    assert S.get_registered_name(Thing) == "Thing"  # the first name an object was registered under
+
+
+def test_a_fresh_interpreter_resolves_every_kind_without_lamina_saving():
+    """The catalogues enter the registry when their packages load (lamina.layers, lamina.models): a model config
+    naming an activation or a loss resolves before anything imports lamina.saving."""
+    import subprocess
+    import sys
+
+    code = ("import sys, lamina\n"
+            "from lamina.core import serialization as S\n"
+            "assert 'lamina.saving' not in sys.modules\n"
+            "assert S.get_registered_object('relu', kind='activations') is lamina.activations.relu\n"
+            "assert S.get_registered_object('Dense', kind='layers') is lamina.layers.Dense\n"
+            "assert S.get_registered_object('Sequential', kind='layers') is lamina.Sequential\n"
+            "assert S.get_registered_object('MeanSquaredError', kind='losses') is lamina.losses.MeanSquaredError\n"
+            "assert S.get_registered_object('CosineDecay', kind='schedules') is not None\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
