@@ -11,6 +11,7 @@ import lamina
 from lamina.layers.core import Dense
 from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed
+from lamina.layers.weights import own_weights
 
 SHAPE = (3, 6, 5)
 RNNS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
@@ -58,7 +59,7 @@ def test_weight_layout_matches_keras(keras, name):
     k(np.zeros(SHAPE, "float32"))
     assert [w.shape for w in layer.get_weights()] == [w.shape for w in keras_weights(k)]
     assert [w.name for w in k.weights] == ["kernel", "recurrent_kernel", "bias"]
-    assert [n for n, _ in layer._own_weights()] == ["kernel", "recurrent_kernel", "bias"]
+    assert [n for n, _ in own_weights(layer)] == ["kernel", "recurrent_kernel", "bias"]
 
 
 def test_gru_reset_after_bias_shape():

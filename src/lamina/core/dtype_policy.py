@@ -14,8 +14,6 @@ import torch
 from lamina.core import config
 
 _MIXED = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
-# Set once any mixed policy exists: only then do layers check for an enclosing autocast region (fast path otherwise).
-MIXED_IN_USE = False
 
 
 class DTypePolicy:
@@ -28,14 +26,12 @@ class DTypePolicy:
     """
 
     def __init__(self, name: str | None = None):
-        global MIXED_IN_USE
         if name is None:
             name = config.floatx()
         if not isinstance(name, str):
             raise TypeError(f"A dtype policy name must be a string such as 'mixed_float16'; received {name!r}.")
         if name in _MIXED:
             compute, variable = _MIXED[name], "float32"
-            MIXED_IN_USE = True
         else:
             try:
                 compute = variable = config.dtype_name(config.standardize_dtype(name.replace("torch.", "")))

@@ -13,28 +13,24 @@ torch.Size([2, 3])
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.modules import module as _torch_module
 
 from lamina import constraints, initializers, regularizers
-from lamina.core import config, dtype_policy, tree
+from lamina.core import config, dtype_policy
 from lamina.core.naming import snake_case
 from lamina.core.variable import TrainableVariable, Variable, set_initializer_lookup
+from lamina.layers import calling, penalties, shape_inference
 from lamina.layers import weights as weights_module
-from lamina.layers.spec import InputSpec, format_shape, shape_of
-from lamina.layers.symbolic import Node, SymbolicTensor, is_symbolic
+from lamina.layers.calling import hooked  # noqa: F401  (re-exported: models/sequential.py)
+from lamina.layers.spec import InputSpec, format_shape, shape_of  # noqa: F401  (format_shape: re-exported)
+from lamina.layers.symbolic import Node
 from lamina.layers.weights import WeightInfo as _WeightInfo
 
-#: How many times any layer added a loss (add_loss, activity regularizers): the trainer looks at the layers'
-#: lists only when this moved since its last look.
-LOSSES_ADDED = 0
-_META_FILLS = (83, 89)  # two sizes for unknown dims in shape inference; dims that differ come out None
 set_initializer_lookup(initializers.get)  # Variable("glorot_uniform", shape=...) below this level
 
 
@@ -88,56 +84,28 @@ class Layer(nn.Module):
         self._direct_call = type(self).forward is Layer.forward
 
     # ----------------------------------------------------------------- attributes and weight tracking
-    _plain = False  # set per instance after its first real call (see _is_plain); any assignment resets it
+    _plain = False  # set per instance after its first real call (see calling.plain); any assignment resets it
 
     def __setattr__(self, key: str, value: Any) -> None:
         if key == "training" and type(value) is bool:  # model.train()/eval() on every module: a plain flag,
-            self.__dict__["training"] = value  # which a plain layer never reads (see _is_plain)
+            self.__dict__["training"] = value  # which a plain layer never reads (calling.plain)
             return
         self.__dict__.pop("_plain", None)
         info = self.__dict__.get("_weight_info")
         if info is not None and isinstance(value, torch.Tensor):
-            old = self._own_key_of(value)
+            old = weights_module.own_key_of(self, value)
             if old is not None:
                 if old != key:
-                    self._rename_weight(old, key)
+                    weights_module.rename(self, old, key)
                 return
             if isinstance(value, Variable):  # `self.v = lamina.Variable(...)`: tracked like add_weight's
-                self._track_variable(key, value)
+                weights_module.track_variable(self, key, value)
                 return
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, nn.Module) for v in value):
             value = nn.ModuleList(value)
         elif isinstance(value, dict) and value and all(isinstance(v, nn.Module) for v in value.values()):
             value = nn.ModuleDict(value)
         super().__setattr__(key, value)
-
-    def _track_containers(self) -> None:
-        """Register layers kept in plain lists/dicts that were empty when assigned (``self.blocks = []`` then
-        ``append``), so their weights are tracked like Keras tracks them."""
-        if "_modules" not in self.__dict__:
-            return
-        children = {id(m) for m in self._modules.values()}
-        for key, value in list(self.__dict__.items()):
-            items = list(value.values()) if isinstance(value, dict) else value
-            if not isinstance(value, (list, tuple, dict)) or not items:
-                continue
-            # Only lists of modules not tracked another way (Sequential keeps its own list of named children).
-            if all(isinstance(v, nn.Module) and id(v) not in children for v in items):
-                del self.__dict__[key]
-                self.__setattr__(key, value)
-
-    def _track_variable(self, key: str, variable: Variable) -> None:
-        weights_module.track_variable(self, key, variable)
-
-    def _own_key_of(self, value: torch.Tensor) -> str | None:
-        for store in (self._parameters, self._buffers):
-            for k, v in store.items():
-                if v is value:
-                    return k
-        return None
-
-    def _rename_weight(self, old: str, new: str) -> None:
-        weights_module.rename(self, old, new)
 
     def add_weight(self, shape: tuple | None = None, initializer: Any = None, dtype: Any = None,
                    trainable: bool = True, autocast: bool = True, regularizer: Any = None,
@@ -181,15 +149,9 @@ class Layer(nn.Module):
 
     def _constrain(self, weight: torch.Tensor) -> torch.Tensor:
         """The weight's constraint, applied in Keras's layout (e.g. per filter of a conv kernel)."""
-        key = self._own_key_of(weight)
+        key = weights_module.own_key_of(self, weight)
         constraint = self._weight_info[key].constraint
         return self.weight_from_keras(key, constraint(self.weight_to_keras(key, weight)))
-
-    def _own_weights(self) -> list[tuple[str, torch.Tensor]]:
-        """(name, tensor) of this layer's own weights: trainable-by-design first, then the others."""
-        first = [(k, self._parameters[k]) for k, i in self._weight_info.items() if i.trainable]
-        rest = [(k, self._buffers[k]) for k, i in self._weight_info.items() if not i.trainable]
-        return first + rest
 
     def _weights_with_owner(self) -> list[tuple[Any, str, torch.Tensor]]:
         """(owning module, name, tensor) for every weight, in Keras's order, without duplicates."""
@@ -257,43 +219,21 @@ class Layer(nn.Module):
     # ---------------------------------------------------------------------------- losses
     def add_loss(self, loss: torch.Tensor) -> None:
         """Add a loss (e.g. an activity penalty) that joins the training loss of the current step."""
-        global LOSSES_ADDED
         if isinstance(loss, torch.Tensor) and loss.is_meta:
             return  # a call made for shape inference, not a step
-        LOSSES_ADDED += 1
+        config.LOSSES_ADDED += 1
         self._added_losses.append(loss)
-
-    def _add_activity_loss(self, outputs: Any) -> None:
-        # Keras: the regularizer of each output, divided by the batch size; replaced on each call.
-        global LOSSES_ADDED
-        LOSSES_ADDED += 1
-        self._activity_losses = [self.activity_regularizer(t) / (t.shape[0] if t.ndim else 1)
-                                 for t in tree.flatten(outputs) if isinstance(t, torch.Tensor)]
 
     @property
     def losses(self) -> list[torch.Tensor]:
-        """Penalties of this layer and its sub-layers: added losses and weight regularizers."""
-        out = []
-        for module in self.modules():
-            if isinstance(module, Layer):
-                out.extend(module._added_losses)
-                out.extend(module._activity_losses)
-                for key, info in module._weight_info.items():
-                    if info.regularizer is not None:
-                        out.append(info.regularizer(getattr(module, key)))
-        return out
+        """Penalties of this layer and its sub-layers: added losses, activity and weight regularizers'."""
+        return penalties.collect(self)
 
     def _reset_losses(self) -> None:
-        for module in self.modules():
-            if isinstance(module, Layer):
-                module._added_losses.clear()
-                module._activity_losses = []
-        self.__dict__["_losses_reset_at"] = LOSSES_ADDED  # (not an attribute assignment: keeps _plain)
+        penalties.reset(self)
 
     def _clear_losses(self) -> None:
-        for module in self.modules():
-            if isinstance(module, Layer):
-                module._added_losses.clear()
+        penalties.clear_added(self)
 
     # ---------------------------------------------------------------------------- dtypes
     def _set_dtype_policy(self, dtype: Any) -> None:
@@ -302,6 +242,8 @@ class Layer(nn.Module):
         self._dtype = config.standardize_dtype(policy.variable_dtype)  # the weights' dtype
         self._compute_dtype = config.standardize_dtype(policy.compute_dtype)
         self._mixed = policy.is_mixed  # computation under torch.autocast in the compute dtype
+        if self._mixed:
+            config.MIXED_IN_USE = True  # from now on, layers look for an enclosing autocast region
 
     @property
     def dtype_policy(self) -> dtype_policy.DTypePolicy:
@@ -347,12 +289,8 @@ class Layer(nn.Module):
 
     def _apply(self, fn: Any, recurse: bool = True) -> Layer:
         # .to(torch.float64) / .double() / .half(): the layer computes in its weights' new dtype from now on.
-        before = {k: b for k, b in self._buffers.items() if isinstance(b, Variable)}
-        result = super()._apply(fn, recurse)
-        for key, old in before.items():  # torch replaces buffers by plain tensors: keep them Keras variables
-            new = self._buffers.get(key)
-            if new is not None and new is not old and not isinstance(new, Variable):
-                self._buffers[key] = old.rewrap(new)
+        with weights_module.buffers_kept_variables(self):  # (torch replaces buffers by plain tensors)
+            result = super()._apply(fn, recurse)
         new_dtype = fn(torch.empty((), dtype=self._dtype)).dtype
         if new_dtype.is_floating_point and new_dtype != self._dtype:
             self._set_dtype_policy(new_dtype)
@@ -377,232 +315,16 @@ class Layer(nn.Module):
             self.build(**shapes)
         self._build_shapes_dict = shapes
 
-    def _check_input(self, inputs: Any) -> None:
-        specs = self.input_spec
-        if specs is None:
-            return
-        spec_list = specs if isinstance(specs, (list, tuple)) else [specs]
-        leaves = tree.flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
-        for i, (spec, x) in enumerate(zip(spec_list, leaves, strict=False)):
-            if spec is None or not hasattr(x, "shape"):
-                continue
-            problem = spec.problem_with(tuple(x.shape))
-            if problem:
-                which = f"input {i} of " if len(spec_list) > 1 else ""
-                got = tuple(x.shape)
-                raise ValueError(
-                    f"Input {f'{i} ' if which else ''}of layer '{self.name}' ({type(self).__name__}) is "
-                    f"incompatible with the layer: {problem}. The layer expects {which}{spec.describe()}, "
-                    f"but received input of shape {format_shape(got)}.{self._input_fix_hint(spec, got)}"
-                )
-
-    def _input_fix_hint(self, spec: InputSpec, got: tuple) -> str:
-        axes = spec.axes or {}
-        if -1 in axes and len(got) > 0:
-            return (f" The layer was built for inputs whose last axis has size {axes[-1]}; feed data of that "
-                    "width, or build a new layer for the new width.")
-        if spec.shape is not None:
-            return f" Reshape your data to {format_shape(spec.shape)} or change the model's input shape."
-        return ""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._plain and not kwargs and len(args) == 1:
-            # The common case, made cheap: a built leaf layer with nothing to do around its call (see _is_plain)
-            # on one tensor already in its compute dtype; nothing else to set up, nothing to attach afterwards.
-            x = args[0]
-            if type(x) is torch.Tensor and (x.dtype is self._compute_dtype or not (
-                    self._autocast and x.is_floating_point())) and not x.is_meta and \
-                    not dtype_policy.MIXED_IN_USE and not hooked(self):
-                try:
-                    if self._added_losses and config.TRAINING.get() is None:
-                        self._added_losses.clear()  # a new top-level call: Keras keeps this call's losses only
-                    out = self.call(x)
-                except Exception as error:
-                    self._explain_failure(error, x, args, kwargs)
-                    raise
-                if self.supports_masking:  # the default compute_mask: the input's mask passes through
-                    mask = getattr(x, "_keras_mask", None)
-                    if mask is not None and type(out) is torch.Tensor:
-                        out._keras_mask = mask
-                return out
-        first = probe = args[0] if args else None
-        if type(first) is not torch.Tensor:
-            if is_symbolic((args, kwargs)):
-                return self._symbolic_call(args, kwargs)
-            args = tree.map_structure(_to_tensor, args)
-            first = args[0] if args else None
-            probe = next((t for t in tree.flatten((args, kwargs)) if isinstance(t, torch.Tensor)), None)
-        # Meta tensors (shape inference) know no autocast: a mixed layer then runs in its weights' dtype.
-        cast_to = self._compute_dtype if not self._mixed or probe is None or not probe.is_meta else self._dtype
-        if self._autocast and type(first) is torch.Tensor and first.dtype is not cast_to \
-                and first.is_floating_point():
-            mask = getattr(first, "_keras_mask", None)
-            first = first.to(cast_to)
-            if mask is not None:  # the cast makes a new tensor: keep the mask riding on it
-                first._keras_mask = mask
-            args = (first, *args[1:])
-        training = kwargs.pop("training", None)
-        compiling = torch.compiler.is_compiling()
-        if compiling:
-            # Inside a torch.compile'd model (jit_compile=True), which cannot trace context variables: the
-            # module flags carry the mode, set on the whole model by the compiled model's own call (below).
-            outer = training = self.training if training is None else training
-        else:
-            outer = config.TRAINING.get()
-            if training is None:
-                training = outer if outer is not None else self.training
-        if self._compiled_call_impl is not None and training != self.training:
-            return self._call_in_mode(training, args, kwargs)
-        changed = training is not outer  # nested calls usually inherit the flag: then nothing to set
-        if changed:
-            config.TRAINING.set(training)
-        if outer is None and not compiling and self.__dict__.get("_losses_reset_at") != LOSSES_ADDED:
-            self._reset_losses()  # a top-level call: as Keras, `losses` will hold this call's losses only
-        try:
-            on_meta = probe is not None and probe.is_meta
-            just_built = not self.built
-            if just_built:
-                self._track_containers()
-                self._build_device = torch.device("cpu") if on_meta or probe is None else probe.device
-                self._build_from(args, kwargs)
-            if just_built and self.input_spec is not None:  # later calls check only when the call fails
-                self._check_input(first if first is not None else next(iter(kwargs.values()), None))
-            if self._call_has_training:
-                kwargs["training"] = training
-            if self._call_has_mask and kwargs.get("mask") is None:
-                mask = _mask_of(first)
-                if mask is not None:
-                    kwargs["mask"] = mask
-            if on_meta:
-                with _meta_weights(self):
-                    outputs = nn.Module.__call__(self, *args, **kwargs)
-                if self._mixed:  # what autocast would have produced
-                    outputs = tree.map_structure(lambda t: t.to(self._compute_dtype) if isinstance(
-                        t, torch.Tensor) and t.is_floating_point() else t, outputs)
-            elif dtype_policy.MIXED_IN_USE:
-                with _precision(self, probe):
-                    outputs = nn.Module.__call__(self, *args, **kwargs)
-            elif self._direct_call and self._compiled_call_impl is None and not hooked(self):
-                outputs = self.call(*args, **kwargs)  # what nn.Module.__call__ comes to without hooks, frames fewer
-            else:
-                outputs = nn.Module.__call__(self, *args, **kwargs)
-            if self.activity_regularizer is not None:
-                self._add_activity_loss(outputs)
-            if self.supports_masking or self._computes_mask:
-                _attach_mask(outputs, self.compute_mask(first, kwargs.get("mask", _mask_of(first))))
-            if just_built:  # for summary(): the output shape of the first call (shape-inference sizes -> None)
-                unknown = _META_FILLS if on_meta else ()
-                self.recorded_output_shape = tree.map_structure(
-                    lambda t: (None, *(None if d in unknown else d for d in t.shape[1:]))
-                    if isinstance(t, torch.Tensor) and t.ndim else None, outputs)
-        except Exception as error:  # keep the user's traceback; add where it happened
-            if just_built:
-                _add_layer_note(error, self, args)
-            else:
-                self._explain_failure(error, first, args, kwargs)
-            raise
-        finally:
-            if changed:
-                config.TRAINING.set(outer)
-        if "_plain" not in self.__dict__ and self.built and not on_meta and not compiling:
-            self.__dict__["_plain"] = self._is_plain()  # reset by any attribute assignment (__setattr__)
-        return outputs
-
-    def _is_plain(self) -> bool:
-        """Whether calls of this built layer on one tensor can go straight to ``call``: no training or mask
-        argument, no mask of its own to compute (one passed through is attached there), no activity regularizer,
-        no mixed precision, no sublayers (which would read the training flag this layer sets), no torch
-        ``forward`` override and no ``torch.compile`` of the layer."""
-        return (self._direct_call and not self._call_has_training and not self._call_has_mask
-                and not self._computes_mask and self.activity_regularizer is None
-                and not self._mixed and not self._modules and self._compiled_call_impl is None)
-
-    def _explain_failure(self, error: BaseException, first: Any, args: tuple, kwargs: dict) -> None:
-        """Add to a failed call's error where it happened; an input of a shape the layer was not built for
-        becomes that error instead, said in the user's terms."""
-        if self.input_spec is not None:
-            try:
-                self._check_input(first if first is not None else next(iter(kwargs.values()), None))
-            except ValueError as spec_error:
-                raise spec_error from error
-        _add_layer_note(error, self, args)
-
-    def _call_in_mode(self, training: bool, args: tuple, kwargs: dict) -> Any:
-        """A compiled model called in the other mode: switch every module's flag for this call (what its
-        compiled layers read), then restore it."""
-        was = self.training
-        try:
-            self.train(training)
-            return self(*args, training=training, **kwargs)
-        finally:
-            self.train(was)
-
-    # ---------------------------------------------------------------------------- symbolic calls
-    def _symbolic_call(self, args: tuple, kwargs: dict) -> Any:
-        try:
-            if not self.built:
-                self._build_device = torch.device("cpu")
-                self._build_from(args, kwargs)
-            first = args[0] if args else next(iter(kwargs.values()), None)
-            if self.input_spec is not None:
-                self._check_input(first)
-            outputs = self.compute_output_spec(*args, **kwargs)
-        except Exception as error:
-            _add_layer_note(error, self, args)
-            raise
-        node = Node(self, args, kwargs)
-        flat = []
-        for i, spec in enumerate(tree.flatten(outputs)):
-            t = SymbolicTensor(spec.shape, spec.dtype, name=f"{self.name}_{i}" if i else self.name, node=node, index=i)
-            t._keras_mask = getattr(spec, "_keras_mask", None)
-            flat.append(t)
-        node.outputs = tree.pack_as(outputs, flat)
-        self._inbound_nodes.append(node)
-        return node.outputs
+    __call__ = calling.layer_call  # build on first use, check the input, run call (layers/calling.py)
 
     def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
-        """Output shapes and dtypes for symbolic inputs, found by running ``call`` on the meta device.
-
-        Unknown dimensions are filled with two different sizes; output dimensions that differ between the
-        two runs are unknown (``None``) too. No real computation runs and no memory is allocated.
-        """
-        if type(self).compute_output_shape is not Layer.compute_output_shape:
-            # The layer knows its shape rule (merges, Reshape, ...): use it, so unknown sizes stay unknown
-            # instead of meeting placeholder sizes that clash with known ones.
-            x = args[0] if args else next(iter(kwargs.values()))
-            leaves = [t for t in tree.flatten(x) if isinstance(t, SymbolicTensor)]
-            shape = self.compute_output_shape(tree.map_structure(lambda t: t.shape, x)
-                                              if not isinstance(x, SymbolicTensor) else x.shape)
-            return _symbolic_like(shape, leaves[0].dtype if leaves else self._dtype)
-        first, second = (self._run_on_meta(args, kwargs, fill) for fill in _META_FILLS)
-        merged = [_merge_meta(x, y) for x, y in zip(tree.flatten(first), tree.flatten(second), strict=True)]
-        return tree.pack_as(first, merged)
-
-    def _run_on_meta(self, args: tuple, kwargs: dict, fill: int) -> Any:
-        def to_meta(t: Any) -> Any:
-            if isinstance(t, SymbolicTensor):
-                meta = torch.empty([fill if d is None else d for d in t.shape], dtype=t.dtype, device="meta")
-                if t._keras_mask is not None:  # the mask rides along, so call(mask=...) and compute_mask see it
-                    meta._keras_mask = to_meta(t._keras_mask)
-                return meta
-            return t
-
-        m_args, m_kwargs = tree.map_structure(to_meta, (args, kwargs))
-        # Tensors that call() creates (ops.zeros, torch.arange, ...) must be meta tensors too.
-        with torch.no_grad(), torch.device("meta"):
-            return self(*m_args, **m_kwargs)
+        """Output shapes and dtypes for symbolic inputs, found without data (layers/shape_inference.py)."""
+        shape_rule = type(self).compute_output_shape is not Layer.compute_output_shape
+        return shape_inference.output_spec(self, args, kwargs, shape_rule)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for ``input_shape`` (Keras style, ``None`` for unknown), computed without data."""
-        def to_symbolic(s: Any) -> Any:
-            return SymbolicTensor(s, self._dtype)
-
-        is_shape = isinstance(input_shape, tuple) and all(d is None or isinstance(d, int) for d in input_shape)
-        sym = to_symbolic(input_shape) if is_shape else tree.map_structure(to_symbolic, input_shape)
-        if not self.built:
-            self._build_from((sym,), {})
-        out = self.compute_output_spec(sym)
-        return tree.map_structure(lambda t: t.shape, out)
+        return shape_inference.output_shape(self, input_shape)
 
     @property
     def output(self) -> Any:
@@ -634,98 +356,3 @@ class Layer(nn.Module):
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
 
-
-def hooked(module: nn.Module) -> bool:
-    """Whether calling ``module`` must go through ``nn.Module.__call__``: it (or every module) has hooks, or
-    ``torch.jit.trace`` is recording."""
-    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or module._backward_pre_hooks or _torch_module._global_forward_hooks
-                or _torch_module._global_forward_pre_hooks or _torch_module._global_backward_hooks
-                or _torch_module._global_backward_pre_hooks or torch._C._get_tracing_state())
-
-
-def _mask_of(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return getattr(x, "_keras_mask", None)
-    if isinstance(x, (list, tuple)):
-        masks = [getattr(t, "_keras_mask", None) for t in x]
-        return None if all(m is None for m in masks) else masks
-    return None
-
-
-def _attach_mask(outputs: Any, mask: Any) -> None:
-    if mask is None:
-        return
-    if isinstance(outputs, torch.Tensor):
-        outputs._keras_mask = mask
-    elif isinstance(outputs, (list, tuple)):
-        masks = mask if isinstance(mask, (list, tuple)) else [mask] * len(outputs)
-        for out, m in zip(outputs, masks, strict=False):
-            if isinstance(out, torch.Tensor) and m is not None:
-                out._keras_mask = m
-
-
-def _is_shape(x: Any) -> bool:
-    return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, int) for d in x)
-
-
-def _precision(layer: Layer, probe: Any) -> Any:
-    """The autocast region of a layer's computation: on in its compute dtype for a mixed policy, off for a
-    full-precision layer inside a mixed model (its computation stays in its own dtype), else unchanged."""
-    device = probe.device.type if isinstance(probe, torch.Tensor) else "cpu"
-    if layer._mixed:
-        return torch.autocast(device, dtype=layer._compute_dtype)
-    if torch.is_autocast_enabled(device):
-        return torch.autocast(device, enabled=False)
-    return contextlib.nullcontext()
-
-
-def _merge_meta(x: Any, y: Any) -> SymbolicTensor:
-    """The symbolic output of two shape-inference runs: dimensions that differ between them are unknown."""
-    out = SymbolicTensor(tuple(a if a == b else None for a, b in zip(x.shape, y.shape, strict=True)), x.dtype)
-    mask_x, mask_y = getattr(x, "_keras_mask", None), getattr(y, "_keras_mask", None)
-    if isinstance(mask_x, torch.Tensor) and isinstance(mask_y, torch.Tensor):
-        out._keras_mask = _merge_meta(mask_x, mask_y)
-    return out
-
-
-def _symbolic_like(shape: Any, dtype: torch.dtype) -> Any:
-    """SymbolicTensors for a shape or a list of shapes."""
-    if _is_shape(shape):
-        return SymbolicTensor(tuple(shape), dtype)
-    return [_symbolic_like(s, dtype) for s in shape]
-
-
-def _to_tensor(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise TypeError(f"Layers take numeric arrays; received an array of dtype {x.dtype}.")
-        return torch.from_numpy(np.ascontiguousarray(x))
-    return x
-
-
-@contextlib.contextmanager
-def _meta_weights(module: nn.Module):
-    """Swap every weight of ``module`` (and its children) for a meta tensor of the same shape, then restore."""
-    saved = []
-    for m in module.modules():
-        for store in (m._parameters, m._buffers):
-            for key, value in store.items():
-                if value is not None and not value.is_meta:
-                    saved.append((store, key, value))
-                    twin = torch.empty_like(value, device="meta")
-                    store[key] = value.rewrap(twin) if isinstance(value, Variable) else twin
-    try:
-        yield
-    finally:
-        for store, key, value in saved:
-            store[key] = value
-
-
-def _add_layer_note(error: BaseException, layer: Layer, args: tuple) -> None:
-    shapes = shape_of(args[0] if len(args) == 1 else list(args))
-    line = f"  in layer '{layer.name}' ({type(layer).__name__}), called on inputs of shape {format_shape(shapes)}"
-    notes = getattr(error, "__notes__", [])
-    if not any(n.startswith("Layer path") for n in notes):
-        error.add_note("Layer path (innermost first):")
-    error.add_note(line)

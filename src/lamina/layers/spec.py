@@ -1,4 +1,4 @@
-"""What a layer accepts (``InputSpec``) and how shapes are read and shown in messages.
+"""What a layer accepts (``InputSpec``, ``check_input``) and how shapes are read and shown in messages.
 
 >>> format_shape((None, 28, 28, 1))
 '(None, 28, 28, 1)'
@@ -88,3 +88,44 @@ class InputSpec:
                 if want is not None and got is not None and want != got:
                     return f"expected axis {i} of size {want}, found size {got}"
         return None
+
+
+def check_input(layer: Any, inputs: Any) -> None:
+    """Raise, in the user's terms, if ``inputs`` do not fit ``layer.input_spec`` (one spec or one per input)."""
+    specs = layer.input_spec
+    if specs is None:
+        return
+    spec_list = specs if isinstance(specs, (list, tuple)) else [specs]
+    leaves = tree.flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
+    for i, (spec, x) in enumerate(zip(spec_list, leaves, strict=False)):
+        if spec is None or not hasattr(x, "shape"):
+            continue
+        problem = spec.problem_with(tuple(x.shape))
+        if problem:
+            which = f"input {i} of " if len(spec_list) > 1 else ""
+            got = tuple(x.shape)
+            raise ValueError(
+                f"Input {f'{i} ' if which else ''}of layer '{layer.name}' ({type(layer).__name__}) is "
+                f"incompatible with the layer: {problem}. The layer expects {which}{spec.describe()}, "
+                f"but received input of shape {format_shape(got)}.{_input_fix_hint(spec, got)}"
+            )
+
+
+def _input_fix_hint(spec: InputSpec, got: tuple) -> str:
+    axes = spec.axes or {}
+    if -1 in axes and len(got) > 0:
+        return (f" The layer was built for inputs whose last axis has size {axes[-1]}; feed data of that "
+                "width, or build a new layer for the new width.")
+    if spec.shape is not None:
+        return f" Reshape your data to {format_shape(spec.shape)} or change the model's input shape."
+    return ""
+
+
+def add_layer_note(error: BaseException, layer: Any, args: tuple) -> None:
+    """Add to ``error`` the layer it went through and the shapes it was called on (innermost first)."""
+    shapes = shape_of(args[0] if len(args) == 1 else list(args))
+    line = f"  in layer '{layer.name}' ({type(layer).__name__}), called on inputs of shape {format_shape(shapes)}"
+    notes = getattr(error, "__notes__", [])
+    if not any(n.startswith("Layer path") for n in notes):
+        error.add_note("Layer path (innermost first):")
+    error.add_note(line)

@@ -7,6 +7,8 @@ inside a layer contribute their parameters and buffers as they are.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,50 @@ class WeightInfo:
 
 def _is_layer(module: Any) -> bool:
     return getattr(module, "_weight_info", None) is not None
+
+
+@contextlib.contextmanager
+def buffers_kept_variables(layer: Any) -> Iterator[None]:
+    """Around torch's ``_apply`` (``.to()``, ``.double()``...), which replaces buffers by plain tensors: the
+    layer's Keras ``Variable`` buffers stay ``Variable``s, holding the new values."""
+    before = {k: b for k, b in layer._buffers.items() if isinstance(b, Variable)}
+    yield
+    for key, old in before.items():
+        new = layer._buffers.get(key)
+        if new is not None and new is not old and not isinstance(new, Variable):
+            layer._buffers[key] = old.rewrap(new)
+
+
+def own_weights(layer: Any) -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) of the layer's own weights: trainable-by-design first, then the others."""
+    first = [(k, layer._parameters[k]) for k, i in layer._weight_info.items() if i.trainable]
+    rest = [(k, layer._buffers[k]) for k, i in layer._weight_info.items() if not i.trainable]
+    return first + rest
+
+
+def own_key_of(layer: Any, value: torch.Tensor) -> str | None:
+    """The name under which ``layer`` holds ``value`` as its own parameter or buffer (None if it does not)."""
+    for store in (layer._parameters, layer._buffers):
+        for k, v in store.items():
+            if v is value:
+                return k
+    return None
+
+
+def track_containers(layer: Any) -> None:
+    """Register layers kept in plain lists/dicts that were empty when assigned (``self.blocks = []`` then
+    ``append``), so their weights are tracked like Keras tracks them."""
+    if "_modules" not in layer.__dict__:
+        return
+    children = {id(m) for m in layer._modules.values()}
+    for key, value in list(layer.__dict__.items()):
+        items = list(value.values()) if isinstance(value, dict) else value
+        if not isinstance(value, (list, tuple, dict)) or not items:
+            continue
+        # Only lists of modules not tracked another way (Sequential keeps its own list of named children).
+        if all(isinstance(v, nn.Module) and id(v) not in children for v in items):
+            del layer.__dict__[key]
+            layer.__setattr__(key, value)
 
 
 def track_variable(layer: Any, key: str, variable: Variable) -> None:
@@ -82,8 +128,8 @@ def with_owner(root: nn.Module, seed_states: bool = False) -> list[tuple[Any, st
 
     def visit(module: nn.Module) -> None:
         if _is_layer(module):
-            module._track_containers()
-            own = module._own_weights()
+            track_containers(module)
+            own = own_weights(module)
             own_ids = {id(t) for _, t in own}
             extra = [(k, p) for k, p in module._parameters.items() if p is not None and id(p) not in own_ids]
             extra += [(k, b) for k, b in module._buffers.items()

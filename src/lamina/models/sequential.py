@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.core import dtype_policy, serialization
+from lamina.core import config, serialization
 from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
 from lamina.layers.layer import Layer, hooked
@@ -130,7 +130,7 @@ class Sequential(Model):
         the wrapper would pass on."""
         return (self.built and (not kwargs or kwargs.keys() == {"training"}) and self._compiled_call_impl is None
                 and "_distributed_call" not in self.__dict__ and self.activity_regularizer is None
-                and not dtype_policy.MIXED_IN_USE and not self._mixed and not hooked(self)
+                and not config.MIXED_IN_USE and not self._mixed and not hooked(self)
                 and all([layer._plain for layer in self._stack]))
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:

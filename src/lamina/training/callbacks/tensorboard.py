@@ -247,9 +247,9 @@ class TensorBoard(Callback):
                     writer.add_images(f"{path}/image", image, global_step=epoch, dataformats="NHWC")
 
     def _log_embeddings(self, epoch: int) -> None:
-        from lamina.layers.embedding import Embedding
-
-        layers = [layer for layer in getattr(self.model, "layers", []) if isinstance(layer, Embedding)]
+        # Embedding layers, known by their `embeddings` matrix (training knows no layer types).
+        layers = [layer for layer in getattr(self.model, "layers", [])
+                  if isinstance(getattr(layer, "embeddings", None), torch.Tensor)]
         metadata = self.embeddings_metadata
         if isinstance(metadata, dict):
             unknown = sorted(set(metadata) - {layer.name for layer in layers})
