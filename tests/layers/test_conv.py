@@ -212,6 +212,15 @@ def test_wrong_channels_raise_with_layer_name():
         sym(Input(shape=(10, 5)))
 
 
+@pytest.mark.parametrize("make", [lambda: conv.Conv2DTranspose(2, 3), lambda: conv.SeparableConv2D(2, 3),
+                                  lambda: conv.DepthwiseConv2D(3), lambda: lamina.layers.MaxPooling2D()])
+def test_missing_batch_axis_raises_the_spec_error(make):
+    layer = make()
+    layer(torch.ones(1, 5, 5, 3))
+    with pytest.raises(ValueError, match=f"'{layer.name}'.*expected rank 4, found rank 3"):
+        layer(torch.ones(5, 5, 3))
+
+
 def test_build_errors_are_clear():
     with pytest.raises(ValueError, match="channel axis"):
         conv.Conv2D(4, 3, name="c1")(Input(shape=(8, 8, None)))

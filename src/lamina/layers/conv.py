@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import config
-from lamina.layers.layer import InputSpec, Layer, format_shape
+from lamina.layers.layer import Layer
+from lamina.layers.spec import InputSpec, check_input, format_shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -281,7 +282,7 @@ class _Conv(_ConvBase):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
-            self._check_input(inputs)
+            check_input(self, inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, self.groups)  # (batch, filters, *out_spatial)
         return self._activate(y)
@@ -402,7 +403,7 @@ class _ConvTranspose(_ConvBase):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
-            self._check_input(inputs)
+            check_input(self, inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         pads, extras, rest = self._plan
         exact = not any(rest)
@@ -494,7 +495,7 @@ class _DepthwiseConv(_ConvBase):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
-            self._check_input(inputs)
+            check_input(self, inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.kernel, self.bias, groups=x.shape[1])  # (batch, in * multiplier, *out_spatial)
         return self._activate(y)
@@ -564,7 +565,7 @@ class _SeparableConv(_DepthwiseConv):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
-            self._check_input(inputs)
+            check_input(self, inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, in, *spatial), a view
         y = self._conv(x, self.depthwise_kernel, None, groups=x.shape[1])  # (batch, in * multiplier, *out)
         y = _CONV[self.rank](y, self.pointwise_kernel, self.bias)  # (batch, filters, *out)

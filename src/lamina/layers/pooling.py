@@ -27,7 +27,8 @@ from lamina.layers.conv import (
     to_channels_first,
     to_data_format,
 )
-from lamina.layers.layer import InputSpec, Layer
+from lamina.layers.layer import Layer
+from lamina.layers.spec import InputSpec, check_input
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
@@ -57,7 +58,7 @@ class _Pooling(Layer):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # PyTorch would read a missing batch axis as an unbatched input
-            self._check_input(inputs)
+            check_input(self, inputs)
         x = to_channels_first(inputs, self.data_format)  # (batch, channels, *spatial), a view
         if self.mode == "max":
             if self.padding == "same":
@@ -191,7 +192,7 @@ class _GlobalPooling(Layer):
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.ndim != self.rank + 2:  # reductions would silently accept any rank
-            self._check_input(inputs)
+            check_input(self, inputs)
         if self.mode == "max":
             return inputs.amax(dim=self._spatial_axes, keepdim=self.keepdims)
         return inputs.mean(dim=self._spatial_axes, keepdim=self.keepdims)
