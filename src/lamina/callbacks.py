@@ -4,8 +4,8 @@
 >>> cbs = [callbacks.EarlyStopping(patience=3), callbacks.CSVLogger("log.csv")]
 """
 
-from lamina.training.backup import BackupAndRestore
 from lamina.training.callbacks import (
+    BackupAndRestore,
     Callback,
     CallbackList,
     CSVLogger,

@@ -12,7 +12,7 @@ import pytest
 
 import lamina
 from lamina import layers
-from lamina.training.backup import BackupAndRestore
+from lamina.training.callbacks.backup import BackupAndRestore
 
 SCRIPT = textwrap.dedent('''
     import json, os, signal, sys

@@ -1,5 +1,6 @@
-"""lamina.training.lean_step: evaluate's short default test step gives exactly what the model's full test step
-gives, and steps aside whenever the model changes what a test step does."""
+"""lamina.training.step: the steps built once per run. The default steps' fast paths (the loss's fused kernel,
+the metrics updated directly) give exactly what the general path gives, and step aside whenever the model changes
+what a step does; every road (fit, evaluate, predict, *_on_batch, Model.train_step) runs the same built steps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 import lamina
 from lamina import layers
-from lamina.training import lean_step, step
+from lamina.training import step
 
 N, D_IN, D_OUT = 23, 5, 3  # 23 rows: batches of 8, 8 and 7
 
@@ -63,7 +64,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_evaluate_with_the_lean_step_equals_the_full_test_step(case, monkeypatch):
+@pytest.mark.parametrize("what", ["evaluate", "fit"])
+def test_the_fast_paths_equal_the_general_path(case, what, monkeypatch):
     spec = CASES[case]
     x, y = _data(spec["data"])
     sample_weight = np.linspace(0.1, 2.0, N).astype("float32") if spec.get("weights") else None
@@ -72,8 +74,13 @@ def test_evaluate_with_the_lean_step_equals_the_full_test_step(case, monkeypatch
         model = _model(spec.get("activation"), spec.get("regularizer"), spec.get("extra", ()))
         model.compile(optimizer="sgd", **spec["compile"])
         if not lean:
-            monkeypatch.setattr(lean_step.LeanTestStep, "fits", staticmethod(lambda trainer: False))
+            _general_path_only(monkeypatch)
         try:
+            if what == "fit":
+                lamina.utils.set_random_seed(1)
+                history = model.fit(x, y, sample_weight=sample_weight, batch_size=8, epochs=2, shuffle=False,
+                                    verbose=0)
+                return {k: v[-1] for k, v in history.history.items()}
             return model.evaluate(x, y, sample_weight=sample_weight, batch_size=8, verbose=0, return_dict=True)
         finally:
             monkeypatch.undo()
@@ -84,15 +91,20 @@ def test_evaluate_with_the_lean_step_equals_the_full_test_step(case, monkeypatch
         assert lean[key] == pytest.approx(full[key], rel=1e-6, abs=1e-7), key
 
 
-def test_evaluate_takes_the_lean_step_and_matches_the_formula(monkeypatch):
+def _general_path_only(monkeypatch):
+    monkeypatch.setattr(step.DefaultSteps, "_plan_fast_paths", lambda self, trainer: None)
+
+
+def test_evaluate_takes_the_fast_paths_and_matches_the_formula(monkeypatch):
     x, y = _data("sparse")
     model = _model()
     model.compile(loss=lamina.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the full test step ran")
+        raise AssertionError("the general path ran")
 
-    monkeypatch.setattr(step, "test_step", refuse)
+    monkeypatch.setattr(model._trainer, "compute_loss", refuse)
+    monkeypatch.setattr(model._trainer, "update_metrics", refuse)
     loss, accuracy = model.evaluate(x, y, batch_size=8, verbose=0)
     with torch.no_grad():
         logits = model(torch.as_tensor(x))
@@ -102,7 +114,7 @@ def test_evaluate_takes_the_lean_step_and_matches_the_formula(monkeypatch):
 
 
 class _Overrides(lamina.Sequential):
-    """Each override changes what a test step computes; the lean step must then step aside."""
+    """Each override changes what a test step computes; the fast paths must then step aside."""
 
     def __init__(self, which: str):
         super().__init__([layers.Input((D_IN,)), layers.Dense(D_OUT)])
@@ -131,7 +143,8 @@ def test_models_that_override_a_step_method_keep_their_override(which):
     model = _Overrides(which)
     model.compile(loss="mse")
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
-    assert lean_step.LeanTestStep.fits(model._trainer) is False
+    defaults = model._trainer.default_steps  # (the class overrides all three methods)
+    assert defaults.fast_loss is None and defaults.fast_metrics is None
     if which == "compute_loss":
         assert logs["loss"] > 100.0
     elif which == "compute_metrics":
@@ -140,17 +153,13 @@ def test_models_that_override_a_step_method_keep_their_override(which):
         assert logs["from_test_step"] == 1.0
 
 
-def test_multi_output_models_and_jit_keep_the_full_step():
+def test_multi_output_models_take_the_general_path():
     inputs = layers.Input((D_IN,))
     model = lamina.Model(inputs, [layers.Dense(2)(inputs), layers.Dense(1)(inputs)])
     model.compile(loss=["mse", "mse"])
     x = np.zeros((4, D_IN), "float32")
     model.evaluate(x, [np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32")], verbose=0)
-    assert not lean_step.LeanTestStep.fits(model._trainer)
-    single = _model()
-    single.compile(loss="mse", jit_compile=True)
-    single.evaluate(x, np.zeros((4, D_OUT), "float32"), verbose=0)
-    assert not lean_step.LeanTestStep.fits(single._trainer)
+    assert model._trainer.default_steps.fast_loss is None and model._trainer.default_steps.fast_metrics is None
 
 
 def test_called_with_gradients_on_it_computes_without_them():
@@ -159,7 +168,7 @@ def test_called_with_gradients_on_it_computes_without_them():
     model.compile(loss="mse")
     model.evaluate(x, y, verbose=0)
     model.reset_metrics()
-    logs = lean_step.LeanTestStep(model._trainer)((torch.as_tensor(x), torch.as_tensor(y)))
+    logs = model.test_step((torch.as_tensor(x), torch.as_tensor(y)))
     assert torch.is_grad_enabled()
     loss = logs["loss"]
     assert not loss.requires_grad
@@ -176,8 +185,63 @@ def test_dict_inputs_count_the_batch_from_their_first_array(monkeypatch):
     x = {"a": rng.normal(size=(N, 2)).astype("float32"), "b": rng.normal(size=(N, 3)).astype("float32")}
     y = rng.normal(size=(N, 1)).astype("float32")
     lean = model.evaluate(x, y, batch_size=8, verbose=0)
-    monkeypatch.setattr(lean_step.LeanTestStep, "fits", staticmethod(lambda trainer: False))
+    _general_path_only(monkeypatch)
     assert lean == pytest.approx(model.evaluate(x, y, batch_size=8, verbose=0), rel=1e-6)
     with torch.no_grad():
         expected = F.mse_loss(model({k: torch.as_tensor(v) for k, v in x.items()}), torch.as_tensor(y))
     assert lean == pytest.approx(float(expected), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- one road
+def test_every_road_runs_the_steps_built_for_the_run(monkeypatch):
+    """fit, evaluate, predict and the *_on_batch methods all run what step.build returns, once built per run."""
+    built = []
+    real_build = step.build
+
+    def build(trainer, kind):
+        fn = real_build(trainer, kind)
+        built.append(kind)
+
+        def counted(batch):
+            calls.append(kind)
+            return fn(batch)
+
+        return counted
+
+    calls = []
+    monkeypatch.setattr(step, "build", build)
+    x, y = _data("regression")
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert built == ["train"] and calls == ["train"] * 6
+    model.evaluate(x, y, batch_size=8, verbose=0)
+    model.predict(x, batch_size=8, verbose=0)
+    model.train_on_batch(x, y)
+    model.test_on_batch(x, y)
+    model.predict_on_batch(x)
+    assert built == ["train", "test", "predict", "train", "test", "predict"]
+    assert calls == ["train"] * 6 + ["test"] * 3 + ["predict"] * 3 + ["train", "test", "predict"]
+
+
+def test_predict_without_compile_runs_the_default_predict_step():
+    model = _model()
+    x = np.ones((5, D_IN), "float32")
+    out = model.predict(x, batch_size=2, verbose=0)
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model(torch.as_tensor(x)).numpy(), rtol=1e-6)
+    assert model.predict_on_batch(x).shape == (5, D_OUT)
+
+
+def test_model_step_methods_are_the_built_default_steps():
+    x, y = _data("regression")
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse")
+    model.evaluate(x, y, verbose=0)
+    defaults = model._trainer.default_steps
+    batch = (torch.as_tensor(x), torch.as_tensor(y))
+    model.reset_metrics()
+    loss = float(model.test_step(batch)["loss"])
+    assert model._trainer.default_steps is defaults  # Model.test_step reached the run's own default steps
+    model.reset_metrics()
+    assert loss == pytest.approx(float(defaults.test(batch)["loss"]))

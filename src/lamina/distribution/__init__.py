@@ -17,8 +17,7 @@ from __future__ import annotations
 from lamina.distribution.base import DataParallel, Distribution
 from lamina.distribution.fsdp import FullyShardedDataParallel
 from lamina.distribution.launch import DistributedError, LaunchError, shutdown
-
-_CURRENT: Distribution | None = None  # the one setting of this package (None: a single process)
+from lamina.training import strategy
 
 
 def set_distribution(value: Distribution | None) -> None:
@@ -27,31 +26,31 @@ def set_distribution(value: Distribution | None) -> None:
     Joins torchrun's process group right away, so a script started without torchrun fails here, saying how
     to launch it.
     """
-    global _CURRENT
     if value is not None and not isinstance(value, Distribution):
         raise TypeError(f"set_distribution expects DataParallel() or FullyShardedDataParallel() (or None); "
                         f"received {value!r}.")
     if value is not None:
         value.initialize()
-    _CURRENT = value
+    strategy.set_current(value)  # the trainer's strategy from now on (training/strategy.py holds the setting)
 
 
 def distribution() -> Distribution | None:
     """The distribution set with ``set_distribution`` (None when training in a single process)."""
-    return _CURRENT
+    current = strategy.current()
+    return current if isinstance(current, Distribution) else None
 
 
-current = distribution  # what the trainer calls, once per fit/evaluate/predict
+current = distribution
 
 
 def rank() -> int:
     """This process's rank (0 without a distribution)."""
-    return _CURRENT.rank if _CURRENT is not None else 0
+    return strategy.current().rank
 
 
 def world_size() -> int:
     """The number of processes (1 without a distribution)."""
-    return _CURRENT.world_size if _CURRENT is not None else 1
+    return strategy.current().world_size
 
 
 def is_chief() -> bool:

@@ -1,10 +1,12 @@
-"""``Distribution``: what the trainer asks of a distribution (the hooks), shared by ``DataParallel`` and
-``FullyShardedDataParallel``; the subclasses only say how the model is wrapped and how its full state is read.
+"""``Distribution``: the trainer's ``Strategy`` (``lamina.training.strategy``) for several processes, shared by
+``DataParallel`` and ``FullyShardedDataParallel``; the subclasses only say how the model is wrapped and how its
+full state is read.
 
-The trainer calls, only when a distribution is set: ``make_adapter`` (each process's share of the data),
-``prepare_model`` (wrap after the model is built, before the optimizer is), ``verbose``/``callbacks`` (rank 0
-reports and writes files), ``global_logs`` (metrics summed over processes), ``predict``, ``save``/``load`` (full
-checkpoints written by rank 0) and ``load_backup``/``distributed_backup`` (BackupAndRestore).
+The hooks the trainer calls on every run: ``adapter``/``predict_adapter`` (each process's share of the data),
+``prepare_model`` (wrap after the model is built, before the optimizer is), ``wrap_step`` (a dead peer's error
+says what happened), ``reporting`` (rank 0 prints and writes files), ``reduce_logs`` (metrics summed over
+processes), ``gather_predictions`` (``predict`` in input order), ``restore_backup`` (BackupAndRestore: one
+backup, written by rank 0, resumed by all), ``save``/``load`` (full checkpoints written by rank 0), ``barrier``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import torch
 from lamina.core import tree
 from lamina.data.adapters import make_adapter
 from lamina.distribution import launch, reduce, sharding
+from lamina.training.callbacks import CSVLogger, TensorBoard
+from lamina.training.progress import to_floats
+from lamina.training.strategy import Strategy
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -34,7 +39,7 @@ class _ScaleGrad(torch.autograd.Function):
         return grad * ctx.factor, None
 
 
-class Distribution:
+class Distribution(Strategy):
     """Base class of lamina's distributions (use ``DataParallel`` or ``FullyShardedDataParallel``).
 
     Args:
@@ -42,6 +47,8 @@ class Distribution:
             hangs) every process stops with an error instead of waiting forever.
         backend: ``"nccl"`` or ``"gloo"``; by default NCCL when CUDA is available, else gloo.
     """
+
+    wraps_model = True  # DDP/FSDP run the training forward and own the backward pass
 
     def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None):
         if not isinstance(timeout, (int, float)) or timeout <= 0:
@@ -103,8 +110,8 @@ class Distribution:
         read()
 
     # ------------------------------------------------------------------ data
-    def make_adapter(self, trainer: Any, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any,
-                     class_weight: Any, steps: Any, training: bool) -> Any:
+    def adapter(self, trainer: Any, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any,
+                class_weight: Any, steps: Any, training: bool, check_finite: bool = True) -> Any:
         """This process's share of ``x``/``y``: arrays split per global batch, loaders with a sampler."""
         trainer.device = self.device
         if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
@@ -116,7 +123,7 @@ class Distribution:
                                                  for_training=training or type(self).__name__ != "DataParallel")
             return make_adapter(loader, y, sample_weight, device=self.device, steps_per_epoch=steps)
         adapter = make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
-                               class_weight=class_weight, steps_per_epoch=steps)
+                               class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
         if not hasattr(adapter, "_one_pass"):  # a generator: each process trains on what its own one yields
             return adapter
         state = reduce.broadcast_object(adapter._generator.get_state())
@@ -125,6 +132,10 @@ class Distribution:
             device=self.device, steps_per_epoch=steps, check_finite=False, rank=self.rank,
             world_size=self.world_size, generator_state=state, on_batch=self._set_batch_share,
             filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
+
+    def predict_adapter(self, trainer: Any, x: Any, batch_size: Any, steps: Any) -> Any:
+        """This process's share of ``x`` to predict."""
+        return self.adapter(trainer, x, None, None, batch_size, False, None, steps, False, False)
 
     def _set_batch_share(self, local: int, total: int) -> None:
         self.grad_factor = 1.0 if local * self.world_size == total else local * self.world_size / total
@@ -145,9 +156,18 @@ class Distribution:
             if trainer.optimizer.built:  # its weights are the wrapped ones now
                 trainer.optimizer.build([p for p in model.parameters() if p.requires_grad])
         model.__dict__["_lamina_distribution"] = self
+        # The model's forward passes in training (a default or a user's train_step) run through the wrapper.
         model.__dict__["_distributed_call"] = self._router(model, wrapped)
-        for name in ("train_step", "test_step", "predict_step"):  # a dead peer's error says what happened
-            model.__dict__[name] = _explained(getattr(model, name), name.replace("_", " "))
+
+    def wrap_step(self, step_fn: Callable[[Any], Any], kind: str) -> Callable[[Any], Any]:
+        """``step_fn`` whose failure in a collective (a dead peer) raises an error that says so."""
+        what = f"a {kind} step"
+
+        def run(data: Any) -> Any:
+            with reduce.collective(what):
+                return step_fn(data)
+
+        return run
 
     def _router(self, model: Any, wrapped: Any) -> Callable[..., Any]:
         def distributed_call(*args: Any, **kwargs: Any) -> Any:
@@ -166,32 +186,27 @@ class Distribution:
         return distributed_call
 
     # ------------------------------------------------------------------ reporting
-    def verbose(self, verbose: int) -> int:
-        """Only rank 0 prints progress."""
-        return verbose if self.is_chief else 0
+    def reporting(self, verbose: int, callbacks: list | None) -> tuple[int, list | None]:
+        """Only rank 0 prints progress. On other ranks, drop the callbacks that only write files (CSVLogger,
+        TensorBoard, any callback with ``chief_only = True``); ModelCheckpoint stays everywhere (saving is
+        collective), and writes on rank 0."""
+        if self.is_chief:
+            return verbose, callbacks
+        if callbacks is not None:
+            callbacks = [cb for cb in callbacks if not isinstance(cb, (CSVLogger, TensorBoard))
+                         and not getattr(cb, "chief_only", False)]
+        return 0, callbacks
 
-    def callbacks(self, callbacks: list | None) -> list | None:
-        """On other ranks, drop the callbacks that only write files (CSVLogger, TensorBoard, any callback with
-        ``chief_only = True``); ModelCheckpoint stays everywhere (saving is collective), and writes on rank 0."""
-        if callbacks is None or self.is_chief:
-            return callbacks
-        from lamina.training.callbacks import CSVLogger, TensorBoard
-
-        return [cb for cb in callbacks if not isinstance(cb, (CSVLogger, TensorBoard))
-                and not getattr(cb, "chief_only", False)]
-
-    def global_logs(self, model: Any, logs: Any, to_floats: Callable[[Any], dict]) -> dict[str, float]:
+    def reduce_logs(self, model: Any, logs: Any) -> dict[str, float]:
         """The loop's final logs with metrics summed over all processes (the same values on every rank)."""
         return reduce.global_logs(model, logs, self.device, to_floats)
 
-    # ------------------------------------------------------------------ predict
-    def predict(self, model: Any, x: Any, batch_size: Any, verbose: int, steps: Any, callbacks: Any) -> Any:
-        """Each process predicts its share; the outputs are gathered back into input order on every process."""
-        from lamina.training.trainer import predict_loop
+    def barrier(self) -> None:
+        reduce.barrier()
 
-        model.to(self.device)
-        adapter = self.make_adapter(_PredictOnly(model), x, None, None, batch_size, False, None, steps, False)
-        outputs = predict_loop(model, adapter, self.verbose(verbose), callbacks, self.device)
+    # ------------------------------------------------------------------ predict
+    def gather_predictions(self, adapter: Any, outputs: Any) -> Any:
+        """Each process predicted its share; the outputs are gathered back into input order on every process."""
         if isinstance(adapter, sharding.ShardedArrayAdapter):
             positions = [adapter.positions(r) for r in range(self.world_size)]
             total = adapter.num_samples
@@ -237,6 +252,11 @@ class Distribution:
         self._load_full_state(model, read)
 
     # ------------------------------------------------------------------ BackupAndRestore
+    def restore_backup(self, backup: Any, trainer: Any) -> tuple[dict, dict] | None:
+        """One backup, written by rank 0 (``distributed_backup``), resumed by all (``load_backup``)."""
+        self.distributed_backup(backup, trainer)
+        return self.load_backup(backup, trainer)
+
     def load_backup(self, backup: Any, trainer: Any) -> Any:
         """Rank 0 reads the backup and sends it to all: every process resumes from the same state. The other
         ranks start their metrics from zero (rank 0's file holds the summed states)."""
@@ -277,23 +297,6 @@ class Distribution:
     @contextlib.contextmanager
     def _full_views(self, trainer: Any) -> Iterator[None]:
         yield
-
-
-def _explained(step: Callable[[Any], Any], what: str) -> Callable[[Any], Any]:
-    def run(data: Any) -> Any:
-        with reduce.collective(f"a {what}"):
-            return step(data)
-
-    run.__wrapped__ = step  # type: ignore[attr-defined]
-    return run
-
-
-class _PredictOnly:
-    """What ``make_adapter`` needs of a trainer when ``predict`` runs without one."""
-
-    def __init__(self, model: Any):
-        self.model = model
-        self.device = None
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as torch_dist
 
 from lamina.distribution.launch import DistributedError
+from lamina.training.step import MetricLogs
 
 T = TypeVar("T")
 
@@ -115,8 +116,6 @@ def mean_values(values: dict[str, float], device: torch.device) -> dict[str, flo
 def global_logs(model: Any, logs: Any, device: torch.device, to_floats: Callable[[Any], dict]) -> dict[str, float]:
     """The logs of a finished loop with every value global: metrics from their summed states, anything else a
     custom step returned averaged over the processes. The metrics keep the global state."""
-    from lamina.training.step import MetricLogs
-
     metrics = model.metrics
     sum_metric_states_(metrics, device)
     fresh = to_floats(MetricLogs(metrics)) if metrics else {}

@@ -25,18 +25,16 @@ import torch
 from torch import nn
 
 from lamina import metrics as metrics_module
-from lamina.core import config, serialization, tree
+from lamina.core import dtype_policy, serialization, tree
 from lamina.core.serialization import deserialize_layer, serialize_layer
-from lamina.core.device import get_device
-from lamina.data.adapters import ArrayAdapter, make_adapter
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
 from lamina.models.summary import print_summary
-from lamina.training import step
-from lamina.training.progress import resolve_verbose, to_floats
-from lamina.training.trainer import Trainer, predict_loop
+from lamina.training import step, strategy
+from lamina.training.progress import to_floats
+from lamina.training.trainer import Trainer
 
 
 class Model(Layer):
@@ -65,7 +63,7 @@ class Model(Layer):
         if route is not None:  # under lamina.distribution: training forwards run through DDP/FSDP
             return route(*args, **kwargs)
         outputs = super().__call__(*args, **kwargs)
-        if config.MIXED_IN_USE and self._dtype is torch.float32:
+        if dtype_policy.MIXED_IN_USE and self._dtype is torch.float32:
             # mixed precision: the model's outputs (what losses and users see) in float32, as Keras advises
             outputs = tree.map_structure(_full_precision, outputs)
         return outputs
@@ -268,24 +266,8 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
         """Outputs for ``x`` as NumPy arrays (works without compile)."""
-        from lamina import distribution
-
-        dist = distribution.current()
-        if dist is not None:  # each process predicts its share; the outputs come back in input order
-            return dist.predict(self, x, batch_size, resolve_verbose(verbose), steps, callbacks)
-        device = self._trainer.device if self._trainer is not None else get_device()
-        adapter = make_adapter(x, batch_size=batch_size, device=device, steps_per_epoch=steps, stream=True,
-                               check_finite=False)
-        return predict_loop(self, adapter, resolve_verbose(verbose), callbacks, device)
-
-    def _single_batch(self, what: str, x: Any, y: Any, sample_weight: Any, class_weight: Any = None) -> tuple:
-        trainer = self._require_trainer(what)
-        n = int(tree.flatten(x)[0].shape[0])
-        adapter = ArrayAdapter(x, y, sample_weight, batch_size=max(n, 1), device=trainer.device,
-                               class_weight=class_weight)
-        if not trainer._prepared or not trainer.optimizer.built:
-            trainer._prepare(adapter)
-        return trainer, adapter.first_batch()
+        trainer = self._trainer if self._trainer is not None else Trainer.for_predict(self)
+        return trainer.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
 
     def _as_result(self, logs: Any, return_dict: bool) -> Any:
         values = to_floats(step.flat_logs(dict(logs)))
@@ -297,20 +279,13 @@ class Model(Layer):
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
                        return_dict: bool = False) -> Any:
         """One training step on one batch; returns the loss and metrics of this batch."""
-        _, batch = self._single_batch("train_on_batch", x, y, sample_weight, class_weight)
-        self.reset_metrics()
-        self.train()
-        try:
-            logs = self.train_step(batch)
-        finally:
-            self.eval()
+        logs = self._require_trainer("train_on_batch").run_on_batch("train", x, y, sample_weight, class_weight)
         return self._as_result(logs, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """Loss and metrics of one batch."""
-        _, batch = self._single_batch("test_on_batch", x, y, sample_weight)
-        self.reset_metrics()
-        return self._as_result(self.test_step(batch), return_dict)
+        logs = self._require_trainer("test_on_batch").run_on_batch("test", x, y, sample_weight)
+        return self._as_result(logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
         """Outputs of one batch as NumPy arrays."""
@@ -318,7 +293,8 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ steps (override for custom training)
     def train_step(self, data: Any) -> Any:
-        """One training step on ``data`` (a batch ``(x, y[, sample_weight])``); returns the metric logs."""
+        """One training step on ``data`` (a batch ``(x, y[, sample_weight])``); returns the metric logs. (The
+        trainer runs the same default step, built once per ``fit``: ``training/step.py``.)"""
         return step.train_step(self, data)
 
     train_step._lamina_default = True  # type: ignore[attr-defined]
@@ -383,23 +359,17 @@ class Model(Layer):
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights to a ``.weights.safetensors`` file, atomically."""
-        from lamina import distribution
         from lamina.saving.weights import save_weights
 
-        dist = distribution.current()
-        if dist is not None:  # full weights (gathered when sharded), written by rank 0; call it on every rank
-            return dist.save(self, lambda: save_weights(self, filepath, overwrite=overwrite))
-        save_weights(self, filepath, overwrite=overwrite)
+        # (distributed: full weights, gathered when sharded, written by rank 0; call it on every rank)
+        strategy.current().save(self, lambda: save_weights(self, filepath, overwrite=overwrite))
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Read weights written by ``save_weights``."""
-        from lamina import distribution
         from lamina.saving.weights import load_weights
 
-        dist = distribution.current()
-        if dist is not None:  # every rank reads; a sharded model keeps its shard
-            return dist.load(self, lambda: load_weights(self, filepath, skip_mismatch=skip_mismatch))
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        # (distributed: every rank reads; a sharded model keeps its shard)
+        strategy.current().load(self, lambda: load_weights(self, filepath, skip_mismatch=skip_mismatch))
 
     def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
         """Write the whole model (architecture, weights, compile settings, optimizer state) to a ``.lamina``
@@ -407,13 +377,9 @@ class Model(Layer):
 
         >>> model.save("classifier.lamina")  # doctest: +SKIP
         """
-        from lamina import distribution
         from lamina.saving import save_model
 
-        dist = distribution.current()
-        if dist is not None:  # full weights (gathered when sharded), written by rank 0; call it on every rank
-            return dist.save(self, lambda: save_model(self, filepath, overwrite=overwrite, **kwargs))
-        save_model(self, filepath, overwrite=overwrite, **kwargs)
+        strategy.current().save(self, lambda: save_model(self, filepath, overwrite=overwrite, **kwargs))
 
     def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> None:
         """Export the model for inference outside lamina (ONNX through ``torch.onnx``, dynamic batch axis).

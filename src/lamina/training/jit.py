@@ -1,14 +1,18 @@
-"""``compile(jit_compile=True)``: ``torch.compile`` with the batch axis dynamic, so the last, smaller batch reuses
-the compiled graph.
+"""``compile(jit_compile=True)``: ``torch.compile`` around the steps ``training/step.py`` builds, with the batch
+axis dynamic, so the last, smaller batch reuses the compiled graph. ``plan`` chooses, per model, what is compiled:
 
-- The default training step on the CPU compiles whole (``CompiledTrainStep``): forward pass, loss, gradients
-  (``torch.func.grad``) and the optimizer's update in one graph, called once a step. Where the optimizer or its
-  options have no traceable update (``Optimizer._traceable_update``), or that compilation fails, it is the next
-  case.
-- Otherwise what is compiled is the model's own call (``CompiledModel``): every step that calls the model (a user's
-  ``train_step``, the default test and predict steps, training on CUDA with CUDA graphs) runs it compiled; loss,
-  optimizer (fused/foreach kernels already) and metrics stay eager. If that fails too, the step runs eagerly
-  after one warning saying why.
+- On the CPU, a model with a weight of rank above 2 (a convolution kernel) runs eagerly: eager lamina feeds its
+  convolutions to oneDNN's channels-last kernels, which inductor's CPU code does not use, so compiling made such
+  models slower than eager (bench/README.md: the CNN and ResNet rows). ``jit_compile=True`` never costs speed.
+- Otherwise on the CPU, the default training step compiles whole (``CompiledTrainStep``): forward pass, loss,
+  gradients (``torch.func.grad``) and the optimizer's update in one graph, called once a step, which removes the
+  per-step Python of autograd and ``torch.optim``. Where the optimizer or its options have no traceable update
+  (``Optimizer._traceable_update``), the strategy wraps the model (DDP/FSDP own the backward pass), or that
+  compilation fails, it is the next case.
+- Otherwise what is compiled is the model's own call (``CompiledModel``): every built step that calls the model (a
+  user's ``train_step``, the default test and predict steps, training on CUDA with CUDA graphs) runs it compiled;
+  loss, optimizer (fused/foreach kernels already) and metrics stay eager. If that fails too, the step runs
+  eagerly after one warning saying why.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 import torch
 
-from lamina.core import config, tree
+from lamina.core import tree
 from lamina.data.adapters import unpack_x_y_sample_weight
+from lamina.layers import layer as layer_module
 from lamina.training import step
 
 # torch.compile's backend: inductor generates fused C++/Triton kernels. (Tests swap in lighter backends.)
@@ -36,10 +41,17 @@ def resolve(jit_compile: Any, run_eagerly: bool) -> bool:
     return jit_compile is True and not run_eagerly
 
 
-class CompiledModel:
-    """Owns the compiled state of one model: compiles it once, marks batch axes dynamic, falls back to eager."""
+def plan(model: Any, device: torch.device) -> bool:
+    """Whether ``jit_compile=True`` compiles ``model`` on ``device`` (see the module docstring): not on the CPU
+    when it has convolution kernels (weights of rank above 2)."""
+    return device.type != "cpu" or all(p.ndim <= 2 for p in model.parameters())
 
-    def __init__(self, model: Any, device: torch.device):
+
+class CompiledModel:
+    """Owns the compiled state of one model: compiles it once, marks batch axes dynamic, falls back to eager.
+    ``wrap`` turns a built step into its compiled form."""
+
+    def __init__(self, model: Any, device: torch.device, whole_step: bool = True):
         self.model = model
         self.active = False
         self._checked: set[str] = set()  # kinds of step ("train", "test", "predict") whose first call ran
@@ -56,7 +68,8 @@ class CompiledModel:
         except Exception as error:  # noqa: BLE001  (any failure means: run eagerly)
             self._fall_back(error)
         self.whole: CompiledTrainStep | None = None
-        self._whole_tried = device.type != "cpu"  # (CUDA keeps the compiled model with its CUDA graphs)
+        # (CUDA keeps the compiled model with its CUDA graphs; a wrapped model's backward pass is DDP/FSDP's)
+        self._whole_tried = device.type != "cpu" or not whole_step
 
     def _fall_back(self, error: BaseException) -> None:
         self.model._compiled_call_impl = None
@@ -66,16 +79,26 @@ class CompiledModel:
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); running eagerly "
             "instead. Pass jit_compile=False to silence this warning.", UserWarning, stacklevel=4)
 
-    def run(self, step_fn: Callable[[Any], Any], batch: Any, kind: str) -> Any:
+    def wrap(self, step_fn: Callable[[Any], Any], kind: str, default: bool) -> Callable[[Any], Any]:
+        """The built step ``step_fn`` of ``kind`` run compiled (``default``: it is lamina's default step)."""
+        whole = kind == "train" and default
+
+        def compiled_step(batch: Any) -> Any:
+            return self.run(step_fn, batch, kind, whole)
+
+        return compiled_step
+
+    def run(self, step_fn: Callable[[Any], Any], batch: Any, kind: str, whole: bool = False) -> Any:
         """``step_fn(batch)`` with the batch axis of every input marked dynamic (no recompilation for the last,
-        partial batch); the first step of each kind falls back to eager if compilation fails."""
+        partial batch); the first step of each kind falls back to eager if compilation fails. ``whole``: the
+        default training step, which may run as ``CompiledTrainStep``."""
         if not self.active:
             return step_fn(batch)
         x = batch[0] if isinstance(batch, tuple) else batch
         for t in tree.flatten(x):
             if isinstance(t, torch.Tensor) and t.ndim:
                 torch._dynamo.maybe_mark_dynamic(t, 0)
-        if kind == "train" and getattr(getattr(step_fn, "__func__", None), "_lamina_default", False):
+        if whole:
             if not self._whole_tried:
                 self._whole_tried = True
                 self.whole = CompiledTrainStep.create(self.model)
@@ -124,6 +147,7 @@ class _LossOf(torch.nn.Module):
     def __init__(self, model: Any):
         super().__init__()
         self.model = model
+        step.takes_training(model)  # (asked now, eagerly: the compiled graph then finds the answer settled)
 
     def forward(self, x: Any, y: Any, sample_weight: Any) -> tuple[torch.Tensor, Any]:
         model = self.model
@@ -161,11 +185,11 @@ class CompiledTrainStep:
 
     @classmethod
     def create(cls, model: Any) -> CompiledTrainStep | None:
-        """The compiled step for ``model``, or None where it does not apply: a distributed run, weights not all
-        on one CPU device, an optimizer without a traceable update."""
+        """The compiled step for ``model``, or None where it does not apply: weights not all on one CPU device,
+        an optimizer without a traceable update."""
         optimizer = getattr(model, "optimizer", None)
-        if "_distributed_call" in model.__dict__ or optimizer is None or not optimizer.built:
-            return None  # (a distributed run: DDP/FSDP own the backward pass)
+        if optimizer is None or not optimizer.built:
+            return None
         params = optimizer._params
         if not params or any(p.device.type != "cpu" for p in params):
             return None
@@ -189,8 +213,6 @@ class CompiledTrainStep:
         return loss, y_pred
 
     def __call__(self, batch: Any) -> Any:
-        from lamina.training.step import batch_size_of
-
         x, y, sample_weight = unpack_x_y_sample_weight(batch)
         for t in tree.flatten((y, sample_weight)):
             if isinstance(t, torch.Tensor) and t.ndim:
@@ -200,7 +222,7 @@ class CompiledTrainStep:
             # Find the layers that may add losses now, eagerly (dropping losses left by calls before this run):
             # the compiled step then only reads that state, and the same state at every step means one graph.
             trainer._regularization_losses()
-        added = config.LOSSES_ADDED
+        added = layer_module.LOSSES_ADDED
         rate = optimizer._current_lr()
         if rate != self._rate:
             self._rate = rate
@@ -215,10 +237,11 @@ class CompiledTrainStep:
             except Exception as error:  # noqa: BLE001
                 raise _NotCompiled from error
             self._tried = True
-        model._loss_tracker.update_state(loss, sample_weight=batch_size_of(x))
+        defaults = step.default_steps(model)
+        defaults.track_loss(loss, x)
         optimizer._after_traced_step()
-        if added != config.LOSSES_ADDED:
+        if added != layer_module.LOSSES_ADDED:
             # A layer called add_loss: the step took it in, but the loss changes from step to step (each would
             # compile anew), so the next steps take the compiled model's path.
             self.active = False
-        return model.compute_metrics(x, y, y_pred, sample_weight)
+        return defaults.metrics(x, y, y_pred, sample_weight)

@@ -1,8 +1,10 @@
 """The loops behind ``fit``, ``evaluate`` and ``predict``: epochs, steps, callbacks, devices, progress.
 
-The trainer knows nothing of layer types: it calls the model's ``train_step``/``test_step``/``predict_step``
-and its ``compute_loss``/``compute_metrics``. The host is touched only when the progress bar refreshes,
-a callback asked for batch logs, or an epoch ends.
+The trainer knows nothing of layer types: it runs the steps ``training/step.py`` builds once per run (the
+model's own ``train_step``/``test_step``/``predict_step`` or the default ones), wrapped by ``training/jit.py``
+when ``jit_compile=True`` and by the current ``Strategy`` (``training/strategy.py``: one process unless
+``lamina.distribution`` set one). The host is touched only when the progress bar refreshes, a callback asked
+for batch logs, or an epoch ends.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import torch
 from lamina import optimizers
 from lamina.core import config, tree
 from lamina.core.device import denormals_flushed, get_device
-from lamina.data.adapters import ArrayAdapter, DataError, make_adapter, split_arrays, unpack_x_y_sample_weight
+from lamina.data.adapters import ArrayAdapter, DataError, split_arrays, unpack_x_y_sample_weight
+from lamina.layers import layer as layer_module
 from lamina.training import jit, preflight, state, step
-from lamina.training.backup import BackupAndRestore
-from lamina.training.callbacks import Callback, CallbackList, History
-from lamina.training.compile import CompiledLoss, CompiledMetrics
-from lamina.training.lean_step import LeanTestStep
+from lamina.training import strategy as strategy_module
+from lamina.training.callbacks import BackupAndRestore, Callback, CallbackList, History
+from lamina.training.compile_config import CompiledLoss, CompiledMetrics
 from lamina.training.progress import Progress, resolve_verbose, to_floats
 
 
@@ -50,6 +52,8 @@ class Trainer:
         self.steps_per_execution = steps_per_execution
         self.jit_compile = jit.resolve(jit_compile, run_eagerly)
         self.jit: jit.CompiledModel | None = None
+        self._jit_planned = False
+        self.default_steps: step.DefaultSteps | None = None  # (step.build makes them for each run)
         self.device = torch.device(device) if device is not None else get_device()
         self._prepared = False
         self._epoch = 0
@@ -57,7 +61,7 @@ class Trainer:
         self._metrics: list | None = None
         self._reg_layers: list | None = None
         self._reg_weights: list = []
-        self._losses_seen = -1  # config.LOSSES_ADDED when the layers' added losses were last collected
+        self._losses_seen = -1  # layer_module.LOSSES_ADDED when the layers' added losses were last collected
 
     # ------------------------------------------------------------------ loss and metrics used by the steps
     def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
@@ -92,9 +96,9 @@ class Trainer:
                                  for key, info in layer._weight_info.items() if info.regularizer is not None]
             self._losses_seen = -1
         out = [reg(getattr(layer, key)) for layer, key, reg in self._reg_weights] if self._reg_weights else []
-        if self._losses_seen == config.LOSSES_ADDED:  # no layer added a loss since the last look
+        if self._losses_seen == layer_module.LOSSES_ADDED:  # no layer added a loss since the last look
             return out
-        self._losses_seen = config.LOSSES_ADDED
+        self._losses_seen = layer_module.LOSSES_ADDED
         for layer in self._reg_layers:
             if layer._added_losses:
                 out.extend(layer._added_losses)
@@ -129,7 +133,7 @@ class Trainer:
         model = self.model
         model.to(self.device)
         x, y, sw = unpack_x_y_sample_weight(adapter.first_batch())
-        custom_step = not getattr(type(model).train_step, "_lamina_default", False)
+        custom_step = not step.is_default(model, "train_step")
         if custom_step and not model.built and all(getattr(m, "built", True) for m in model.modules()
                                                    if m is not model):
             model.built = True  # e.g. a GAN of two built models: its train_step, not its call, uses the data
@@ -152,17 +156,32 @@ class Trainer:
                     self.compiled_loss(y, y_pred, sw, track=False)
                     if not self.compiled_metrics.built:
                         self.compiled_metrics.build(model, y, y_pred, self.compiled_loss)
-        from lamina import distribution
-
-        dist = distribution.current()
-        if dist is not None:  # wrap (DDP/FSDP) after the build, before the optimizer: it must see the wrapped weights
-            dist.prepare_model(self)
+        self.strategy.prepare_model(self)  # after the build, before the optimizer: it must see wrapped weights
         if not self.optimizer.built and any(p.requires_grad for p in model.parameters()):
             self.optimizer.build([p for p in model.parameters() if p.requires_grad])
         self._reg_layers = None
-        if self.jit_compile and self.jit is None:
-            self.jit = jit.CompiledModel(model, self.device)
+        self._plan_jit()
         self._prepared = True
+
+    def _plan_jit(self) -> None:
+        """With ``jit_compile=True``, compile the model once it is built, where ``jit.plan`` says it pays."""
+        if self.jit_compile and not self._jit_planned:
+            self._jit_planned = True
+            if jit.plan(self.model, self.device):
+                self.jit = jit.CompiledModel(self.model, self.device, whole_step=not self.strategy.wraps_model)
+
+    @property
+    def strategy(self) -> strategy_module.Strategy:
+        """How runs are spread over processes (``training/strategy.py``; one process by default)."""
+        return strategy_module.current()
+
+    def step_function(self, kind: str) -> Any:
+        """The ``kind`` step of this run (``"train"``, ``"test"`` or ``"predict"``): built by ``step.build``,
+        compiled with ``jit_compile=True``, as the strategy runs it. Called once per run."""
+        fn = step.build(self, kind)
+        if self.jit is not None:
+            fn = self.jit.wrap(fn, kind, default=step.is_default(self.model, f"{kind}_step"))
+        return self.strategy.wrap_step(fn, kind)
 
     def _label_ranges(self, adapter: Any) -> dict | None:
         """Min/max of each integer target over all in-memory data (one host sync per fit)."""
@@ -179,13 +198,8 @@ class Trainer:
     def _adapter(self, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any = False,
                  class_weight: Any = None, steps: Any = None, training: bool = False,
                  check_finite: bool = True) -> Any:
-        from lamina import distribution
-
-        dist = distribution.current()
-        if dist is not None:  # this process's share of the data
-            return dist.make_adapter(self, x, y, sample_weight, batch_size, shuffle, class_weight, steps, training)
-        return make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
-                            class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
+        return self.strategy.adapter(self, x, y, sample_weight, batch_size, shuffle, class_weight, steps, training,
+                                     check_finite)
 
     # ------------------------------------------------------------------ fit
     def fit(self, *args: Any, **kwargs: Any) -> History:
@@ -200,13 +214,8 @@ class Trainer:
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
             validation_freq: int = 1) -> History:
-        from lamina import distribution
-
-        model = self.model
-        verbose = resolve_verbose(verbose)
-        dist = distribution.current()
-        if dist is not None:  # rank 0 alone prints and writes files
-            verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
+        model, strategy = self.model, self.strategy
+        verbose, callbacks = strategy.reporting(resolve_verbose(verbose), callbacks)
         if not isinstance(epochs, int) or epochs < 1 or initial_epoch < 0 or initial_epoch >= epochs:
             raise ValueError(f"fit(): need 0 <= initial_epoch < epochs; received initial_epoch={initial_epoch}, "
                              f"epochs={epochs}.")
@@ -234,15 +243,11 @@ class Trainer:
         cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         model.stop_training = False
         model.history = history
-        train_fn = step.as_keras_data(model.train_step)
+        train_fn = self.step_function("train")
         epoch_logs: dict = {}
         backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
         cbs.on_train_begin()
-        if dist is not None and backup is not None:  # one backup, written by rank 0, resumed by all
-            dist.distributed_backup(backup, self)
-            saved = dist.load_backup(backup, self)
-        else:
-            saved = backup._load() if backup is not None else None
+        saved = strategy.restore_backup(backup, self) if backup is not None else None
         start_epoch, resume_steps = (int(saved[1]["epoch"]), int(saved[1]["epoch_steps"])) if saved else (
             initial_epoch, 0)
         if saved and resume_steps == 0:  # a backup from an epoch's end: the next epoch starts as usual
@@ -273,7 +278,7 @@ class Trainer:
             if steps_done == resume_steps:
                 break
             resume_steps = 0
-            epoch_logs = to_floats(logs) if dist is None else dist.global_logs(model, logs, to_floats)
+            epoch_logs = strategy.reduce_logs(model, logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_test(val, cbs, verbose=0)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -296,7 +301,7 @@ class Trainer:
         steps of this epoch done before a resume; ``after_step(steps done)`` runs after each step's hooks."""
         begin, end = getattr(cbs, f"on_{kind}_batch_begin"), getattr(cbs, f"on_{kind}_batch_end")
         want_begin, want_end = cbs.wants(f"on_{kind}_batch_begin"), cbs.wants(f"on_{kind}_batch_end")
-        model, every, compiled = self.model, self.steps_per_execution, self.jit
+        model, every = self.model, self.steps_per_execution
         # Batch logs cost a host sync; callbacks that only count batches (BackupAndRestore) say they need none.
         batch_logs = to_floats if want_end and cbs.reads_batch_logs(f"on_{kind}_batch_end") else _no_logs
         logs: Any = {}
@@ -305,7 +310,7 @@ class Trainer:
         for i, batch in enumerate(batches, start):
             if want_begin and i % every == 0:
                 begin(i)
-            logs = compiled.run(step_fn, batch, kind) if compiled is not None else step_fn(batch)
+            logs = step_fn(batch)
             if type(logs) is dict:  # a custom step's logs: nested dicts (a metric container's result) flattened
                 logs = step.flat_logs(logs)
             n = i + 1
@@ -339,16 +344,13 @@ class Trainer:
         model = self.model
         model.reset_metrics()
         model.eval()
-        test_fn = LeanTestStep(self) if LeanTestStep.fits(self) else step.as_keras_data(model.test_step)
+        test_fn = self.step_function("test")
         cbs.on_test_begin()
         progress = Progress(verbose, adapter.num_batches)
         progress.start()
         with torch.no_grad():  # as Keras: test steps (the default one or a user's) run without gradients
             logs, n = self._loop(adapter.epoch(), test_fn, cbs, "test", progress)
-        from lamina import distribution
-
-        dist = distribution.current()
-        result = to_floats(logs) if dist is None else dist.global_logs(model, logs, to_floats)
+        result = self.strategy.reduce_logs(model, logs)
         progress.finish(n, result)
         cbs.on_test_end(result)
         return result
@@ -361,13 +363,8 @@ class Trainer:
     def _evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: Any = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: list | None = None,
                  return_dict: bool = False) -> Any:
-        from lamina import distribution
-
-        verbose = resolve_verbose(verbose)
         steps = _capped(steps, config.max_steps_per_epoch(), "steps", stacklevel=4)
-        dist = distribution.current()
-        if dist is not None:  # rank 0 alone prints and writes files
-            verbose, callbacks = dist.verbose(verbose), dist.callbacks(callbacks)
+        verbose, callbacks = self.strategy.reporting(resolve_verbose(verbose), callbacks)
         # No whole-input NaN/Inf scan (as Keras, and as predict): a NaN in the data shows as a NaN loss. fit
         # still refuses such data before training, where a NaN would silently ruin the weights.
         adapter = self._adapter(x, y, sample_weight, batch_size, steps=steps, check_finite=False)
@@ -384,64 +381,83 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ predict
+    @classmethod
+    def for_predict(cls, model: Any) -> Trainer:
+        """The trainer ``predict`` uses for a model that was never compiled (kept on the model, its device the
+        current default)."""
+        trainer = model.__dict__.get("_predictor")
+        if trainer is None:
+            trainer = model.__dict__["_predictor"] = cls(model)
+        trainer.device = get_device()
+        return trainer
+
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
-        from lamina import distribution
+        """``Model.predict``: the outputs as NumPy arrays (denormals flushed to zero on the CPU, as in ``fit``)."""
+        strategy = self.strategy
+        verbose, callbacks = strategy.reporting(resolve_verbose(verbose), callbacks)
+        adapter = strategy.predict_adapter(self, x, batch_size, steps)
+        with denormals_flushed(self.device):
+            outputs = self._predict(adapter, verbose, callbacks)
+        return strategy.gather_predictions(adapter, outputs)
 
-        verbose = resolve_verbose(verbose)
-        dist = distribution.current()
-        if dist is not None:  # each process predicts its share; the outputs come back in input order
-            return dist.predict(self.model, x, batch_size, verbose, steps, callbacks)
-        adapter = make_adapter(x, batch_size=batch_size, device=self.device, steps_per_epoch=steps, stream=True,
-                               check_finite=False)
-        return predict_loop(self.model, adapter, verbose, callbacks, self.device)
+    def _predict(self, adapter: Any, verbose: int, callbacks: Any) -> Any:
+        model = self.model
+        move_to(model, self.device)
+        model.eval()
+        if model.built:
+            self._plan_jit()
+        cbs = CallbackList(callbacks, model=model)
+        # lamina.config.set_max_steps_per_epoch caps predict here, on every road to it (Model.predict, distributed).
+        total = _capped(adapter.num_batches, limit := config.max_steps_per_epoch(), "steps", stacklevel=5)
+        cbs.set_params({"verbose": verbose, "epochs": 1, "steps": total})
+        cbs.on_predict_begin()
+        progress = Progress(verbose, total)
+        progress.start()
+        outputs = _Outputs(getattr(adapter, "num_samples", None))
+        n = 0
+        want_begin, want_end = cbs.wants("on_predict_batch_begin"), cbs.wants("on_predict_batch_end")
+        predict_fn, shown = self.step_function("predict"), bool(progress.verbose)
+        with torch.no_grad():  # as Keras: predict steps run without gradients
+            for i, batch in enumerate(adapter.epoch()):
+                if want_begin:
+                    cbs.on_predict_batch_begin(i)
+                out = predict_fn(batch)
+                outputs.add(out)
+                n = i + 1
+                if want_end:
+                    cbs.on_predict_batch_end(i, {"outputs": out})
+                if shown:
+                    progress.update(n, None, step.batch_size_of(batch[0]))
+                if limit and n >= limit:
+                    break
+        progress.finish(n, {})
+        cbs.on_predict_end()
+        if n == 0:
+            raise DataError("predict() received no batches.")
+        return outputs.result()
 
-
-def predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
-    """Run ``predict_step`` over every batch and concatenate the outputs as NumPy arrays (denormals flushed to
-    zero on the CPU, as in ``fit``)."""
-    with denormals_flushed(device):
-        return _predict_loop(model, adapter, verbose, callbacks, device)
-
-
-def _predict_loop(model: Any, adapter: Any, verbose: int, callbacks: Any, device: torch.device) -> Any:
-    move_to(model, device)
-    model.eval()
-    cbs = CallbackList(callbacks, model=model)
-    # lamina.config.set_max_steps_per_epoch caps predict here, on every road to it (Model.predict, distributed).
-    total = _capped(adapter.num_batches, limit := config.max_steps_per_epoch(), "steps", stacklevel=5)
-    cbs.set_params({"verbose": verbose, "epochs": 1, "steps": total})
-    cbs.on_predict_begin()
-    progress = Progress(verbose, total)
-    progress.start()
-    outputs = _Outputs(getattr(adapter, "num_samples", None))
-    n = 0
-    compiled = getattr(getattr(model, "_trainer", None), "jit", None)
-    want_begin, want_end = cbs.wants("on_predict_batch_begin"), cbs.wants("on_predict_batch_end")
-    predict_step, shown = step.as_keras_data(model.predict_step), bool(progress.verbose)
-    # The default predict_step is the forward pass in inference mode: called directly
-    forward = compiled is None and getattr(type(model).predict_step, "_lamina_default", False)
-    with torch.no_grad():  # as Keras: predict steps run without gradients
-        for i, batch in enumerate(adapter.epoch()):
-            if want_begin:
-                cbs.on_predict_batch_begin(i)
-            if forward and type(batch) is tuple and len(batch) == 1:
-                out = step.infer(model, batch[0])
-            else:
-                out = compiled.run(predict_step, batch, "predict") if compiled is not None else predict_step(batch)
-            outputs.add(out)
-            n = i + 1
-            if want_end:
-                cbs.on_predict_batch_end(i, {"outputs": out})
-            if shown:
-                progress.update(n, None, step.batch_size_of(batch[0]))
-            if limit and n >= limit:
-                break
-    progress.finish(n, {})
-    cbs.on_predict_end()
-    if n == 0:
-        raise DataError("predict() received no batches.")
-    return outputs.result()
+    # ------------------------------------------------------------------ one batch
+    def run_on_batch(self, kind: str, x: Any, y: Any = None, sample_weight: Any = None,
+                     class_weight: Any = None) -> Any:
+        """``train_on_batch``/``test_on_batch``: the run's ``kind`` step on ``(x, y, sample_weight)`` as one batch,
+        with the metrics reset first; returns the step's logs."""
+        model = self.model
+        n = int(tree.flatten(x)[0].shape[0])
+        adapter = ArrayAdapter(x, y, sample_weight, batch_size=max(n, 1), device=self.device,
+                               class_weight=class_weight)
+        if not self._prepared or not self.optimizer.built:
+            self._prepare(adapter)
+        fn = self.step_function(kind)
+        model.reset_metrics()
+        if kind == "test":
+            with torch.no_grad():  # as evaluate
+                return fn(adapter.first_batch())
+        model.train()
+        try:
+            return fn(adapter.first_batch())
+        finally:
+            model.eval()
 
 
 class _Outputs:

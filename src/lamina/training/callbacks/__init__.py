@@ -1,5 +1,6 @@
 """Callbacks: hooks the trainer fires during fit, evaluate and predict, with Keras 3's names and rules."""
 
+from lamina.training.callbacks.backup import BackupAndRestore
 from lamina.training.callbacks.base import BATCH_HOOKS, HOOKS, Callback, CallbackList, History, LambdaCallback
 from lamina.training.callbacks.checkpoint import ModelCheckpoint
 from lamina.training.callbacks.csv_logger import CSVLogger
@@ -9,6 +10,6 @@ from lamina.training.callbacks.monitor import MonitorCallback
 from lamina.training.callbacks.nan import TerminateOnNaN
 from lamina.training.callbacks.tensorboard import TensorBoard
 
-__all__ = ["BATCH_HOOKS", "HOOKS", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
+__all__ = ["BATCH_HOOKS", "HOOKS", "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau",
            "TensorBoard", "TerminateOnNaN"]

@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from lamina.training import state
-from lamina.training.callbacks import Callback
+from lamina.training.callbacks.base import Callback
 
 LATEST, PREVIOUS = "latest.safetensors", "previous.safetensors"
 
