@@ -80,13 +80,14 @@ from lamina.layers.regularization import (
     SpatialDropout2D,
     SpatialDropout3D,
 )
-from lamina.layers.reshaping import Flatten, Reshape
-from lamina.layers.reshaping_extra import (
+from lamina.layers.reshaping import (
     Cropping1D,
     Cropping2D,
     Cropping3D,
+    Flatten,
     Permute,
     RepeatVector,
+    Reshape,
     UpSampling1D,
     UpSampling2D,
     UpSampling3D,
