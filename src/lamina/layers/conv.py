@@ -20,95 +20,19 @@ import torch.nn.functional as F
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import config
 from lamina.layers.layer import Layer
+from lamina.layers.spatial import (
+    check_rank,
+    check_window_fits,
+    pad_same,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_first,
+    to_data_format,
+)
 from lamina.layers.spec import InputSpec, check_input, format_shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-_SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "dim1, dim2, dim3"}
-
-
-# ------------------------------------------------------------------------------------ argument helpers
-def standardize_tuple(value: int | Sequence[int], rank: int, arg: str, owner: str) -> tuple[int, ...]:
-    """``3`` -> ``(3, 3)`` for rank 2; a sequence must have ``rank`` positive ints."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        out = (value,) * rank
-    else:
-        try:
-            out = tuple(int(v) for v in value)
-        except TypeError:
-            out = ()
-    if len(out) != rank or any(v <= 0 for v in out):
-        raise ValueError(f"{owner}: `{arg}` must be a positive int or a tuple of {rank} positive ints; "
-                         f"received {arg}={value!r}.")
-    return out
-
-
-def standardize_padding(padding: str, owner: str, allow_causal: bool = False) -> str:
-    allowed = ("valid", "same", "causal") if allow_causal else ("valid", "same")
-    value = padding.lower() if isinstance(padding, str) else padding
-    if value not in allowed:
-        raise ValueError(f"{owner}: `padding` must be one of {', '.join(map(repr, allowed))}; "
-                         f"received padding={padding!r}.")
-    return value
-
-
-def standardize_data_format(data_format: str | None, owner: str) -> str:
-    """``data_format`` checked and lower-cased; None gives ``lamina.config.image_data_format()``, as in Keras."""
-    return config.standardize_data_format(data_format, owner)
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """(before, after) padding of one axis for 'same' (TensorFlow's rule: any odd pixel goes after)."""
-    effective = (kernel - 1) * dilation + 1
-    total = max((-(-size // stride) - 1) * stride + effective - size, 0)
-    return total // 2, total - total // 2
-
-
-def to_channels_first(x: torch.Tensor, data_format: str) -> torch.Tensor:
-    """A channels-first view of the input (no copy)."""
-    return x if data_format == "channels_first" else x.movedim(-1, 1)
-
-
-def to_data_format(y: torch.Tensor, data_format: str) -> torch.Tensor:
-    """The inverse of ``to_channels_first``: a view in the layer's data format."""
-    return y if data_format == "channels_first" else y.movedim(1, -1)
-
-
-def pad_same(x: torch.Tensor, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int],
-             value: float = 0.0) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """'same' padding of a channels-first tensor: (input, symmetric padding for the torch op).
-
-    Symmetric padding is left to the op (no copy); asymmetric padding is applied here with ``F.pad``.
-    """
-    pads = [same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[2:], kernel, strides, dilation, strict=True)]
-    if all(a == b for a, b in pads):
-        return x, tuple(a for a, _ in pads)
-    flat = [p for pair in reversed(pads) for p in pair]  # F.pad wants the last axis first
-    return F.pad(x, flat, value=value), (0,) * len(pads)
-
-
-def check_window_fits(layer: Layer, input_shape: tuple, window: Sequence[int], dilation: Sequence[int],
-                      data_format: str, what: str = "kernel") -> None:
-    """With 'valid' padding, every known spatial size must hold at least one (dilated) window."""
-    spatial = input_shape[1:-1] if data_format == "channels_last" else input_shape[2:]
-    for n, k, d in zip(spatial, window, dilation, strict=True):
-        if n is not None and n < (k - 1) * d + 1:
-            raise ValueError(
-                f"{type(layer).__name__} layer '{layer.name}' received input of shape "
-                f"{format_shape(tuple(input_shape))}, too small for its {what} of size {tuple(window)} with "
-                f"padding='valid': the output would be empty. Use padding='same', a smaller {what}, "
-                "or larger inputs."
-            )
-
-
-def check_rank(layer: Layer, input_shape: tuple, rank: int, data_format: str) -> None:
-    if len(input_shape) != rank + 2:
-        layout = ("(batch, " + _SPATIAL_NAMES[rank] + ", channels)" if data_format == "channels_last"
-                  else "(batch, channels, " + _SPATIAL_NAMES[rank] + ")")
-        raise ValueError(
-            f"{type(layer).__name__} layer '{layer.name}' expects inputs of rank {rank + 2} {layout}, but "
-            f"received input of shape {format_shape(tuple(input_shape))}."
-        )
 
 
 # ------------------------------------------------------------------------------------ kernel layouts
@@ -151,7 +75,7 @@ class _ConvBase(Layer):
         self.strides = standardize_tuple(strides, self.rank, "strides", owner)
         self.dilation_rate = standardize_tuple(dilation_rate, self.rank, "dilation_rate", owner)
         self.padding = standardize_padding(padding, owner, allow_causal=allow_causal and self.rank == 1)
-        self.data_format = standardize_data_format(data_format, owner)
+        self.data_format = config.standardize_data_format(data_format, owner)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)

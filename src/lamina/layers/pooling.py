@@ -16,18 +16,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lamina.layers.conv import (
+from lamina.core import config
+from lamina.layers.layer import Layer
+from lamina.layers.spatial import (
     check_rank,
     check_window_fits,
     pad_same,
     same_padding,
-    standardize_data_format,
     standardize_padding,
     standardize_tuple,
     to_channels_first,
     to_data_format,
 )
-from lamina.layers.layer import Layer
 from lamina.layers.spec import InputSpec, check_input
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
@@ -47,7 +47,7 @@ class _Pooling(Layer):
         self.pool_size = standardize_tuple(pool_size, self.rank, "pool_size", owner)
         self.strides = self.pool_size if strides is None else standardize_tuple(strides, self.rank, "strides", owner)
         self.padding = standardize_padding(padding, owner)
-        self.data_format = standardize_data_format(data_format, owner)
+        self.data_format = config.standardize_data_format(data_format, owner)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def build(self, input_shape: tuple) -> None:
@@ -181,7 +181,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
-        self.data_format = standardize_data_format(data_format, type(self).__name__)
+        self.data_format = config.standardize_data_format(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
