@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lamina.core import device
+from lamina.core import config, device
 
 
 @pytest.fixture(autouse=True)
 def _restore_choice(monkeypatch):
-    monkeypatch.setattr(device, "_CHOSEN", device._CHOSEN)
+    monkeypatch.setattr(config, "DEVICE", config.DEVICE)
 
 
 def test_cpu():

@@ -11,40 +11,37 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import re
 from collections.abc import Iterator
 
 import torch
 
-_CHOSEN: torch.device | None = None
+from lamina.core import config
 
 
 def set_device(device: str | torch.device | None) -> None:
     """Choose where models train and predict (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``; None = auto)."""
-    global _CHOSEN
     if device is None:
-        _CHOSEN = None
+        config.DEVICE = None
         return
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"set_device({str(device)!r}): CUDA is not available on this machine; use 'cpu'.")
-    _CHOSEN = dev
+    config.DEVICE = dev
 
 
 def get_device() -> torch.device:
     """The device lamina uses: the one chosen with set_device, else CUDA if available, else CPU."""
-    if _CHOSEN is not None:
-        return _CHOSEN
+    if config.DEVICE is not None:
+        return config.DEVICE
     if torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 
 # ------------------------------------------------------------------------------------------ denormal floats
-_FLUSH_DENORMAL = True
-
-
 def set_flush_denormal(enabled: bool) -> None:
     """Whether ``fit``/``evaluate``/``predict`` on the CPU flush denormal floats to zero (default: True).
 
@@ -57,10 +54,9 @@ def set_flush_denormal(enabled: bool) -> None:
     >>> set_flush_denormal(False)  # exact IEEE denormals in fit/evaluate/predict
     >>> set_flush_denormal(True)
     """
-    global _FLUSH_DENORMAL
     if not isinstance(enabled, bool):
         raise TypeError(f"set_flush_denormal expects True or False; received {enabled!r}.")
-    _FLUSH_DENORMAL = enabled
+    config.FLUSH_DENORMAL = enabled
 
 
 _DENORMAL_BITS = 0x000AE398  # the float32 1e-39, written as bits: made without arithmetic, so never flushed
@@ -100,16 +96,9 @@ def _share_float_mode() -> bool:
     return True
 
 
-_RUNTIME: list = []  # [(GOMP_parallel, libm, address of fesetenv) or None], found once
-
-
+@functools.cache  # looked up once per process: the loaded libraries do not change (a memo, not state)
 def _openmp_runtime() -> tuple | None:
-    if not _RUNTIME:
-        _RUNTIME.append(_find_openmp_runtime())
-    return _RUNTIME[0]
-
-
-def _find_openmp_runtime() -> tuple | None:
+    """(GOMP_parallel, libm, address of fesetenv), or None where they cannot be found."""
     try:
         with open("/proc/self/maps") as maps:  # the OpenMP library PyTorch loaded (Linux)
             paths = sorted(set(re.findall(r"/\S*lib(?:gomp|iomp5)\S*\.so\S*", maps.read())))
@@ -134,7 +123,7 @@ def _find_openmp_runtime() -> tuple | None:
 def denormals_flushed(device: torch.device) -> Iterator[None]:
     """Inside: denormals flushed to zero, on every thread PyTorch computes on, when ``device`` is the CPU and
     ``set_flush_denormal`` allows it; the previous mode afterwards."""
-    if device.type != "cpu" or not _FLUSH_DENORMAL:
+    if device.type != "cpu" or not config.FLUSH_DENORMAL:
         yield
         return
     if flushing_denormals():  # the user's own choice on this thread: make the pool follow it, keep it after

@@ -36,7 +36,7 @@ SYNCHRONIZATIONS = ("none", "on_write", "on_read", "auto")
 
 # Resolves initializer names ("glorot_uniform", ...) for Variable(initializer="...") at this level, below the
 # initializers module; lamina.layers installs lamina.initializers.get here when it is imported (a fixed wiring,
-# set once). Without it, only "zeros" and "ones" are known.
+# set once, listed in core/config.py). Without it, only "zeros" and "ones" are known.
 _initializer_lookup: Callable[[Any], Callable] | None = None
 
 

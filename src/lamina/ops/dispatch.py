@@ -34,6 +34,7 @@ OPS: dict[str, Callable] = {}
 
 # Installed by lamina.layers (layers/op_layer.py): the types of symbolic tensors and the function that records
 # an op node for a call on them. Empty until lamina.layers is imported, and then the check costs one isinstance.
+# A fixed wiring, set once at import and never changed (listed as such in core/config.py), not session state.
 SYMBOLIC_TYPES: tuple[type, ...] = ()
 _SYMBOLIC_HOOK: Callable | None = None
 
