@@ -875,3 +875,46 @@ def test_masks_pass_through_the_layers_keras_lets_them(keras):
 def _supports_masking(lib, name):
     args = {"Dense": (2,), "Activation": ("relu",), "Dropout": (0.5,), "Rescaling": (1.0,)}.get(name, ())
     return getattr(lib.layers, name)(*args).supports_masking
+
+
+# ----------------------------------------------------------------------------- session state in core/config.py
+def test_mixed_precision_flag_is_set_by_mixed_layers_and_reset_by_clear_session():
+    from lamina.core import config
+    from lamina.core.dtype_policy import DTypePolicy
+
+    class Block(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = layers.Dense(2, dtype="float32")
+
+        def call(self, x):
+            return self.inner(x)
+
+    lamina.clear_session()
+    DTypePolicy("mixed_bfloat16")  # a policy object alone turns nothing on
+    assert not config.MIXED_IN_USE
+    block = Block(dtype="mixed_bfloat16")
+    assert config.MIXED_IN_USE
+    x = torch.ones(1, 3)
+    assert block(x).dtype == torch.float32  # the float32 sublayer computes outside the block's autocast
+    lamina.clear_session()
+    assert not config.MIXED_IN_USE
+    assert block(x).dtype == torch.float32  # the mixed block, called again, turns the flag back on first
+    assert config.MIXED_IN_USE
+
+
+def test_clear_session_makes_every_reader_of_the_loss_counter_look_again():
+    from lamina.core import config
+
+    class Penalised(layers.Layer):
+        def call(self, x):
+            self.add_loss(x.sum())
+            return x
+
+    layer = Penalised()
+    layer(torch.ones(2))
+    seen = config.LOSSES_ADDED
+    lamina.clear_session()
+    assert seen != config.LOSSES_ADDED
+    layer(torch.ones(3))
+    assert [float(t) for t in layer.losses] == [3.0]
