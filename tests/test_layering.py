@@ -12,6 +12,15 @@ Levels, lowest first; a module may import its own level or lower, never higher:
         lamina/__init__.py (the public surface) may import anything.
 
 The only upward edges are listed in ALLOWED_UPWARD with their reason, and they must be local imports.
+
+Cycles: the graph of module-level imports has none (so ``import lamina`` imports no cycle), and neither has the
+graph of all imports, local ones included, once the allowed upward edges (call-time seams into a higher level,
+which imports the lower one back by design) are taken out. A node is the module named by the import: importing
+``lamina.layers.core`` also runs ``lamina/layers/__init__.py`` first, but a package importing its own submodules
+is how packages work, not a cycle, so that implicit edge to the parent package is not drawn.
+
+Local imports (inside a function) hide a dependency from the reader of the module's head: each one must be an
+allowed upward edge or be listed in ALLOWED_LOCAL with its reason.
 """
 
 from __future__ import annotations
@@ -41,13 +50,20 @@ LEVEL_OF_SUBPACKAGE = {
 # (importer, imported package or module) -> why the upward edge is allowed. Each must be a local import.
 ALLOWED_UPWARD = {
     ("lamina.models.model", "lamina.saving"):
-        "DESIGN.md: Model.save_weights/load_weights/save() reach lamina.saving with one local import, "
-        "so that `model.save(...)` works while saving (L5) builds on models (L4).",
-    ("lamina.models.model", "lamina.distribution"):
-        "DESIGN.md: fit(distribution=...) reaches lamina.distribution with one local import.",
-    ("lamina.training.trainer", "lamina.distribution"):
-        "DESIGN.md: fit(distribution=...) reaches lamina.distribution with one local import "
-        "(the fit loop lives in training/trainer.py).",
+        "the one upward seam (DESIGN.md): Model.save/save_weights/load_weights/export and models.load_model "
+        "call lamina.saving at call time, so that `model.save(...)` works while saving (L5) builds on models "
+        "(L4), importing Model and reading layer configs through core.serialization.",
+}
+# (No edge to lamina.distribution: the trainer calls training/strategy.py's Strategy, which lamina.distribution
+# implements and installs with set_distribution.)
+
+# (importer, imported module) -> why it is imported inside a function rather than at the top of the module.
+ALLOWED_LOCAL = {
+    ("lamina.saving", "lamina.saving.keras_import"):
+        "optional dependency: the Keras 3 importer needs h5py (lamina[keras-import]); lamina.saving imports it "
+        "when load_keras_model/load_keras_weights is first asked for, so that saving works without h5py.",
+    ("lamina.saving.weights", "lamina.saving.keras_import"):
+        "optional dependency: only a Keras '.weights.h5' file needs the importer (and h5py).",
 }
 
 # L1 registries of plain torch code: they import only lamina.core, NumPy, PyTorch and the standard library.
@@ -68,9 +84,12 @@ class Edge:
     target: str  # the lamina module (or package) imported
     lineno: int
     local: bool  # inside a function body (deferred until called)
+    typing_only: bool = False  # under `if TYPE_CHECKING:`: read by type checkers, never run
 
     def __str__(self) -> str:
         where = "local import" if self.local else "module-level import"
+        if self.typing_only:
+            where += " for type checking only"
         return f"{self.importer} (line {self.lineno}, {where}) -> {self.target}"
 
 
@@ -103,6 +122,21 @@ class _ImportCollector(ast.NodeVisitor):
         self.edges: list[Edge] = []
         self.third_party: set[tuple[str, int]] = set()
         self._depth = 0
+        self._typing = 0
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        name = test.attr if isinstance(test, ast.Attribute) else test.id if isinstance(test, ast.Name) else ""
+        if name != "TYPE_CHECKING":
+            self.generic_visit(node)
+            return
+        self.visit(node.test)
+        self._typing += 1
+        for child in node.body:
+            self.visit(child)
+        self._typing -= 1
+        for child in node.orelse:
+            self.visit(child)
 
     def _function(self, node: ast.AST) -> None:
         self._depth += 1
@@ -114,7 +148,7 @@ class _ImportCollector(ast.NodeVisitor):
     def _add(self, target: str, lineno: int) -> None:
         root = target.split(".")[0]
         if root == TOP:
-            self.edges.append(Edge(self.module, target, lineno, self._depth > 0))
+            self.edges.append(Edge(self.module, target, lineno, self._depth > 0, self._typing > 0))
         elif root:
             self.third_party.add((root, lineno))
 
@@ -153,11 +187,16 @@ def collect(module: str, source: str, is_package: bool, known: set[str]) -> _Imp
     return collector
 
 
-def _is_allowed_upward(edge: Edge) -> str | None:
-    for (importer, target), reason in ALLOWED_UPWARD.items():
+def _listed(edge: Edge, table: dict) -> str | None:
+    """The reason ``table`` gives for ``edge`` (an entry's target covers its submodules), or None."""
+    for (importer, target), reason in table.items():
         if edge.importer == importer and (edge.target == target or edge.target.startswith(target + ".")):
             return reason
     return None
+
+
+def _is_allowed_upward(edge: Edge) -> str | None:
+    return _listed(edge, ALLOWED_UPWARD)
 
 
 def upward_violations(edges: list[Edge]) -> list[str]:
@@ -188,6 +227,77 @@ def _all_edges(graph) -> list[Edge]:
     return [e for c in collectors.values() for e in c.edges]
 
 
+def find_cycles(edges: list[Edge]) -> list[list[Edge]]:
+    """One cycle (as its edges, in order) for each strongly connected group of modules that import one another,
+    found with Tarjan's algorithm; [] when the graph is acyclic. A module importing itself is ignored, and so are
+    imports under ``if TYPE_CHECKING:`` (annotations only: nothing is imported when the code runs)."""
+    graph: dict[str, dict[str, Edge]] = {}
+    for edge in edges:
+        if edge.importer != edge.target and not edge.typing_only:
+            graph.setdefault(edge.importer, {}).setdefault(edge.target, edge)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:  # recursion depth is bounded by the number of modules (a few hundred)
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, {}):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    cycles = []
+    for group in groups:
+        members, start = set(group), group[0]
+        # shortest way back to start, breadth first inside the group
+        parent: dict[str, Edge] = {}
+        frontier, seen = [start], {start}
+        found = None
+        while frontier and found is None:
+            nxt_frontier = []
+            for node in frontier:
+                for target, edge in sorted(graph.get(node, {}).items()):
+                    if target == start:
+                        found = edge
+                        break
+                    if target in members and target not in seen:
+                        seen.add(target)
+                        parent[target] = edge
+                        nxt_frontier.append(target)
+                if found is not None:
+                    break
+            frontier = nxt_frontier
+        path = [found]
+        while path[0].importer != start:
+            path.insert(0, parent[path[0].importer])
+        cycles.append(path)
+    return cycles
+
+
+def _describe(cycle: list[Edge]) -> str:
+    return " -> ".join([cycle[0].importer] + [e.target for e in cycle]) + "\n      " + "\n      ".join(
+        str(e) for e in cycle)
+
+
 # ---------------------------------------------------------------------------------------------- the checker itself
 def test_checker_sees_violations_relative_imports_and_local_imports():
     known = {"lamina", "lamina.layers", "lamina.layers.foo", "lamina.layers.layer", "lamina.models",
@@ -212,6 +322,24 @@ def test_checker_sees_violations_relative_imports_and_local_imports():
                       known | {"lamina.saving.weights"})
     assert upward_violations(allowed.edges) == []
     assert allowed.edges[0].local
+
+
+def test_checker_finds_cycles_through_local_imports():
+    def edge(a: str, b: str, local: bool = False) -> Edge:
+        return Edge(a, b, 1, local)
+
+    assert find_cycles([edge("a", "b"), edge("b", "c"), edge("a", "c"), edge("c", "c")]) == []
+    assert find_cycles([edge("a", "b"), Edge("b", "a", 1, False, typing_only=True)]) == []
+    known = {"lamina.layers.foo", "lamina.layers.layer"}
+    typed = collect("lamina.layers.foo", "if TYPE_CHECKING:\n    from lamina.layers.layer import Layer\n", False,
+                    known)
+    assert [(e.target, e.typing_only) for e in typed.edges] == [("lamina.layers.layer", True)]
+    cycles = find_cycles([edge("a", "b"), edge("b", "c"), edge("c", "a", local=True), edge("d", "e"),
+                          edge("e", "d"), edge("x", "a")])
+    assert [[(e.importer, e.target) for e in c] for c in cycles] in (
+        [[("a", "b"), ("b", "c"), ("c", "a")], [("d", "e"), ("e", "d")]],
+        [[("d", "e"), ("e", "d")], [("a", "b"), ("b", "c"), ("c", "a")]])
+    assert "a -> b -> c -> a" in _describe(cycles[0] if cycles[0][0].importer == "a" else cycles[1])
 
 
 def test_the_import_graph_is_not_empty(graph):
@@ -247,13 +375,48 @@ def test_imports_point_down(graph):
 
 
 def test_allowed_upward_edges_are_local_imports(graph):
-    bad = []
-    for edge in _all_edges(graph):
-        src, dst = level_of(edge.importer), level_of(edge.target)
-        upward = src is not None and dst is not None and dst > src and edge.importer != TOP
-        if upward and _is_allowed_upward(edge) and not edge.local:
-            bad.append(str(edge))
+    bad = [str(edge) for edge in _all_edges(graph) if _upward(edge) and _is_allowed_upward(edge) and not edge.local]
     assert not bad, "Allowed upward edges must be local (function-level) imports:\n  " + "\n  ".join(bad)
+
+
+def test_no_import_cycle_at_import_time(graph):
+    """``import lamina`` runs only module-level imports: their graph has no cycle at all."""
+    cycles = find_cycles([e for e in _all_edges(graph) if not e.local])
+    assert not cycles, "Import cycles among module-level imports:\n  " + "\n  ".join(_describe(c) for c in cycles)
+
+
+def test_no_import_cycle_hidden_in_local_imports(graph):
+    """With local imports too, the only loops are those closed by an allowed upward edge (a call-time seam)."""
+    edges = [e for e in _all_edges(graph) if not (_upward(e) and _is_allowed_upward(e))]
+    cycles = find_cycles(edges)
+    assert not cycles, (
+        "Import cycles (local imports included; a local import does not remove a cycle, it hides it). Move the "
+        "shared code down a level, or pass it in as an argument:\n  " + "\n  ".join(_describe(c) for c in cycles))
+
+
+def _upward(edge: Edge) -> bool:
+    src, dst = level_of(edge.importer), level_of(edge.target)
+    return src is not None and dst is not None and dst > src and edge.importer != TOP
+
+
+def test_local_imports_are_allowed_upward_edges_or_listed(graph):
+    local = [e for e in _all_edges(graph) if e.local]
+    hidden = [str(e) for e in local if not (_upward(e) and _is_allowed_upward(e)) and not _listed(e, ALLOWED_LOCAL)]
+    assert not hidden, (
+        f"{len(hidden)} of the package's {len(local)} local imports of lamina modules are hidden dependencies: "
+        "import at the top of the module, or list the edge in ALLOWED_LOCAL with the reason it must wait:\n  "
+        + "\n  ".join(hidden))
+
+
+@pytest.mark.parametrize("table", ["ALLOWED_UPWARD", "ALLOWED_LOCAL"])
+def test_every_allowance_has_a_reason_and_is_still_used(graph, table):
+    """The allowance lists say why each exception exists, and shrink when an exception goes away."""
+    allowed = globals()[table]
+    local = [e for e in _all_edges(graph) if e.local]
+    for (importer, target), reason in allowed.items():
+        assert isinstance(reason, str) and len(reason) > 20, f"{table}[{importer!r}, {target!r}] needs a reason"
+        used = [e for e in local if _listed(e, {(importer, target): reason})]
+        assert used, f"{table} lists {importer} -> {target}, which no local import uses any more: remove it."
 
 
 @pytest.mark.parametrize("module", CORE_ONLY_L1)
