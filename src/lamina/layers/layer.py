@@ -299,21 +299,8 @@ class Layer(nn.Module):
     def _build_from(self, args: tuple, kwargs: dict) -> None:
         # Weights are made on the build device even inside shape inference's meta-device context.
         with torch.device(self._build_device):
-            self._build_with_shapes(args, kwargs)
+            self._build_shapes_dict = shape_inference.build_from_arguments(self, args, kwargs)
         self.built = True
-
-    def _build_with_shapes(self, args: tuple, kwargs: dict) -> None:
-        params = [p for p in inspect.signature(self.build).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if len(params) <= 1:
-            first = args[0] if args else next(iter(kwargs.values()), None)
-            shapes = {"input_shape": shape_of(first)}
-            self.build(shapes["input_shape"])
-        else:  # build(query_shape, value_shape, ...) takes the shapes of call's arguments by name
-            bound = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
-            shapes = {p.name: shape_of(bound.get(p.name[: -len("_shape")])) for p in params}
-            self.build(**shapes)
-        self._build_shapes_dict = shapes
 
     __call__ = calling.layer_call  # build on first use, check the input, run call (layers/calling.py)
 

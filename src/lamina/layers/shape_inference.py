@@ -11,6 +11,7 @@ between the two runs are unknown (``None``) too.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -18,13 +19,29 @@ from torch import nn
 
 from lamina.core import tree
 from lamina.core.variable import Variable
-from lamina.layers.spec import add_layer_note, check_input
+from lamina.layers.spec import add_layer_note, check_input, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor
 
 if TYPE_CHECKING:
     from lamina.layers.layer import Layer
 
 META_FILLS = (83, 89)  # the two sizes given to unknown dimensions; output dimensions that differ come out None
+
+
+def build_from_arguments(layer: Layer, args: tuple, kwargs: dict) -> dict:
+    """Build ``layer`` from the shapes of its call's arguments: ``build(input_shape)`` gets the first input's;
+    ``build(query_shape, value_shape, ...)`` the shapes of the call's arguments of those names. Returns them."""
+    params = [p for p in inspect.signature(layer.build).parameters.values()
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if len(params) <= 1:
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        shapes = {"input_shape": shape_of(first)}
+        layer.build(shapes["input_shape"])
+    else:
+        bound = inspect.signature(layer.call).bind_partial(*args, **kwargs).arguments
+        shapes = {p.name: shape_of(bound.get(p.name[: -len("_shape")])) for p in params}
+        layer.build(**shapes)
+    return shapes
 
 
 def symbolic_call(layer: Layer, args: tuple, kwargs: dict) -> Any:
