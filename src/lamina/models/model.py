@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from lamina import metrics as metrics_module
-from lamina.core import dtype_policy, serialization, tree
+from lamina.core import config, serialization, tree
 from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
@@ -63,7 +63,7 @@ class Model(Layer):
         if route is not None:  # under lamina.distribution: training forwards run through DDP/FSDP
             return route(*args, **kwargs)
         outputs = super().__call__(*args, **kwargs)
-        if dtype_policy.MIXED_IN_USE and self._dtype is torch.float32:
+        if config.MIXED_IN_USE and self._dtype is torch.float32:
             # mixed precision: the model's outputs (what losses and users see) in float32, as Keras advises
             outputs = tree.map_structure(_full_precision, outputs)
         return outputs

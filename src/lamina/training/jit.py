@@ -25,9 +25,8 @@ from typing import Any
 
 import torch
 
-from lamina.core import tree
+from lamina.core import config, tree
 from lamina.data.adapters import unpack_x_y_sample_weight
-from lamina.layers import layer as layer_module
 from lamina.training import step
 
 # torch.compile's backend: inductor generates fused C++/Triton kernels. (Tests swap in lighter backends.)
@@ -222,7 +221,7 @@ class CompiledTrainStep:
             # Find the layers that may add losses now, eagerly (dropping losses left by calls before this run):
             # the compiled step then only reads that state, and the same state at every step means one graph.
             trainer._regularization_losses()
-        added = layer_module.LOSSES_ADDED
+        added = config.LOSSES_ADDED
         rate = optimizer._current_lr()
         if rate != self._rate:
             self._rate = rate
@@ -240,7 +239,7 @@ class CompiledTrainStep:
         defaults = step.default_steps(model)
         defaults.track_loss(loss, x)
         optimizer._after_traced_step()
-        if added != layer_module.LOSSES_ADDED:
+        if added != config.LOSSES_ADDED:
             # A layer called add_loss: the step took it in, but the loss changes from step to step (each would
             # compile anew), so the next steps take the compiled model's path.
             self.active = False

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamina import metrics as metrics_module
 from lamina import optimizers
 from lamina.core import config, tree
 from lamina.core.device import denormals_flushed, get_device
 from lamina.data.adapters import ArrayAdapter, DataError, split_arrays, unpack_x_y_sample_weight
-from lamina.layers import layer as layer_module
 from lamina.training import jit, preflight, state, step
 from lamina.training import strategy as strategy_module
 from lamina.training.callbacks import BackupAndRestore, Callback, CallbackList, History
@@ -34,8 +34,6 @@ class Trainer:
                  metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
                  steps_per_execution: int = 1, jit_compile: Any = "auto", device: Any = None,
                  auto_scale_loss: bool = True):
-        from lamina import metrics as metrics_module
-
         self.model = model
         self.optimizer = optimizers.get(optimizer)
         if auto_scale_loss and getattr(model, "dtype_policy", None) is not None and \
@@ -61,7 +59,7 @@ class Trainer:
         self._metrics: list | None = None
         self._reg_layers: list | None = None
         self._reg_weights: list = []
-        self._losses_seen = -1  # layer_module.LOSSES_ADDED when the layers' added losses were last collected
+        self._losses_seen = -1  # config.LOSSES_ADDED when the layers' added losses were last collected
 
     # ------------------------------------------------------------------ loss and metrics used by the steps
     def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> torch.Tensor:
@@ -96,9 +94,9 @@ class Trainer:
                                  for key, info in layer._weight_info.items() if info.regularizer is not None]
             self._losses_seen = -1
         out = [reg(getattr(layer, key)) for layer, key, reg in self._reg_weights] if self._reg_weights else []
-        if self._losses_seen == layer_module.LOSSES_ADDED:  # no layer added a loss since the last look
+        if self._losses_seen == config.LOSSES_ADDED:  # no layer added a loss since the last look
             return out
-        self._losses_seen = layer_module.LOSSES_ADDED
+        self._losses_seen = config.LOSSES_ADDED
         for layer in self._reg_layers:
             if layer._added_losses:
                 out.extend(layer._added_losses)

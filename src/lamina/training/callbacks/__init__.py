@@ -10,6 +10,6 @@ from lamina.training.callbacks.monitor import MonitorCallback
 from lamina.training.callbacks.nan import TerminateOnNaN
 from lamina.training.callbacks.tensorboard import TensorBoard
 
-__all__ = ["BATCH_HOOKS", "HOOKS", "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
-           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau",
-           "TensorBoard", "TerminateOnNaN"]
+__all__ = ["BATCH_HOOKS", "HOOKS", "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
+           "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
+           "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]
