@@ -74,7 +74,7 @@ CORE_ONLY_THIRD_PARTY = {"numpy", "torch"}
 # Keras 3 and friends are test oracles and import formats, never runtime dependencies of lamina.
 FORBIDDEN_THIRD_PARTY = {"keras", "tensorflow", "tf_keras", "jax", "flax"}
 
-MAX_MODULE_LINES = 750
+MAX_MODULE_LINES = 600
 MAX_INIT_LINES = 60
 
 

@@ -12,7 +12,9 @@ public faces, with Keras's names).
 - ``TRAINING``: the one context variable (see below).
 - runtime state that lamina's modules read and write as module attributes (their hot paths): ``LOSSES_ADDED``
   (layers/penalties.py), ``MIXED_IN_USE`` (layers with mixed dtype policies), and core/device.py's settings
-  ``DEVICE`` and ``FLUSH_DENORMAL`` (set through ``set_device``/``set_flush_denormal``, which check the values).
+  ``DEVICE`` and ``FLUSH_DENORMAL`` (set through ``set_device``/``set_flush_denormal``, which check the values),
+  and ``STRATEGY``, the distribution strategy runs use (``lamina.distribution.set_distribution`` sets it through
+  training/strategy.py; None is the single process; ``clear_session`` keeps it, as it keeps the device).
 - fixed wirings, set once when ``lamina.layers`` is imported and never changed (not state):
   core/variable.py's initializer lookup (``lamina.initializers.get``) and ops/dispatch.py's symbolic hook
   (layers/op_layer.py records op nodes), which let lower levels use what a higher level defines.
@@ -58,6 +60,8 @@ _TRACEBACK_FILTERING = True
 _UNSAFE_DESERIALIZATION_WARNED = False  # enable_unsafe_deserialization() warns once per process
 # The global dtype policy (a core.dtype_policy.DTypePolicy, which reads and writes it); None: floatx.
 _DTYPE_POLICY: Any = None
+# The distribution strategy (a training.strategy.Strategy, which reads and writes it); None: one process.
+STRATEGY: Any = None
 
 # Per-prefix counters (Keras's get_uid); automatic layer names come from them ("dense", "dense_1", ...).
 _NAME_COUNTERS: defaultdict[str, int] = defaultdict(int)

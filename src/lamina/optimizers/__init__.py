@@ -14,7 +14,8 @@ from lamina.optimizers import schedules
 from lamina.optimizers.adafactor import Adafactor
 from lamina.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from lamina.optimizers.adaptive import Adadelta, Adagrad, RMSprop
-from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, Optimizer, deserialize, get, serialize
+from lamina.optimizers.base import OPTIMIZERS, Optimizer, deserialize, get, serialize
+from lamina.optimizers.foreach import ForeachOptimizer
 from lamina.optimizers.lion import Lion
 from lamina.optimizers.loss_scale import LossScaleOptimizer
 from lamina.optimizers.sgd import SGD

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, LearningRate, Optimizer
+from lamina.optimizers.base import OPTIMIZERS, LearningRate, Optimizer
+from lamina.optimizers.foreach import ForeachOptimizer
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:

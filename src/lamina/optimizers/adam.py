@@ -17,15 +17,8 @@ from typing import Any
 
 import torch
 
-from lamina.optimizers.base import (
-    OPTIMIZERS,
-    ForeachOptimizer,
-    LearningRate,
-    Optimizer,
-    fused_ok,
-    scalar_dtype,
-    torch_step_tensor,
-)
+from lamina.optimizers.base import OPTIMIZERS, LearningRate, Optimizer, fused_ok
+from lamina.optimizers.foreach import ForeachOptimizer, scalar_dtype, torch_step_tensor
 
 
 def _zeros(param: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, LearningRate, Optimizer, torch_step_tensor
+from lamina.optimizers.base import OPTIMIZERS, LearningRate, Optimizer
+from lamina.optimizers.foreach import ForeachOptimizer, torch_step_tensor
 
 
 def _zeros(param: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ from typing import Any
 
 import torch
 
-from lamina.optimizers.base import OPTIMIZERS, ForeachOptimizer, LearningRate, Optimizer
+from lamina.optimizers.base import OPTIMIZERS, LearningRate, Optimizer
+from lamina.optimizers.foreach import ForeachOptimizer
 
 
 class KerasLion(ForeachOptimizer):

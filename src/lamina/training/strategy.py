@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lamina.core import config
 from lamina.data.adapters import make_adapter
 from lamina.training.progress import to_floats
 
@@ -92,17 +93,15 @@ class Strategy:
 
 
 SINGLE_PROCESS = Strategy()
-_current: Strategy = SINGLE_PROCESS  # lamina.distribution.set_distribution sets it; clear_session leaves it
 
 
 def current() -> Strategy:
     """The strategy runs use now (``SINGLE_PROCESS`` unless ``lamina.distribution.set_distribution`` set one)."""
-    return _current
+    return config.STRATEGY if config.STRATEGY is not None else SINGLE_PROCESS
 
 
 def set_current(strategy: Strategy | None) -> None:
-    """Make ``strategy`` (None: the single process) the one every run uses."""
-    global _current
+    """Make ``strategy`` (None: the single process) the one every run uses (kept in ``core.config.STRATEGY``)."""
     if strategy is not None and not isinstance(strategy, Strategy):
         raise TypeError(f"Expected a lamina.training.strategy.Strategy (or None); received {strategy!r}.")
-    _current = strategy if strategy is not None else SINGLE_PROCESS
+    config.STRATEGY = strategy if strategy is not SINGLE_PROCESS else None
