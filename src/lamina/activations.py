@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from lamina.core.registry import Registry
 
 __all__ = [
-    "ACTIVATIONS", "celu", "elu", "exponential", "gelu", "get", "glu", "hard_shrink", "hard_sigmoid",
+    "ACTIVATIONS", "celu", "deserialize", "elu", "exponential", "gelu", "get", "glu", "hard_shrink", "hard_sigmoid",
     "hard_silu", "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
     "relu", "relu6", "selu", "serialize", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
     "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
@@ -426,3 +426,19 @@ def activate_fresh(activation: Any, x: torch.Tensor) -> torch.Tensor:
     if activation is relu:
         return x.relu_()
     return activation(x)
+
+
+def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Callable[..., Any]:
+    """The activation function for a name (``custom_objects`` first, then lamina's) or for Keras's
+    ``{"class_name": "function", "config": name}`` dict of a bare function.
+
+    >>> deserialize("relu") is relu
+    True
+    """
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        config = config.get("config")
+    if not isinstance(config, str):
+        raise ValueError(f"deserialize expects an activation name; received {config!r}.")
+    if custom_objects and config in custom_objects:
+        return custom_objects[config]
+    return get(config)

@@ -22,7 +22,10 @@ import torch
 from lamina.core import config
 from lamina.core.registry import Registry
 
-__all__ = ["CONSTRAINTS", "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "get", "serialize"]
+__all__ = [
+    "CONSTRAINTS", "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get",
+    "max_norm", "min_max_norm", "non_neg", "serialize", "unit_norm",
+]
 
 CONSTRAINTS = Registry("constraint")
 
@@ -122,6 +125,13 @@ class UnitNorm(Constraint):
         return {"axis": self.axis}
 
 
+# Keras's lowercase names are the classes themselves (keras.constraints.max_norm is MaxNorm).
+max_norm = MaxNorm
+min_max_norm = MinMaxNorm
+non_neg = NonNeg
+unit_norm = UnitNorm
+
+
 def get(identifier: Any) -> Constraint | Callable[..., Any] | None:
     """A constraint from None, a name ('max_norm', 'non_neg', class names, ...), a ``{"class_name", "config"}``
     dict, a class, an instance, or a plain callable (returned as it is).
@@ -147,3 +157,15 @@ def serialize(constraint: Constraint | None) -> dict[str, Any] | None:
             "lamina.constraints.Constraint and implement get_config()."
         )
     return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+
+
+def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | None = None) -> Constraint | None:
+    """A constraint from ``serialize``'s dict (extra keys such as Keras's ``module`` are ignored) or a name;
+    classes are looked up in ``custom_objects`` first, then in lamina's registry."""
+    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
+    return get(config)

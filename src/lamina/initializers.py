@@ -31,6 +31,10 @@ __all__ = [
     "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
     "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform",
     "TruncatedNormal", "VarianceScaling", "Zeros", "compute_fans", "get", "serialize",
+    # Keras's other public names for the same classes, and deserialize.
+    "IdentityInitializer", "OrthogonalInitializer", "constant", "deserialize", "glorot_normal", "glorot_uniform",
+    "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal",
+    "random_uniform", "truncated_normal", "variance_scaling", "zeros",
 ]
 
 INITIALIZERS = Registry("initializer")
@@ -416,6 +420,23 @@ class Identity(Initializer):
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
+# Keras's lowercase (and *Initializer) names are the classes themselves, not factory functions.
+zeros = Zeros
+ones = Ones
+constant = Constant
+random_normal = RandomNormal
+truncated_normal = TruncatedNormal
+random_uniform = RandomUniform
+variance_scaling = VarianceScaling
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_uniform = HeUniform
+he_normal = HeNormal
+lecun_uniform = LecunUniform
+lecun_normal = LecunNormal
+orthogonal = OrthogonalInitializer = Orthogonal
+identity = IdentityInitializer = Identity
+
 
 def get(
     identifier: str | dict[str, Any] | Initializer | type | Callable[..., Any] | None,
@@ -464,3 +485,19 @@ def serialize(initializer: Initializer | None) -> dict[str, Any] | None:
             "Subclass lamina.initializers.Initializer and implement get_config()."
         )
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | None = None) -> Initializer:
+    """An initializer from ``serialize``'s dict (extra keys such as Keras's ``module`` are ignored) or a name;
+    classes are looked up in ``custom_objects`` first, then in lamina's registry.
+
+    >>> deserialize({"class_name": "Constant", "config": {"value": 2.0}})
+    Constant(value=2.0)
+    """
+    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
+    return get(config)

@@ -24,7 +24,10 @@ import torch
 from lamina.core import config
 from lamina.core.registry import Registry
 
-__all__ = ["L1", "L1L2", "L2", "REGULARIZERS", "OrthogonalRegularizer", "Regularizer", "get", "serialize"]
+__all__ = [
+    "L1", "L1L2", "L2", "OrthogonalRegularizer", "REGULARIZERS", "Regularizer", "deserialize", "get", "l1",
+    "l1_l2", "l2", "orthogonal_regularizer", "serialize",
+]
 
 REGULARIZERS = Registry("regularizer")
 
@@ -149,6 +152,13 @@ class OrthogonalRegularizer(Regularizer):
         return {"factor": self.factor, "mode": self.mode}
 
 
+# Keras's lowercase names are the classes themselves (keras.regularizers.l1 is L1).
+l1 = L1
+l1_l2 = L1L2
+l2 = L2
+orthogonal_regularizer = OrthogonalRegularizer
+
+
 def get(identifier: Any) -> Regularizer | Callable[..., Any] | None:
     """A regularizer from None, a name ('l1', 'l2', 'l1_l2', class names), a ``{"class_name", "config"}``
     dict, a class, an instance, or a plain callable (returned as it is).
@@ -174,3 +184,15 @@ def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
             "lamina.regularizers.Regularizer and implement get_config()."
         )
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | None = None) -> Regularizer | None:
+    """A regularizer from ``serialize``'s dict (extra keys such as Keras's ``module`` are ignored) or a name;
+    classes are looked up in ``custom_objects`` first, then in lamina's registry."""
+    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
+    return get(config)
