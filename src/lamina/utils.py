@@ -13,6 +13,7 @@ import numpy as np
 
 from lamina.core.random import set_random_seed
 from lamina.data.adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from lamina.data.py_dataset import PyDataset, Sequence  # noqa: F401  (re-exported: keras.utils names)
 
 __all__ = ["pack_x_y_sample_weight", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight"]
 

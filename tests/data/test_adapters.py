@@ -305,10 +305,19 @@ def test_dataloader_batches_are_unpacked_and_converted():
     assert adapter.num_batches == 2
 
 
-def test_batch_size_with_a_dataloader_is_an_error():
-    loader = DataLoader(TensorDataset(torch.zeros(4, 2)), batch_size=2)
-    with pytest.raises(DataError, match="batch_size"):
-        make_adapter(loader, batch_size=2)
+@pytest.mark.parametrize("kind", ["dataloader", "generator"])
+def test_batch_size_with_batched_data_is_ignored_as_keras(kind, keras):
+    # Keras ignores fit(batch_size=...) when the data yields whole batches; lamina does too, without a warning.
+    def source():
+        if kind == "dataloader":
+            return DataLoader(TensorDataset(torch.ones(6, 2), torch.zeros(6, 1)), batch_size=2)
+        return ((np.ones((2, 2), "float32"), np.zeros((2, 1), "float32")) for _ in range(3))
+
+    adapter = make_adapter(source(), batch_size=5)
+    assert [tuple(b[0].shape) for b in adapter.epoch()] == [(2, 2)] * 3
+    ref = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    ref.compile("sgd", "mse")
+    ref.fit(source(), batch_size=5, epochs=1, verbose=0)  # Keras: no error
 
 
 def test_y_or_class_weight_with_an_iterable_is_an_error():

@@ -128,10 +128,34 @@ def test_categorical_targets_of_the_wrong_width():
 
 
 def test_targets_that_do_not_match_a_regression_output():
-    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(1)]), loss="mse")
+    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(2)]), loss="mse")
     message = fails_before_training(model, ValueError, "do not match", np.ones((8, 4), "float32"),
                                     np.ones((8, 3), "float32"))
-    assert "(None, 3)" in message and "(None, 1)" in message
+    assert "(None, 3)" in message and "(None, 2)" in message
+
+
+# (units, loss, target shape): does Keras compute it? Pre-flight must never refuse what Keras computes.
+BROADCAST_CASES = [(1, "mse", (8, 10)), (1, "mae", (8, 3)), (3, "mse", (8, 1)), (1, "huber", (8, 4)),
+                   (2, "mse", (8, 3)), (1, "binary_crossentropy", (8, 3)), (2, "mse", (8,))]
+
+
+@pytest.mark.parametrize(("units", "loss", "shape"), BROADCAST_CASES, ids=[f"{u}-{lo}-{s}" for u, lo, s in
+                                                                             BROADCAST_CASES])
+def test_preflight_accepts_exactly_the_broadcasts_keras_computes(units, loss, shape, keras):
+    x, y = np.ones((8, 4), "float32"), np.full(shape, 0.5, "float32")
+    ref = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation="sigmoid")])
+    ref.compile("sgd", loss)
+    try:
+        ref.fit(x, y, verbose=0)
+        keras_ok = True
+    except (ValueError, RuntimeError):
+        keras_ok = False
+    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(units, activation="sigmoid")]), loss=loss,
+                     optimizer="sgd")
+    if keras_ok:
+        model.fit(x, y, verbose=0)
+    else:
+        fails_before_training(model, ValueError, "do not match", x, y)
 
 
 def test_binary_targets_outside_zero_one():
@@ -298,10 +322,11 @@ def test_forgetting_compile_is_a_clear_error(method):
     assert_unchanged(model, before)
 
 
-def test_batch_size_with_a_dataloader_is_a_clear_error():
+def test_batch_size_with_a_dataloader_is_ignored_as_in_keras():
     loader = DataLoader(TensorDataset(torch.tensor(images()), torch.tensor(labels())), batch_size=8)
-    message = fails_before_training(compiled(), ValueError, "batch_size", loader, batch_size=8)
-    assert "DataLoader" in message
+    model = compiled()
+    model.fit(loader, batch_size=5, verbose=0)
+    assert int(model.optimizer.iterations) == 3  # the loader's batches of 8, not batches of 5
 
 
 def test_y_with_a_dataloader_is_a_clear_error():
@@ -365,7 +390,7 @@ def test_fractional_and_out_of_range_labels_are_both_named():
 
 
 def test_binary_targets_of_the_wrong_shape_and_range():
-    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(1, activation="sigmoid")]),
+    model = compiled(lamina.Sequential([layers.Input((4,)), layers.Dense(2, activation="sigmoid")]),
                      loss="binary_crossentropy")
     message = fails_before_training(model, ValueError, "2 problems", np.ones((8, 4), "float32"),
                                     np.arange(24, dtype="float32").reshape(8, 3))

@@ -328,3 +328,25 @@ def test_resolve_verbose_rejects_other_values(bad):
 def test_fit_rejects_a_bad_verbose():
     with pytest.raises(ValueError, match="verbose"):
         small_model().fit(*small_data(), verbose=5)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 5])
+def test_steps_per_epoch_is_the_progress_total_as_in_keras(steps, capsys, keras):
+    x, y = small_data()  # 6 batches of 4
+    ref = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    ref.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    capsys.readouterr()
+    ref.fit(x, y, batch_size=4, steps_per_epoch=steps, epochs=1, verbose=2)
+    keras_counter = re.search(r"^(\d+/\d+) ", capsys.readouterr().out, re.M)
+    seen_steps: list = []
+
+    class Params(lamina.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen_steps.append(self.params["steps"])  # Keras's params["steps"] is steps_per_epoch too
+
+    small_model().fit(x, y, batch_size=4, steps_per_epoch=steps, epochs=1, verbose=2, callbacks=[Params()])
+    counter = re.search(r"^(\d+/\d+) ", capsys.readouterr().out, re.M)
+    assert counter.group(1) == f"{steps}/{steps}"
+    if keras_counter is not None:
+        assert counter.group(1) == keras_counter.group(1)
+    assert seen_steps == [steps]

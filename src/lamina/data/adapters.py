@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lamina.core import config, tree
 from lamina.data.prefetch import prefetch
+from lamina.data.py_dataset import EpochBatches, PyDataset
 
 Batch = tuple[Any, Any, Any]  # (x, y, sample_weight), each possibly None or nested
 
@@ -166,7 +167,8 @@ class ArrayAdapter:
 
     @property
     def num_batches(self) -> int:
-        return math.ceil(self.num_samples / self.batch_size)
+        """Batches per epoch: ``steps_per_epoch`` when set, else one pass over the data."""
+        return self.steps_per_epoch or math.ceil(self.num_samples / self.batch_size)
 
     def _slices(self) -> list[tuple[int, int]]:
         """(start, stop) of each batch; with shuffle="batch" the whole batches come in a new order each pass."""
@@ -311,11 +313,7 @@ class IterableAdapter:
             2 if self.device.type == "cuda" else 0)
         if isinstance(data, Dataset) and not isinstance(data, DataLoader):
             data = DataLoader(data, batch_size=batch_size or 32, shuffle=bool(shuffle))
-        elif batch_size is not None:
-            raise DataError(
-                f"Do not pass batch_size when the data is a {type(data).__name__}: it yields whole batches already. "
-                "Set the batch size where the batches are made (e.g. DataLoader(..., batch_size=...))."
-            )
+        # A DataLoader, PyDataset or generator yields whole batches already: batch_size is ignored, as in Keras.
         self.data = data
         self.steps_per_epoch = steps_per_epoch
         self.one_shot = isinstance(data, (types.GeneratorType, Iterator)) and not isinstance(data, DataLoader)
@@ -445,7 +443,7 @@ def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: i
         raise DataError("No data was given: pass x (and y) arrays, a DataLoader or a generator.")
     if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
         x = np.asarray(x)  # a plain nested list of numbers is one array, not a list of inputs
-    if isinstance(x, (Dataset, DataLoader)) or (hasattr(x, "__iter__") and not _is_array_like(x)):
+    if isinstance(x, (Dataset, DataLoader, PyDataset)) or (hasattr(x, "__iter__") and not _is_array_like(x)):
         if y is not None or sample_weight is not None:
             raise DataError(
                 f"When x is a {type(x).__name__}, it must yield (x, y) batches itself: do not pass y or "
@@ -453,6 +451,8 @@ def make_adapter(x: Any, y: Any = None, sample_weight: Any = None, batch_size: i
             )
         if class_weight is not None:
             raise DataError("class_weight works with in-memory arrays; with a DataLoader, yield sample weights.")
+        if isinstance(x, PyDataset):  # Keras shuffles the order of a PyDataset's batches (in fit)
+            x = EpochBatches(x, shuffle=bool(shuffle))
         return IterableAdapter(x, batch_size=batch_size, shuffle=bool(shuffle), device=device,
                                steps_per_epoch=steps_per_epoch)
     return ArrayAdapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=device,

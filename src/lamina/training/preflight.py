@@ -162,13 +162,27 @@ def _categorical_problems(where: str, y_true: torch.Tensor, y_pred: torch.Tensor
 
 def _broadcast_problems(loss: Any, where: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> list[str]:
     t, p = tuple(y_true.shape[1:]), tuple(y_pred.shape[1:])
-    if t == p or (len(t) == len(p) - 1 and p[-1:] == (1,) and t == p[:-1]) or (
-            len(p) == len(t) - 1 and t[-1:] == (1,) and p == t[:-1]):
+    squeezable = (len(t) == len(p) - 1 and p[-1:] == (1,) and t == p[:-1]) or (
+        len(p) == len(t) - 1 and t[-1:] == (1,) and p == t[:-1])
+    if t == p or squeezable or (_kind(loss) == "other" and _broadcasts(y_true, y_pred)):
         return []
     hint = " Add a Flatten() layer before the final Dense." if y_pred.ndim > 2 and y_true.ndim <= 2 else ""
     return [
         f"{type(loss).__name__}: targets of shape {_shape(y_true)} do not match {where} of shape {_shape(y_pred)}."
         f"{hint} Make the last layer produce {format_shape((None, *t))}."]
+
+
+def _broadcasts(y_true: torch.Tensor, y_pred: torch.Tensor) -> bool:
+    """Whether an elementwise loss (MSE, MAE, ...) computes on these shapes as Keras does: targets and outputs of
+    one rank that broadcast (targets (N, 10) against outputs (N, 1): Keras computes that, so lamina must too;
+    Keras's binary crossentropy checks shapes, so it is not asked this)."""
+    if y_true.ndim != y_pred.ndim:
+        return False
+    try:
+        torch.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape))
+    except RuntimeError:
+        return False
+    return True
 
 
 def _logit_problem(loss: Any, kind: str, y_pred: torch.Tensor) -> str | None:
