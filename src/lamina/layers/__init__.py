@@ -106,3 +106,23 @@ GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMa
 
 # Every layer class (of this package and its modules) resolves by name in configs, through the one registry.
 _serialization.register_package("layers", globals())
+
+
+def serialize(layer: Layer) -> dict:
+    """A layer's config as Keras writes it (``module``, ``class_name``, ``config``, ``registered_name``, and
+    ``build_config`` once built); ``deserialize`` makes a new layer from it."""
+    config = _serialization.serialize_layer(layer)
+    build_config = layer.get_build_config() if isinstance(layer, Layer) else None
+    if build_config:
+        config["build_config"] = build_config
+    return config
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """A new layer (new weights) from ``serialize``'s output; class names resolve only through lamina's registry,
+    ``register_serializable`` and ``custom_objects``."""
+    with _serialization.custom_object_scope(custom_objects):
+        layer = _serialization.deserialize_layer(config)
+    if isinstance(config, dict) and config.get("build_config") and not layer.built:
+        layer.build_from_config(config["build_config"])
+    return layer

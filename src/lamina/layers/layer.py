@@ -340,6 +340,20 @@ class Layer(nn.Module):
     def from_config(cls, config: dict) -> Layer:
         return cls(**config)
 
+    def get_build_config(self) -> dict | None:
+        """The shapes this layer was built with (``{"input_shape": ...}``), or None before it is built."""
+        shapes = getattr(self, "_build_shapes_dict", None)
+        return dict(shapes) if self.built and isinstance(shapes, dict) and shapes else None
+
+    def build_from_config(self, config: dict | None) -> None:
+        """Build with the shapes ``get_build_config`` returned (nothing to do for an empty config)."""
+        if config:
+            shapes = {k: tuple(v) if isinstance(v, list) and all(d is None or type(d) is int for d in v) else v
+                      for k, v in config.items()}
+            self.build(**shapes)
+            self._build_shapes_dict = shapes
+            self.built = True
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
 

@@ -8,11 +8,12 @@ from lamina import metrics as _metrics
 from lamina import optimizers as _optimizers
 from lamina import regularizers as _regularizers
 from lamina.core import serialization as _serialization
-from lamina.models.model import Model, load_model
+from lamina.models.cloning import clone_model
+from lamina.models.model import Model, load_model, model_from_json
 from lamina.models.sequential import Sequential
 from lamina.optimizers import schedules as _schedules
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json"]
 
 # A model's config names activations, initializers, ..., optimizers and schedules: their packages' catalogues
 # enter the one registry here, once (layers enter it from lamina.layers, Model and Sequential from their modules).

@@ -18,6 +18,7 @@ and ``keras.Sequential([...])``. A model is an ``nn.Module``: it also works in p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -142,6 +143,22 @@ class Model(Layer):
         return None if self._graph is None else self._graph.outputs
 
     @property
+    def input_shape(self) -> Any:
+        """Functional models: the shape of the input (a list of shapes for several inputs)."""
+        if self._graph is None:
+            raise AttributeError(f"Model '{self.name}' has no defined input (it is not a functional model).")
+        shapes = [tuple(t.shape) for t in self._graph.flat_inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        """Functional models: the shape of the output (a list of shapes for several outputs)."""
+        if self._graph is None:
+            raise AttributeError(f"Model '{self.name}' has no defined output (it is not a functional model).")
+        shapes = [tuple(t.shape) for t in self._graph.flat_outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self) -> list[str]:
         return [] if self._graph is None else [t.name for t in self._graph.flat_inputs]
 
@@ -223,6 +240,47 @@ class Model(Layer):
     @property
     def compiled(self) -> bool:
         return self._trainer is not None
+
+    def _compile_setting(self, key: str, default: Any) -> Any:
+        return getattr(self._trainer, key) if self._trainer is not None else self.__dict__.get("_" + key, default)
+
+    def _set_compile_setting(self, key: str, value: Any) -> None:
+        self.__dict__["_" + key] = value
+        if self._trainer is not None:
+            setattr(self._trainer, key, value)
+
+    run_eagerly = property(lambda self: self._compile_setting("run_eagerly", False),
+                           lambda self, v: self._set_compile_setting("run_eagerly", bool(v)),
+                           doc="Whether training steps run eagerly (compile's ``run_eagerly``).")
+    jit_compile = property(lambda self: self._compile_setting("jit_compile", False),
+                           lambda self, v: self._set_compile_setting("jit_compile", v is True),
+                           doc="Whether training steps are compiled (compile's ``jit_compile``, resolved).")
+    steps_per_execution = property(lambda self: self._compile_setting("steps_per_execution", 1),
+                                   lambda self, v: self._set_compile_setting("steps_per_execution", int(v)),
+                                   doc="Batches run per execution (compile's ``steps_per_execution``).")
+
+    def get_compile_config(self) -> dict:
+        """The arguments ``compile`` was given, as JSON-ready data (empty before ``compile``)."""
+        from lamina.saving import model_config
+
+        return model_config.compile_config(self) or {}
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compile as ``get_compile_config`` described; names resolve through the registry only."""
+        from lamina.saving import model_config
+
+        if config:
+            model_config.compile_from_config(self, config, None)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's config (with its build and compile configs) as JSON; ``kwargs`` go to ``json.dumps``.
+        ``lamina.models.model_from_json`` rebuilds the model (new weights)."""
+        from lamina.saving import model_config
+
+        config = serialize_layer(self)
+        config["build_config"] = model_config.build_configs(self)
+        config["compile_config"] = model_config.compile_config(self)
+        return json.dumps(config, **kwargs)
 
     def _require_trainer(self, what: str) -> Trainer:
         if self._trainer is None:
@@ -440,6 +498,24 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     from lamina.saving import load_model as _load
 
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode, **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Model:
+    """A new model (new weights) from ``Model.to_json``'s text: class names resolve only through lamina's
+    registry, ``register_serializable`` and ``custom_objects``, as in ``load_model``; no code is read from it."""
+    from lamina.saving import model_config
+
+    config = json.loads(json_string)
+    if not isinstance(config, dict):
+        raise ValueError("model_from_json expects the JSON of a model config (an object).")
+    with serialization.custom_object_scope(custom_objects):
+        model = deserialize_layer(config)
+        if not isinstance(model, Model):
+            raise ValueError(f"The JSON describes a {type(model).__name__}, not a model.")
+        model_config.apply_build_configs(model, config.get("build_config") or {})
+        if config.get("compile_config"):
+            model_config.compile_from_config(model, config["compile_config"], custom_objects)
+    return model
 
 
 serialization.register_builtin("layers", "Model", Model)
