@@ -16,9 +16,6 @@ NAMESPACES = ["initializers", "regularizers", "constraints", "activations", "los
 NOT_YET = {
     # A new initializer class (STFT window bases), not an alias of anything lamina has.
     ("initializers", "STFT"), ("initializers", "STFTInitializer"), ("initializers", "stft"),
-    # Keras's metrics namespace re-exports these loss functions; lamina.metrics may import only lamina.core
-    # (tests/test_layering.py), so they need a home both packages can reach first.
-    ("metrics", "binary_focal_crossentropy"), ("metrics", "categorical_focal_crossentropy"), ("metrics", "huber"),
 }
 
 

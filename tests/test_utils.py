@@ -97,3 +97,131 @@ def test_seeded_deterministic_fit_repeats_bit_for_bit():
     assert len(first) == 8
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------- pad_sequences
+PAD_CASES = [
+    pytest.param([[1, 2, 3], [4]], {}, id="defaults"),
+    pytest.param([[1, 2, 3], [4]], {"maxlen": 2}, id="truncate-pre"),
+    pytest.param([[1, 2, 3], [4]], {"maxlen": 2, "truncating": "post"}, id="truncate-post"),
+    pytest.param([[1, 2, 3], [4]], {"maxlen": 5, "padding": "post", "value": 9}, id="pad-post-value"),
+    pytest.param([[1, 2, 3], [4]], {"maxlen": 2, "padding": "post", "truncating": "post", "value": -1}, id="post-post"),
+    pytest.param([], {"maxlen": 3}, id="empty"),
+    pytest.param([[]], {}, id="one-empty"),
+    pytest.param([[], [1]], {"maxlen": 2}, id="empty-row"),
+    pytest.param([["a", "bb"], ["c"]], {"dtype": object, "value": "x"}, id="strings"),
+    pytest.param([[[1, 2]], [[3, 4], [5, 6]]], {}, id="feature-axis"),
+    pytest.param([[1.5, 2]], {"dtype": "float32", "maxlen": 4}, id="float32"),
+    pytest.param([np.array([1, 2]), (3,)], {"dtype": "int64"}, id="arrays-tuples-int64"),
+    pytest.param(((1, 2, 3, 4),), {"maxlen": 3, "truncating": "pre", "padding": "post"}, id="tuple-of-tuples"),
+]
+
+
+@pytest.mark.parametrize(("sequences", "kwargs"), PAD_CASES)
+def test_pad_sequences_matches_keras(keras, sequences, kwargs):
+    expected = keras.utils.pad_sequences(sequences, **kwargs)
+    got = utils.pad_sequences(sequences, **kwargs)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("sequences", "kwargs"), [
+    pytest.param([[1, 2]], {"maxlen": 1, "padding": "middle"}, id="padding"),
+    pytest.param([[1, 2]], {"maxlen": 1, "truncating": "middle"}, id="truncating"),
+    pytest.param([["a"]], {"value": "x"}, id="string-value-int-dtype"),
+    pytest.param([1, 2], {}, id="not-iterables"),
+])
+def test_pad_sequences_refuses_what_keras_refuses(keras, sequences, kwargs):
+    with pytest.raises(ValueError):
+        keras.utils.pad_sequences(sequences, **kwargs)
+    with pytest.raises(ValueError):
+        utils.pad_sequences(sequences, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- normalize
+@pytest.mark.parametrize(("x", "kwargs"), [
+    pytest.param(np.array([[3.0, 4.0], [0.0, 0.0]]), {}, id="l2-zero-row"),
+    pytest.param(np.array([[3.0, 4.0], [1.0, 1.0]]), {"axis": 0, "order": 1}, id="axis0-l1"),
+    pytest.param(np.arange(24, dtype="float32").reshape(2, 3, 4), {"axis": 1}, id="3d-axis1"),
+    pytest.param(np.array([3.0, 4.0]), {}, id="1d"),
+])
+def test_normalize_numpy_matches_keras(keras, x, kwargs):
+    expected = keras.utils.normalize(x, **kwargs)
+    got = utils.normalize(x, **kwargs)
+    assert isinstance(got, np.ndarray) and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("x", [[[3.0, 4.0], [1.0, 2.0]], torch.tensor([[3.0, 4.0], [6.0, 8.0]])],
+                         ids=["list", "tensor"])
+def test_normalize_tensors_matches_keras(keras, x):
+    expected = keras.utils.normalize(x)
+    got = utils.normalize(x)
+    assert isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)
+    np.testing.assert_allclose(got.numpy(), np.asarray(expected.cpu()), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- Progbar
+def _run_progbar(module, kwargs, steps):
+    bar = module.Progbar(**kwargs)
+    for step in steps:
+        if step[0] == "add":
+            bar.add(step[1], step[2])
+        else:
+            bar.update(*step[1:])
+    return {k: list(v) for k, v in bar._values.items()}, bar._seen_so_far
+
+
+PROGBAR_CASES = [
+    pytest.param({"target": 4, "verbose": 0}, [("update", i + 1, [("loss", float(i))]) for i in range(3)],
+                 id="averaged"),
+    pytest.param({"target": 4, "verbose": 0}, [("update", i + 1, [("loss", float(i))]) for i in range(4)],
+                 id="final-step-shows-last"),
+    pytest.param({"target": 6, "verbose": 0}, [("update", 2, [("loss", 1.0)]), ("update", 3, [("loss", 4.0)])],
+                 id="weighted-by-steps"),
+    pytest.param({"target": 6, "verbose": 0, "stateful_metrics": ["acc"]},
+                 [("update", 2, [("loss", 1.0), ("acc", 0.5)]), ("update", 3, [("loss", 4.0), ("acc", 0.25)])],
+                 id="stateful"),
+    pytest.param({"target": None, "verbose": 0}, [("add", 2, [("loss", 1.0)]), ("add", 3, [("loss", 2.0)])],
+                 id="add-unknown-target"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "steps"), PROGBAR_CASES)
+def test_progbar_state_matches_keras(keras, kwargs, steps):
+    assert _run_progbar(utils, kwargs, steps) == _run_progbar(keras.utils, kwargs, steps)
+
+
+def _strip(text):
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m|\d+(us|ms|s)/(step|batch)|\b\d+s\b|[\b\r]", "", text).split()
+
+
+@pytest.mark.parametrize(("kwargs", "steps"), [
+    pytest.param({"target": 3, "verbose": 2}, [("update", 3, [("loss", 1.23456e-5), ("acc", 0.5)])], id="verbose2"),
+    pytest.param({"target": 3, "verbose": 2, "unit_name": "batch"}, [("update", 3, [("loss", 123456.0)])],
+                 id="unit-name"),
+    pytest.param({"target": 3, "verbose": 1, "interval": 0}, [("update", 3, [("loss", 2.0)])], id="verbose1-final"),
+    pytest.param({"target": None, "verbose": 1, "interval": 0}, [("update", 5, [("loss", 2.0)], True)],
+                 id="verbose1-unknown"),
+    pytest.param({"target": 3, "verbose": 0}, [("update", 3, [("loss", 2.0)])], id="silent"),
+])
+def test_progbar_output_matches_keras_but_timings(keras, capsys, kwargs, steps):
+    _run_progbar(keras.utils, kwargs, steps)
+    expected = capsys.readouterr().out
+    _run_progbar(utils, kwargs, steps)
+    got = capsys.readouterr().out
+    assert _strip(got) == _strip(expected)
+    assert got.endswith("\n") == expected.endswith("\n")
+
+
+def test_progbar_signatures_match_keras(keras):
+    import inspect
+
+    for name in ("__init__", "update", "add"):
+        assert list(inspect.signature(getattr(utils.Progbar, name)).parameters) == list(
+            inspect.signature(getattr(keras.utils.Progbar, name)).parameters)
+    for name in ("pad_sequences", "normalize"):
+        assert inspect.signature(getattr(utils, name)).parameters.keys() == inspect.signature(
+            getattr(keras.utils, name)).parameters.keys()

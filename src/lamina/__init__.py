@@ -23,6 +23,7 @@ from lamina import (
     optimizers,
     random,
     regularizers,
+    saving,
     tree,
     utils,
 )
@@ -38,5 +39,5 @@ __all__ = [
     "Input", "InputSpec", "Layer", "Model", "Sequential", "Variable", "activations", "backend", "callbacks",
     "clear_session", "config", "constraints", "datasets", "distribution", "epsilon", "floatx", "get_device",
     "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "random",
-    "regularizers", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "tree", "utils",
+    "regularizers", "saving", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "tree", "utils",
 ]

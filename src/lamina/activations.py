@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lamina.core.registry import Registry
+from lamina.core.serialization import get_registered_name
 
 __all__ = [
     "ACTIVATIONS", "celu", "deserialize", "elu", "exponential", "gelu", "get", "glu", "hard_shrink", "hard_sigmoid",
@@ -402,7 +403,8 @@ def get(identifier: str | Callable[..., Any] | None) -> Callable[..., Any]:
 
 
 def serialize(fn: Callable[..., Any] | None) -> str:
-    """The registered name of a built-in activation, or the ``__name__`` of any other callable.
+    """The registered name of a built-in activation, the ``"package>name"`` of one registered with
+    ``register_keras_serializable``, or the ``__name__`` of any other callable.
 
     >>> serialize(swish)
     'silu'
@@ -413,7 +415,7 @@ def serialize(fn: Callable[..., Any] | None) -> str:
         return _NAMES[fn]
     except (KeyError, TypeError):  # TypeError: an unhashable callable object
         pass
-    return getattr(fn, "__name__", type(fn).__name__)
+    return get_registered_name(fn)
 
 
 def activate_fresh(activation: Any, x: torch.Tensor) -> torch.Tensor:

@@ -197,13 +197,13 @@ def test_register_package_reads_classes_and_registry_tables():
 
 def test_a_fresh_interpreter_resolves_every_kind_without_lamina_saving():
     """The catalogues enter the registry when their packages load (lamina.layers, lamina.models): a model config
-    naming an activation or a loss resolves before anything imports lamina.saving."""
+    naming an activation or a loss resolves in a fresh interpreter. (``import lamina`` now imports lamina.saving
+    too, as ``keras.saving`` is an attribute of ``keras``; the registration does not depend on it.)"""
     import subprocess
     import sys
 
     code = ("import sys, lamina\n"
             "from lamina.core import serialization as S\n"
-            "assert 'lamina.saving' not in sys.modules\n"
             "assert S.get_registered_object('relu', kind='activations') is lamina.activations.relu\n"
             "assert S.get_registered_object('Dense', kind='layers') is lamina.layers.Dense\n"
             "assert S.get_registered_object('Sequential', kind='layers') is lamina.Sequential\n"
@@ -211,3 +211,43 @@ def test_a_fresh_interpreter_resolves_every_kind_without_lamina_saving():
             "assert S.get_registered_object('CosineDecay', kind='schedules') is not None\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_registry_tables_fall_back_to_registered_and_scoped_custom_objects():
+    from lamina.core.registry import Registry
+
+    table = Registry("widget")
+
+    @S.register_serializable(package="fallback_a")
+    def fb_unique(x):
+        return x
+
+    @S.register_serializable(package="fallback_a")
+    def fb_twice(x):
+        return x
+
+    @S.register_serializable(package="fallback_b", name="fb_twice")
+    def fb_twice_b(x):
+        return x
+
+    assert table.get("fallback_a>fb_unique") is fb_unique
+    assert table.get("fb_unique") is fb_unique  # the one registered object of that short name
+    with pytest.raises(ValueError, match="Unknown widget 'fb_twice'"):
+        table.get("fb_twice")  # two packages hold it: ambiguous, refused
+    assert table.get("fallback_b>fb_twice") is fb_twice_b
+    with pytest.raises(ValueError, match="Unknown widget 'fb_scoped'"):
+        table.get("fb_scoped")
+    with S.custom_object_scope({"fb_scoped": fb_twice}):
+        assert table.get("fb_scoped") is fb_twice
+
+
+def test_find_registered_object_and_get_custom_objects():
+    @S.register_serializable(package="find")
+    def found(x):
+        return x
+
+    assert S.find_registered_object("find>found") is found
+    assert S.find_registered_object("find>missing") is None
+    assert S.find_registered_object("m", module_objects={"m": len}) is len
+    assert S.find_registered_object("m", custom_objects={"m": abs}, module_objects={"m": len}) is abs
+    assert S.get_custom_objects() is S.get_custom_objects() and S.get_custom_objects()["find>found"] is found

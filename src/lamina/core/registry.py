@@ -13,6 +13,10 @@ import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Functions name -> object consulted by ``Registry.get`` for names it does not hold (None when they hold nothing
+# either); ``core.serialization`` adds one that resolves registered custom objects and ``custom_object_scope``s.
+FALLBACKS: list[Callable[[str], Any]] = []
+
 
 class Registry:
     """A case-insensitive mapping from names to classes or functions of one kind."""
@@ -62,6 +66,10 @@ class Registry:
         key = name.lower() if isinstance(name, str) else name
         if key in self._items:
             return self._items[key]
+        for fallback in FALLBACKS:
+            found = fallback(name)
+            if found is not None:
+                return found
         raise ValueError(unknown_name_message(self.kind, name, self.names()))
 
 

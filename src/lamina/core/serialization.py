@@ -27,7 +27,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lamina.core.registry import Registry, unknown_name_message
+from lamina.core.registry import FALLBACKS, Registry, unknown_name_message
 
 # kind ("layers", "losses", ...) -> registered name -> built-in class or function
 _BUILTINS: dict[str, dict[str, Any]] = {}
@@ -160,6 +160,44 @@ def get_registered_object(name: str, custom_objects: Mapping[str, Any] | None = 
         f"{message.split(' Known ')[0]} Classes and functions are resolved only through lamina's registry: "
         "register yours with @lamina.saving.register_serializable(package=...), or pass it in "
         "custom_objects={'Name': obj}. Nothing named by a file is ever imported.")
+
+
+def find_registered_object(name: str, custom_objects: Mapping[str, Any] | None = None,
+                           module_objects: Mapping[str, Any] | None = None) -> Any:
+    """``keras.saving.get_registered_object``: the object for ``name`` from ``custom_objects``, the enclosing
+    ``custom_object_scope``s, the registered custom objects, then ``module_objects``; None when none holds it.
+
+    >>> find_registered_object("swish2", custom_objects={"swish2": abs}) is abs
+    True
+    >>> find_registered_object("no_such_thing") is None
+    True
+    """
+    try:
+        return get_registered_object(name, custom_objects, kind=())
+    except UnknownObjectError:
+        return (module_objects or {}).get(name)
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The global table of registered custom objects (``"package>name"`` -> object), as
+    ``keras.saving.get_custom_objects``; entries added to it resolve by their key."""
+    return _CUSTOM
+
+
+def _resolve_custom(name: Any) -> Any:
+    # Registry.get's fallback: a name no built-in table holds resolves to a custom object (custom_objects in scope,
+    # a registered "package>name", or the one registered object whose short name it is), else None.
+    if not isinstance(name, str):
+        return None
+    found = find_registered_object(name)
+    if found is not None:
+        return found
+    matches = [obj for key, obj in _CUSTOM.items() if key.rpartition(">")[2] == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+if _resolve_custom not in FALLBACKS:
+    FALLBACKS.append(_resolve_custom)
 
 
 class custom_object_scope:  # noqa: N801 (Keras's name)

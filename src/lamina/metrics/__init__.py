@@ -56,7 +56,9 @@ from lamina.metrics.probabilistic import (
     Poisson,
     SparseCategoricalCrossentropy,
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
     kl_divergence,
     poisson,
     sparse_categorical_crossentropy,
@@ -71,6 +73,7 @@ from lamina.metrics.regression import (
     R2Score,
     RootMeanSquaredError,
     cosine_similarity,
+    huber,
     log_cosh,
     mean_absolute_error,
     mean_absolute_percentage_error,
@@ -80,7 +83,8 @@ from lamina.metrics.regression import (
 
 __all__ = [
     "AUC", "METRICS", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "BinaryIoU", "CategoricalAccuracy",
-    "ConcordanceCorrelation", "PearsonCorrelation", "concordance_correlation", "pearson_correlation",
+    "ConcordanceCorrelation", "PearsonCorrelation", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+    "concordance_correlation", "huber", "pearson_correlation",
     "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity", "F1Score", "FBetaScore", "FalseNegatives",
     "FalsePositives", "Hinge", "IoU", "KLDivergence", "LogCoshError", "Mean", "MeanAbsoluteError",
     "MeanAbsolutePercentageError", "MeanIoU", "MeanMetricWrapper", "MeanSquaredError", "MeanSquaredLogarithmicError",

@@ -87,6 +87,55 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     return -(y_true * _log_probabilities(y_pred, from_logits, axis)).sum(axis)
 
 
+
+@register_function("binary_focal_crossentropy")
+def binary_focal_crossentropy(y_true: Any, y_pred: Any, apply_class_balancing: bool = False, alpha: float = 0.25,
+                              gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0,
+                              axis: int = -1) -> torch.Tensor:
+    """Binary crossentropy down-weighted by ``(1 - p_t) ** gamma``, ``p_t`` the probability of the true label;
+    ``apply_class_balancing`` also weighs positives by ``alpha`` and negatives by ``1 - alpha``. Mean over ``axis``.
+
+    >>> import torch
+    >>> binary_focal_crossentropy(torch.tensor([[1.0]]), torch.tensor([[0.5]]))
+    tensor([0.1733])
+    """
+    y_true, y_pred = match_rank(*_pair(y_true, y_pred))
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        probs = torch.sigmoid(y_pred)
+        bce = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+    else:
+        eps = config.epsilon()
+        probs = y_pred
+        bce = F.binary_cross_entropy(y_pred.clamp(eps, 1.0 - eps), y_true, reduction="none")
+    p_true = y_true * probs + (1.0 - y_true) * (1.0 - probs)
+    values = (1.0 - p_true).pow(gamma) * bce
+    if apply_class_balancing:
+        values = values * (alpha * y_true + (1.0 - alpha) * (1.0 - y_true))
+    return values.mean(axis)
+
+
+@register_function("categorical_focal_crossentropy")
+def categorical_focal_crossentropy(y_true: Any, y_pred: Any, alpha: Any = 0.25, gamma: float = 2.0,
+                                   from_logits: bool = False, label_smoothing: float = 0.0,
+                                   axis: int = -1) -> torch.Tensor:
+    """Categorical crossentropy whose class terms are weighted by ``alpha * (1 - p) ** gamma`` (``alpha`` a number
+    or one weight per class); probabilities are renormalised along ``axis`` and clipped. One value per sample.
+
+    >>> import torch
+    >>> categorical_focal_crossentropy(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]]))
+    tensor([0.0433])
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    log_probs = _log_probabilities(y_pred, from_logits, axis)
+    probs = log_probs.exp()
+    if not isinstance(alpha, (int, float)):
+        alpha = as_tensor(alpha, dtype=probs.dtype, device=probs.device)
+    return (alpha * (1.0 - probs).pow(gamma) * -y_true * log_probs).sum(axis)
+
 def _log_probabilities(y_pred: torch.Tensor, from_logits: bool, axis: int) -> torch.Tensor:
     if from_logits:
         return F.log_softmax(y_pred, dim=axis)

@@ -103,6 +103,21 @@ def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> torch.Tensor:
     return (_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis)).sum(axis)
 
 
+@register_function("huber")
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> torch.Tensor:
+    """Huber error over the last axis: half the squared error where ``|error| <= delta``, else
+    ``delta * |error| - delta**2 / 2`` (Keras exposes this loss function in ``keras.metrics`` too).
+
+    >>> import torch
+    >>> huber(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.5, 3.0]]))
+    tensor([1.3125])
+    """
+    y_true, y_pred = _regression_pair(y_true, y_pred)
+    error = (y_pred - y_true).abs()
+    delta = float(delta)
+    return torch.where(error <= delta, 0.5 * error.square(), delta * error - 0.5 * delta * delta).mean(-1)
+
+
 @register_function("log_cosh", "logcosh")
 def log_cosh(y_true: Any, y_pred: Any) -> torch.Tensor:
     """Mean of ``log(cosh(y_pred - y_true))`` over the last axis, computed without overflow.

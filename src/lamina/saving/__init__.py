@@ -1,4 +1,5 @@
-"""Saving: whole models (``.lamina``), weights files (``.weights.safetensors``), and the serialization registry.
+"""Saving: whole models (``.lamina``), weights files (``.weights.safetensors``), and the serialization registry
+(also under Keras's ``keras.saving`` names: ``register_keras_serializable``, ``serialize_keras_object``, ...).
 
 >>> import lamina
 >>> @lamina.saving.register_serializable(package="docs")
@@ -12,19 +13,24 @@ from typing import Any
 
 from lamina.core.serialization import (
     custom_object_scope,
+    get_custom_objects,
     get_registered_name,
-    get_registered_object,
     register_serializable,
 )
+from lamina.core.serialization import deserialize as deserialize_keras_object
+from lamina.core.serialization import find_registered_object as get_registered_object
+from lamina.core.serialization import register_serializable as register_keras_serializable
+from lamina.core.serialization import serialize as serialize_keras_object
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
 from lamina.saving.format import Limits
 from lamina.saving.model_file import load_model, save_model
 from lamina.saving.weights import load_weights, save_weights
 
 __all__ = [
-    "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope", "get_registered_name",
-    "get_registered_object", "load_keras_model", "load_keras_weights", "load_model", "load_weights",
-    "register_serializable", "save_model", "save_weights",
+    "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope", "deserialize_keras_object",
+    "get_custom_objects", "get_registered_name", "get_registered_object", "load_keras_model", "load_keras_weights",
+    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_model",
+    "save_weights", "serialize_keras_object",
 ]
 
 
