@@ -965,3 +965,25 @@ def test_layers_deserialize_resolves_through_the_registry_only():
     with pytest.raises(ValueError):
         lamina.layers.deserialize(config)
     assert type(lamina.layers.deserialize(config, custom_objects={"Mine": Mine})) is Mine
+
+
+@pytest.mark.parametrize("dtype", [None, "float64", "mixed_float16"])
+def test_input_dtype_and_add_variable_as_keras(keras, dtype):
+    for k in (lamina, keras):
+        layer = k.layers.Dense(2, dtype=dtype)
+        assert layer.input_dtype == keras.layers.Dense(2, dtype=dtype).input_dtype
+        plain = k.layers.Layer()
+        v = plain.add_variable((2, 3), "ones", trainable=False, name="v")
+        assert tuple(v.shape) == (2, 3) and len(plain.non_trainable_weights) == 1
+        np.testing.assert_allclose(to_numpy(v), np.ones((2, 3)))
+
+
+def test_metrics_variables_as_keras(keras):
+    counts = []
+    for k in (lamina, keras):
+        model = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
+        assert model.metrics_variables == [] and model.layers[0].metrics_variables == []
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+        model.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
+        counts.append([tuple(v.shape) for v in model.metrics_variables])
+    assert counts[0] == counts[1]

@@ -147,6 +147,23 @@ class Layer(nn.Module):
         self._weight_info[key] = _WeightInfo(bool(trainable), regularizer, constraint)
         return weight
 
+    def add_variable(self, shape: tuple, initializer: Any, dtype: Any = None, trainable: bool = True,
+                     autocast: bool = True, regularizer: Any = None, constraint: Any = None,
+                     name: str | None = None) -> Variable:
+        """Keras's other name for ``add_weight`` (shape and initializer first)."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype, trainable=trainable,
+                               autocast=autocast, regularizer=regularizer, constraint=constraint, name=name)
+
+    @property
+    def input_dtype(self) -> str:
+        """The dtype floating inputs are cast to before ``call``: the compute dtype."""
+        return self.compute_dtype
+
+    @property
+    def metrics_variables(self) -> list:
+        """The state variables of the metrics this layer (or model) tracks."""
+        return [v for m in getattr(self, "metrics", None) or [] for v in getattr(m, "variables", [])]
+
     def _constrain(self, weight: torch.Tensor) -> torch.Tensor:
         """The weight's constraint, applied in Keras's layout (e.g. per filter of a conv kernel)."""
         key = weights_module.own_key_of(self, weight)
