@@ -213,3 +213,21 @@ def test_model_members_keras_code_uses(keras):
                  "run_eagerly", "jit_compile"):
         assert hasattr(keras.Model, name) and hasattr(lamina.Model, name), name
     assert hasattr(lamina.Model, "steps_per_execution")  # an instance attribute in Keras (see the test above)
+
+
+@pytest.mark.parametrize("recursive,expected", [(True, ["Dense", "Dense"]), (False, ["Functional", "Dense"])])
+def test_clone_model_recursive_as_keras(keras, recursive, expected):
+    for k in (lamina, keras):
+        x = k.Input((3,))
+        inner = k.Model(x, k.layers.Dense(4)(x), name="inner")
+        y = k.Input((3,))
+        outer = k.Model(y, k.layers.Dense(2)(inner(y)))
+        seen = []
+
+        def fn(layer, seen=seen, ours=k is lamina):
+            seen.append(lamina.core.serialization.layer_class_name(layer) if ours else type(layer).__name__)
+            return layer.__class__.from_config(layer.get_config())
+
+        clone = k.models.clone_model(outer, clone_function=fn, recursive=recursive)
+        assert seen == expected
+        assert clone.layers[1] is not inner and clone.output_shape == (None, 2)
