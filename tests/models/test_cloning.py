@@ -231,3 +231,22 @@ def test_clone_model_recursive_as_keras(keras, recursive, expected):
         clone = k.models.clone_model(outer, clone_function=fn, recursive=recursive)
         assert seen == expected
         assert clone.layers[1] is not inner and clone.output_shape == (None, 2)
+
+
+def test_clone_model_call_function_as_keras(keras):
+    for k in (lamina, keras):
+        x = k.Input((3,))
+        model = k.Model(x, k.layers.Dense(2)(k.layers.Dense(4)(x)))
+        calls = []
+
+        def call(layer, *args, calls=calls, relu=k.layers.Activation, dense=k.layers.Dense, **kwargs):
+            calls.append(type(layer).__name__)
+            out = layer(*args, **kwargs)
+            return relu("relu")(out) if isinstance(layer, dense) else out
+
+        clone = k.models.clone_model(model, call_function=call)
+        assert calls == ["Dense", "Dense"]
+        assert [type(layer).__name__ for layer in clone.layers] == \
+            ["InputLayer", "Dense", "Activation", "Dense", "Activation"]
+        with pytest.raises(ValueError):
+            k.models.clone_model(k.Sequential([k.Input((3,)), k.layers.Dense(2)]), call_function=call)

@@ -34,11 +34,10 @@ def _input_layer(t: Any) -> InputLayer:
 def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = None, call_function: Any = None,
                 recursive: bool = False, **kwargs: Any) -> Model:
     """A copy of a Sequential or functional ``model`` whose layers are ``clone_function(layer)`` (default: new
-    layers from their configs, with newly initialized weights); ``input_tensors`` replace the model's inputs.
+    layers from their configs, with newly initialized weights); ``input_tensors`` replace the model's inputs;
+    for functional models ``call_function(layer, *args, **kwargs)`` makes each layer call of the new graph.
     A subclassed model is rebuilt with ``model.__class__.from_config(model.get_config())``; ``recursive=True``
     clones nested Sequential/functional models layer by layer with the same ``clone_function``."""
-    if call_function is not None:
-        raise NotImplementedError("clone_model: call_function is not supported by lamina yet.")
     if kwargs:
         raise TypeError(f"clone_model got unexpected arguments {sorted(kwargs)}.")
     user_function = clone_function
@@ -53,6 +52,8 @@ def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = N
                              f"layer {layer.name!r}.")
         return new
 
+    if call_function is not None and (isinstance(model, Sequential) or model._graph is None):
+        raise ValueError("clone_model: call_function is only supported for functional models.")
     if isinstance(model, Sequential):
         new = Sequential(name=model.name, trainable=model.trainable)
         if input_tensors is not None:
@@ -89,5 +90,5 @@ def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = N
             return given.get(entry["name"]) or _fresh(original)
         return clone_layer(original)
 
-    inputs, outputs = graph_from_config(config, make)
+    inputs, outputs = graph_from_config(config, make, call_function)
     return Model(inputs, outputs, name=model.name)

@@ -206,9 +206,10 @@ def _is_ref(x: Any) -> bool:
         type(i) is int for i in x[1:])
 
 
-def graph_from_config(config: dict, deserialize_layer: Any) -> tuple[Any, Any]:
+def graph_from_config(config: dict, deserialize_layer: Any, call_function: Any = None) -> tuple[Any, Any]:
     """``(inputs, outputs)`` of a graph rebuilt from ``graph_config``'s output by calling freshly made layers
-    in an order that respects every node's inputs. ``deserialize_layer(entry)`` makes one layer."""
+    in an order that respects every node's inputs. ``deserialize_layer(entry)`` makes one layer;
+    ``call_function(layer, *args, **kwargs)``, if given, makes each call (clone_model's ``call_function``)."""
     entries = config["layers"]
     if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
                                                 for e in entries):
@@ -258,7 +259,8 @@ def graph_from_config(config: dict, deserialize_layer: Any) -> tuple[Any, Any]:
                     break  # an input is not made yet
                 if not isinstance(args, list) or not isinstance(kwargs, dict):
                     raise ValueError(f"A node of layer {name!r} has malformed args/kwargs.")
-                made[(name, done[name])] = layer(*args, **kwargs)
+                made[(name, done[name])] = (call_function(layer, *args, **kwargs) if call_function is not None
+                                            else layer(*args, **kwargs))
                 done[name] += 1
                 remaining -= 1
                 progress = True
