@@ -12,11 +12,9 @@ import torch
 
 NAMESPACES = ["initializers", "regularizers", "constraints", "activations", "losses", "metrics"]
 
-# Names Keras has and lamina does not yet (issue 16, item 1), with the reason:
-NOT_YET = {
-    # A new initializer class (STFT window bases), not an alias of anything lamina has.
-    ("initializers", "STFT"), ("initializers", "STFTInitializer"), ("initializers", "stft"),
-}
+# (namespace, name) pairs Keras has and lamina does not yet, each with its reason. Empty: lamina has every
+# public name of these six namespaces of Keras 3.15.
+NOT_YET: set[tuple[str, str]] = set()
 
 
 def _keras_names(keras, namespace):
@@ -52,7 +50,7 @@ INITIALIZER_ALIASES = [
     ("variance_scaling", "VarianceScaling"), ("glorot_uniform", "GlorotUniform"), ("glorot_normal", "GlorotNormal"),
     ("he_uniform", "HeUniform"), ("he_normal", "HeNormal"), ("lecun_uniform", "LecunUniform"),
     ("lecun_normal", "LecunNormal"), ("orthogonal", "Orthogonal"), ("OrthogonalInitializer", "Orthogonal"),
-    ("identity", "Identity"), ("IdentityInitializer", "Identity"),
+    ("identity", "Identity"), ("IdentityInitializer", "Identity"), ("stft", "STFT"), ("STFTInitializer", "STFT"),
 ]
 REGULARIZER_ALIASES = [("l1", "L1"), ("l2", "L2"), ("l1_l2", "L1L2"),
                        ("orthogonal_regularizer", "OrthogonalRegularizer")]
@@ -85,7 +83,8 @@ def test_alias_is_the_class_as_in_keras(keras, namespace, alias, cls):
     ours, theirs = importlib.import_module(f"lamina.{namespace}"), getattr(keras, namespace)
     assert getattr(theirs, alias) is getattr(theirs, cls)  # Keras: the lowercase name is the class itself
     assert getattr(ours, alias) is getattr(ours, cls)
-    _same_config(getattr(ours, alias)().get_config(), getattr(theirs, alias)().get_config())
+    kwargs = {"window": None} if cls == "STFT" else {}  # Keras's default Hann window needs scipy
+    _same_config(getattr(ours, alias)(**kwargs).get_config(), getattr(theirs, alias)(**kwargs).get_config())
 
 
 @pytest.mark.parametrize("alias, args", [("l1", (0.3,)), ("l2", (0.01,)), ("l1_l2", (0.1, 0.2)),
@@ -160,3 +159,52 @@ def test_activation_deserialize_matches_keras(keras, name):
     assert activations.deserialize({"class_name": "function", "config": name}) is fn
     marker = object()
     assert activations.deserialize(name, custom_objects={name: marker}) is marker
+
+
+WINDOW = [0.5, 1.0, 2.0, 1.5, 0.25, 1.0]
+
+
+@pytest.mark.parametrize("side", ["real", "imag"])
+@pytest.mark.parametrize("window, scaling, periodic", [
+    (None, None, False), (None, "density", False), (WINDOW, None, False), (WINDOW, "density", False),
+    (WINDOW, "spectrum", True),
+])
+@pytest.mark.parametrize("shape", [(6, 1, 4), (6, 1, 2), (6, 2, 5)])
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_stft_matches_keras(keras, side, window, scaling, periodic, shape, dtype):
+    # Keras's named windows need scipy (absent here): values and None are compared with Keras.
+    from lamina import initializers
+
+    kwargs = {"side": side, "window": window, "scaling": scaling, "periodic": periodic}
+    ours, theirs = initializers.STFT(**kwargs), keras.initializers.STFT(**kwargs)
+    assert ours.get_config() == theirs.get_config()
+    expected = keras.ops.convert_to_numpy(theirs(shape, dtype=dtype))
+    got = ours(shape, dtype=dtype)
+    assert tuple(got.shape) == expected.shape and str(got.dtype).removeprefix("torch.") == str(expected.dtype)
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["hann", "hamming", "blackman", "bartlett"])
+@pytest.mark.parametrize("periodic", [False, True])
+def test_stft_named_windows_are_scipys(name, periodic):
+    """scipy.signal.get_window(name, n, fftbins=periodic) is torch's window of that name."""
+    from lamina import initializers
+
+    n = 6
+    explicit = getattr(torch, f"{name}_window")(n, periodic=periodic, dtype=torch.float64).tolist()
+    named = initializers.STFT(window=name, periodic=periodic)((n, 1, 4))
+    np.testing.assert_allclose(named.numpy(), initializers.STFT(window=explicit)((n, 1, 4)).numpy(), atol=1e-7)
+    if name == "hann" and not periodic:  # the symmetric Hann window: 0.5 - 0.5 cos(2 pi i / (n - 1))
+        i = np.arange(n)
+        np.testing.assert_allclose(explicit, 0.5 - 0.5 * np.cos(2 * np.pi * i / (n - 1)), atol=1e-12)
+
+
+def test_stft_rejects_bad_arguments():
+    from lamina import initializers
+
+    for kwargs in ({"side": "both"}, {"scaling": "l2"}, {"window": "kaiser_bessel"}):
+        with pytest.raises(ValueError):
+            initializers.STFT(**kwargs)
+    with pytest.raises(ValueError):
+        initializers.STFT(window=[1.0, 2.0])((4, 1, 3))
+    assert initializers.deserialize("stft").get_config()["window"] == "hann"

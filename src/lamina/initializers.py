@@ -31,10 +31,11 @@ __all__ = [
     "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
     "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform",
     "TruncatedNormal", "VarianceScaling", "Zeros", "compute_fans", "get", "serialize",
-    # Keras's other public names for the same classes, and deserialize.
-    "IdentityInitializer", "OrthogonalInitializer", "constant", "deserialize", "glorot_normal", "glorot_uniform",
-    "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal",
-    "random_uniform", "truncated_normal", "variance_scaling", "zeros",
+    "STFT", "deserialize",
+    # Keras's other public names for the same classes.
+    "IdentityInitializer", "OrthogonalInitializer", "STFTInitializer", "constant", "glorot_normal",
+    "glorot_uniform", "he_normal", "he_uniform", "identity", "lecun_normal", "lecun_uniform", "ones", "orthogonal",
+    "random_normal", "random_uniform", "stft", "truncated_normal", "variance_scaling", "zeros",
 ]
 
 INITIALIZERS = Registry("initializer")
@@ -420,6 +421,71 @@ class Identity(Initializer):
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
+
+_TORCH_WINDOWS = {"hann": torch.hann_window, "hanning": torch.hann_window, "hamming": torch.hamming_window,
+                  "blackman": torch.blackman_window, "bartlett": torch.bartlett_window}
+
+
+@INITIALIZERS("stft", "STFT", "STFTInitializer")
+class STFT(Initializer):
+    """Conv1D kernels that compute one side (``"real"`` or ``"imag"``) of a short-time Fourier transform.
+
+    For a shape ``(frame_length, channels, bins)`` the kernel is ``(frame_length, 1, bins)`` with
+    ``kernel[n, 0, k] = window[n] * cos(2 pi k n / F)`` (``-sin`` for ``"imag"``), ``F = 2 * (bins - 1)``.
+    ``window`` is None, a name (``"hann"``, ``"hamming"``, ``"blackman"``, ``"bartlett"``: symmetric, or periodic
+    with ``periodic=True``) or ``frame_length`` values; ``scaling`` divides it by its L2 norm (``"density"``) or
+    its sum (``"spectrum"``).
+
+    >>> STFT(window=None)((4, 1, 3))[:, 0, 2]
+    tensor([ 1., -1.,  1., -1.])
+    """
+
+    def __init__(self, side: str = "real", window: Any = "hann", scaling: str | None = "density",
+                 periodic: bool = False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side must be 'real' or 'imag'; received {side!r}.")
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError(f"STFT: scaling must be None, 'density' or 'spectrum'; received {scaling!r}.")
+        if isinstance(window, str) and window.lower() not in _TORCH_WINDOWS:
+            raise ValueError(f"STFT: unknown window {window!r}; known: {sorted(_TORCH_WINDOWS)}, or the values.")
+        if isinstance(window, (np.ndarray, torch.Tensor)):
+            window = window.tolist()
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def _window(self, frame_length: int) -> torch.Tensor | None:
+        if self.window is None:
+            return None
+        if isinstance(self.window, str):
+            values = _TORCH_WINDOWS[self.window.lower()](frame_length, periodic=self.periodic, dtype=torch.float64)
+        else:
+            values = torch.as_tensor(self.window, dtype=torch.float64).reshape(-1)
+            if values.numel() != frame_length:
+                raise ValueError(f"STFT: the window needs {frame_length} values (frame_length); "
+                                 f"received {values.numel()}.")
+        if self.scaling == "density":
+            values = values / values.square().sum().sqrt()
+        elif self.scaling == "spectrum":
+            values = values / values.sum()
+        return values
+
+    def __call__(self, shape: Shape, dtype: Any = None) -> torch.Tensor:
+        shape = _shape(shape)
+        if len(shape) != 3:
+            raise ValueError(f"STFT needs a shape (frame_length, channels, bins); received {shape}.")
+        frame_length, bins = shape[0], shape[2]
+        n = torch.arange(frame_length, dtype=torch.float64).unsqueeze(1)
+        k = torch.arange(bins, dtype=torch.float64).unsqueeze(0)
+        angle = 2.0 * math.pi * n * k / (2 * (bins - 1))
+        kernel = torch.cos(angle) if self.side == "real" else -torch.sin(angle)
+        window = self._window(frame_length)
+        if window is not None:
+            kernel = kernel * window.unsqueeze(1)
+        return kernel.unsqueeze(1).to(standardize_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"side": self.side, "window": self.window, "periodic": self.periodic, "scaling": self.scaling}
+
+
 # Keras's lowercase (and *Initializer) names are the classes themselves, not factory functions.
 zeros = Zeros
 ones = Ones
@@ -436,6 +502,7 @@ lecun_uniform = LecunUniform
 lecun_normal = LecunNormal
 orthogonal = OrthogonalInitializer = Orthogonal
 identity = IdentityInitializer = Identity
+stft = STFTInitializer = STFT
 
 
 def get(
