@@ -250,3 +250,14 @@ def test_clone_model_call_function_as_keras(keras):
             ["InputLayer", "Dense", "Activation", "Dense", "Activation"]
         with pytest.raises(ValueError):
             k.models.clone_model(k.Sequential([k.Input((3,)), k.layers.Dense(2)]), call_function=call)
+
+
+def test_sequential_build_config_as_keras(keras):
+    for k in (lamina, keras):
+        model = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
+        cfg = model.get_build_config()
+        assert cfg == {"input_shape": (None, 3)}
+        fresh = k.Sequential([k.layers.Dense(2)])
+        fresh.build_from_config(json.loads(json.dumps(cfg)))
+        assert fresh.built and fresh.output_shape == (None, 2)
+        assert [tuple(w.shape) for w in fresh.weights] == [(3, 2), (2,)]

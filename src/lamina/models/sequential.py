@@ -113,6 +113,12 @@ class Sequential(Model):
             self.__dict__["_output"] = out if self._stack else None
         self.built = True
 
+    def get_build_config(self) -> dict | None:
+        """``{"input_shape": ...}`` once the input shape is known (``build_from_config`` builds from it)."""
+        if self._input is not None:
+            return {"input_shape": tuple(self._input.shape)}
+        return super().get_build_config()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         x = args[0] if len(args) == 1 else None
         if type(x) is torch.Tensor and self._runs_plain(kwargs) and not x.is_meta:
