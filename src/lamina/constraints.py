@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from lamina.core import config
-from lamina.core.registry import Registry
+from lamina.core.registry import Registry, deserialize_object
 
 __all__ = [
     "CONSTRAINTS", "Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get",
@@ -162,10 +162,4 @@ def serialize(constraint: Constraint | None) -> dict[str, Any] | None:
 def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | None = None) -> Constraint | None:
     """A constraint from ``serialize``'s dict (extra keys such as Keras's ``module`` are ignored) or a name;
     classes are looked up in ``custom_objects`` first, then in lamina's registry."""
-    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
-    if not isinstance(name, str):
-        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
-        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
-    return get(config)
+    return deserialize_object(config, custom_objects, get)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from lamina.core.config import standardize_dtype
-from lamina.core.registry import Registry
+from lamina.core.registry import Registry, deserialize_object
 
 __all__ = [
     "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
@@ -561,10 +561,4 @@ def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | N
     >>> deserialize({"class_name": "Constant", "config": {"value": 2.0}})
     Constant(value=2.0)
     """
-    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
-    if not isinstance(name, str):
-        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
-    if custom_objects and name in custom_objects:
-        cls = custom_objects[name]
-        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
-    return get(config)
+    return deserialize_object(config, custom_objects, get)

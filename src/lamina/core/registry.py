@@ -10,7 +10,7 @@ True
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 # Functions name -> object consulted by ``Registry.get`` for names it does not hold (None when they hold nothing
@@ -71,6 +71,19 @@ class Registry:
             if found is not None:
                 return found
         raise ValueError(unknown_name_message(self.kind, name, self.names()))
+
+
+def deserialize_object(config: Any, custom_objects: Mapping[str, Any] | None, get: Callable[[Any], Any]) -> Any:
+    """The ``deserialize`` of a small registry (initializers, regularizers, constraints): ``config`` is a name or
+    a ``{"class_name", "config"}`` dict (extra keys such as Keras's ``module`` are ignored); ``custom_objects`` is
+    looked in first, then ``get`` (the registry's own lookup)."""
+    name = config if isinstance(config, str) else (config.get("class_name") if isinstance(config, dict) else None)
+    if not isinstance(name, str):
+        raise ValueError(f"deserialize expects a name or a {{'class_name', 'config'}} dict; received {config!r}.")
+    if custom_objects and name in custom_objects:
+        cls = custom_objects[name]
+        return cls() if isinstance(config, str) else cls.from_config(dict(config.get("config") or {}))
+    return get(config)
 
 
 def unknown_name_message(kind: str, name: Any, known: list[str]) -> str:
