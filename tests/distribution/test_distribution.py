@@ -202,3 +202,41 @@ def test_fashion_mnist_with_shuffling_and_adam_trains_like_one_process(tmp_path)
     assert check["accuracy"] == pytest.approx(multi["evaluate"]["accuracy"], abs=1e-6)
     assert check["loss"] == pytest.approx(multi["evaluate"]["loss"], abs=1e-5)
     assert multi["history"]["val_accuracy"][-1] == pytest.approx(check["accuracy"], abs=1e-6)
+
+
+# ------------------------------------------------------------------ iterables: per-process batches (issue 21)
+def assert_same_weights(dist_out: Path, one_out: Path, atol: float = 1e-6) -> None:
+    multi, reference, other = arrays(dist_out), arrays(one_out), arrays(dist_out, 1)
+    assert reference
+    for key in reference:
+        np.testing.assert_allclose(multi[key], reference[key], atol=atol, rtol=0, err_msg=key)
+        np.testing.assert_array_equal(multi[key], other[key])  # the replicas stay identical
+
+
+def test_a_fit_on_a_generator_after_an_array_fit_with_a_one_sample_last_batch_trains_correctly(tmp_path):
+    # The array fit's last global batch (1 sample) left rank 0 with gradient weight 2 and rank 1 with 0; a later
+    # fit on a generator kept them: silently wrong training. Each fit now starts from its own weights.
+    dist_out, one_out = tmp_path / "dist", tmp_path / "one"
+    dist_out.mkdir(), one_out.mkdir()
+    ok(torchrun("stale", dist_out))
+    single("stale", one_out)
+    assert_same_weights(dist_out, one_out)
+    assert report(dist_out)["history"]["loss"] == pytest.approx(report(one_out)["history"]["loss"], abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["pad", "drop"])
+def test_uneven_batch_counts_and_sizes_per_process_equal_one_process_on_the_global_batches(tmp_path, mode):
+    # rank 0 yields 10 batches of 150 rows, rank 1 yields 9 of 50: every step's gradient is that of the mean loss
+    # over the global batch (200 rows, 150 at the 10th step with "pad"; the 10th step dropped with "drop").
+    dist_out, one_out = tmp_path / "dist", tmp_path / "one"
+    dist_out.mkdir(), one_out.mkdir()
+    ok(torchrun("uneven", dist_out, LAMINA_TEST_UNEVEN=mode))
+    single("uneven", one_out, LAMINA_TEST_UNEVEN=mode)
+    assert_same_weights(dist_out, one_out)
+    multi, one = report(dist_out), report(one_out)
+    assert multi == report(dist_out, 1)
+    for key in ("loss", "accuracy"):
+        assert multi["history"][key] == pytest.approx(one["history"][key], abs=1e-6), key
+    # evaluate sees every batch of every process (no agreement needed: nothing is exchanged per step)
+    for key in ("loss", "accuracy"):
+        assert multi["evaluate"][key] == pytest.approx(one["evaluate"][key], abs=1e-6), key

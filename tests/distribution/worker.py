@@ -122,14 +122,73 @@ def backup(out: str, kill_step: str = "-1") -> dict:
     return {"steps": counter.steps, "history": history.history}
 
 
+class RankBatches:
+    """A re-iterable source of per-process batches: ``sizes[r][i]`` rows for process ``r`` at step ``i``, cut in
+    order from ``x``/``y``. Under a distribution process ``r`` yields its own parts; in one process (the oracle)
+    step ``i`` yields the concatenation of every process's part, so both see the same global batches. With
+    ``drop``, the single process stops at the first step where some process has no part."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, sizes: list[list[int]], drop: bool = False):
+        self.parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in sizes]
+        offset = 0
+        for i in range(max(len(s) for s in sizes)):
+            for r, s in enumerate(sizes):
+                if i < len(s):
+                    self.parts[r].append((x[offset:offset + s[i]], y[offset:offset + s[i]]))
+                    offset += s[i]
+        self.drop = drop
+
+    def __iter__(self):
+        if distribution.distribution() is not None:
+            yield from self.parts[distribution.rank()]
+            return
+        steps = (min if self.drop else max)(len(p) for p in self.parts)
+        for i in range(steps):
+            here = [p[i] for p in self.parts if i < len(p)]
+            yield np.concatenate([a for a, _ in here]), np.concatenate([b for _, b in here])
+
+
+def stale(out: str) -> dict:
+    """A fit on arrays whose last global batch has one sample (rank 1 gets none), then a fit of another model on
+    per-process generator batches: the second must not inherit the first's gradient weights."""
+    x, y = linear_data()
+    first = mlp()
+    first.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    first.fit(x[:1801], y[:1801], batch_size=100, shuffle=False, verbose=0)  # 18 batches of 100, then 1 sample
+    model = mlp(seed=2)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    source = RankBatches(x[1801:], y[1801:], [[64] * 5, [64] * 5])
+    history = model.fit(iter(source), epochs=1, verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **weights_of(model))
+    return {"history": history.history}
+
+
+def uneven(out: str) -> dict:
+    """Generators whose processes yield different numbers of batches (10 and 9) of different sizes (150 and
+    50 rows), two epochs, SGD and Adam's second moments both sensitive to the weighting; then evaluate."""
+    x, y = linear_data()
+    drop = os.environ.get("LAMINA_TEST_UNEVEN", "pad") == "drop"
+    source = RankBatches(x, y, [[150] * 10, [50] * 9], drop=drop)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(source, epochs=2, verbose=0)
+    everything = RankBatches(x, y, [[150] * 10, [50] * 9])  # evaluation uses every batch of every process
+    result = model.evaluate(everything, verbose=0, return_dict=True)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **weights_of(model))
+    return {"history": history.history, "evaluate": result}
+
+
 MODES = {"equivalence": (equivalence, distribution.DataParallel), "fashion": (fashion, distribution.DataParallel),
-         "fsdp": (fsdp, distribution.FullyShardedDataParallel), "backup": (backup, distribution.DataParallel)}
+         "fsdp": (fsdp, distribution.FullyShardedDataParallel), "backup": (backup, distribution.DataParallel),
+         "stale": (stale, distribution.DataParallel), "uneven": (uneven, distribution.DataParallel)}
 
 if __name__ == "__main__":
     mode, out, *extra = sys.argv[1:]
     run, kind = MODES[mode]
     if os.environ.get("LAMINA_SINGLE_PROCESS") != "1":
-        distribution.set_distribution(kind(timeout=float(os.environ.get("LAMINA_TEST_TIMEOUT", "60"))))
+        options = {"uneven_batches": os.environ["LAMINA_TEST_UNEVEN"]} if "LAMINA_TEST_UNEVEN" in os.environ else {}
+        distribution.set_distribution(kind(timeout=float(os.environ.get("LAMINA_TEST_TIMEOUT", "60")), **options))
     report = run(out, *extra)
     with open(os.path.join(out, f"rank{distribution.rank()}.json"), "w") as f:
         json.dump(report, f)

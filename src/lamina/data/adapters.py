@@ -389,6 +389,13 @@ class IterableAdapter:
         self._iterator_rng = position["iterator_rng"].clone()
         self._skip_steps = int(position["epoch_steps"])
 
+    def end_pass(self) -> None:
+        """Drop what is left of the current pass: the next epoch starts a new one (a one-shot generator, which
+        cannot restart, goes on where it stands)."""
+        self._iterator = None
+        self._peeked.clear()
+        self._consumed = None
+
     def epoch(self) -> Iterator[Batch]:
         if not self.prefetch_depth:
             yield from self._epoch()

@@ -20,7 +20,7 @@ import torch
 
 from lamina.core import tree
 from lamina.data.adapters import make_adapter
-from lamina.distribution import launch, reduce, sharding
+from lamina.distribution import iterables, launch, reduce, sharding
 from lamina.training.callbacks import CSVLogger, TensorBoard
 from lamina.training.progress import to_floats
 from lamina.training.strategy import Strategy
@@ -46,17 +46,26 @@ class Distribution(Strategy):
         timeout: seconds a collective operation waits for the other processes; after that (a process died or
             hangs) every process stops with an error instead of waiting forever.
         backend: ``"nccl"`` or ``"gloo"``; by default NCCL when CUDA is available, else gloo.
+        uneven_batches: when the processes' own iterables (generators, ``PyDataset``s) yield different numbers
+            of batches: ``"pad"`` trains until every process has run out (a process without a batch takes part
+            with zero weight, so every batch is used), ``"drop"`` ends the epoch when the first one runs out.
     """
 
     wraps_model = True  # DDP/FSDP run the training forward and own the backward pass
 
-    def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None):
+    def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None,
+                 uneven_batches: str = "pad"):
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds; received {timeout!r}.")
+        if uneven_batches not in iterables.UNEVEN_BATCHES:
+            raise ValueError(f"uneven_batches must be one of {iterables.UNEVEN_BATCHES}; received {uneven_batches!r}.")
         self.timeout = float(timeout)
         self.backend = backend
+        self.uneven_batches = uneven_batches
         self.info: launch.ProcessInfo | None = None
-        self.grad_factor = 1.0  # this process's gradient weight for the current batch (set by the data)
+        # This process's gradient weight for the current training batch: set by the training data of the current
+        # fit only (reset when a fit's data is prepared; evaluation data never touches it).
+        self.grad_factor = 1.0
 
     def initialize(self) -> None:
         """Join torchrun's process group (``set_distribution`` calls this)."""
@@ -112,25 +121,32 @@ class Distribution(Strategy):
     # ------------------------------------------------------------------ data
     def adapter(self, trainer: Any, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any,
                 class_weight: Any, steps: Any, training: bool, check_finite: bool = True) -> Any:
-        """This process's share of ``x``/``y``: arrays split per global batch, loaders with a sampler."""
+        """This process's share of ``x``/``y``: arrays split per global batch, loaders with a sampler, and a
+        process's own iterable agreed on step by step (``iterables.AgreedBatches``)."""
         trainer.device = self.device
+        if training:
+            self.grad_factor = 1.0  # nothing carries over from an earlier fit
+        on_batch = self._set_batch_share if training else _unweighted
         if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
             x = torch.as_tensor(x)
         if sharding.is_map_style(x):
-            self.grad_factor = 1.0
             seed = reduce.broadcast_object(int(torch.randint(0, 2**31 - 1, (1,)).item()))
             loader = sharding.distributed_loader(x, batch_size, bool(shuffle), self.rank, self.world_size, seed,
                                                  for_training=training or type(self).__name__ != "DataParallel")
             return make_adapter(loader, y, sample_weight, device=self.device, steps_per_epoch=steps)
         adapter = make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
                                class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
-        if not hasattr(adapter, "_one_pass"):  # a generator: each process trains on what its own one yields
-            return adapter
+        if not hasattr(adapter, "_one_pass"):  # an iterable: each process trains on what its own one yields
+            if not training:
+                return adapter  # evaluation: every batch of every process, states summed at the end
+            return iterables.AgreedBatches(
+                adapter, rank=self.rank, device=self.device, uneven_batches=self.uneven_batches, on_batch=on_batch,
+                filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
         state = reduce.broadcast_object(adapter._generator.get_state())
         return sharding.ShardedArrayAdapter(
             adapter.x, adapter.y, adapter.sample_weight, batch_size=adapter.batch_size, shuffle=shuffle,
             device=self.device, steps_per_epoch=steps, check_finite=False, rank=self.rank,
-            world_size=self.world_size, generator_state=state, on_batch=self._set_batch_share,
+            world_size=self.world_size, generator_state=state, on_batch=on_batch,
             filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
 
     def predict_adapter(self, trainer: Any, x: Any, batch_size: Any, steps: Any) -> Any:
@@ -299,6 +315,10 @@ class Distribution(Strategy):
         yield
 
 
+def _unweighted(local: int, total: int) -> None:
+    """Evaluation and predict batches: no gradient, so no weight to set."""
+
+
 @contextlib.contextmanager
 def _state_dict_view(model: Any, full: dict[str, torch.Tensor] | None) -> Iterator[None]:
     """Inside, ``model.state_dict()`` returns ``full`` (when given): the saving code needs no distributed case."""
@@ -343,11 +363,13 @@ class DataParallel(Distribution):
         find_unused_parameters: for models whose forward skips some weights (DDP's option).
         broadcast_buffers: keep non-trainable buffers (BatchNormalization statistics) equal to rank 0's at each
             training step (DDP's option).
+        uneven_batches: ``"pad"`` or ``"drop"``: how an epoch ends when the processes' own generators yield
+            different numbers of batches (see ``Distribution``).
     """
 
     def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None,
-                 find_unused_parameters: bool = False, broadcast_buffers: bool = True):
-        super().__init__(timeout, backend)
+                 find_unused_parameters: bool = False, broadcast_buffers: bool = True, uneven_batches: str = "pad"):
+        super().__init__(timeout, backend, uneven_batches)
         self.find_unused_parameters = find_unused_parameters
         self.broadcast_buffers = broadcast_buffers
 

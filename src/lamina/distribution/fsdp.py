@@ -40,11 +40,13 @@ class FullyShardedDataParallel(Distribution):
         backend: ``"nccl"`` or ``"gloo"`` (default: NCCL with CUDA, else gloo).
         reshard_after_forward: free each layer's gathered weights after its forward (less memory, one more
             all-gather in backward); FSDP2's option.
+        uneven_batches: ``"pad"`` or ``"drop"``: how an epoch ends when the processes' own generators yield
+            different numbers of batches (see ``Distribution``).
     """
 
     def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None,
-                 reshard_after_forward: bool = True):
-        super().__init__(timeout, backend)
+                 reshard_after_forward: bool = True, uneven_batches: str = "pad"):
+        super().__init__(timeout, backend, uneven_batches)
         self.reshard_after_forward = reshard_after_forward
         self._mesh: Any = None
 

@@ -140,6 +140,16 @@ def gather_objects(value: Any) -> list:
     return out
 
 
+def gather_ints(values: list[int], device: torch.device, what: str) -> list[list[int]]:
+    """Every process's ``values`` (a few integers, the same count everywhere), in rank order, on every process:
+    one small ``all_gather``, read on the host."""
+    mine = torch.tensor(values, dtype=torch.int64, device=_comm_device(device))
+    out = [torch.empty_like(mine) for _ in range(torch_dist.get_world_size())]
+    with collective(what):
+        torch_dist.all_gather(out, mine)
+    return torch.stack(out).tolist()
+
+
 def barrier(what: str = "a barrier") -> None:
     with collective(what):
         torch_dist.barrier()

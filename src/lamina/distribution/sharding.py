@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -170,11 +170,27 @@ def is_map_style(x: Any) -> bool:
 
 @contextlib.contextmanager
 def restored_metrics(metrics_of: Callable[[], list]) -> Iterator[None]:
-    """Whatever happens to the metrics inside (a filler step), their states are put back afterwards."""
-    saved = [(m, {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in m._state.items()})
-             for m in metrics_of() if isinstance(getattr(m, "_state", None), dict)]
+    """Whatever happens to the metrics inside (a filler step), their states are put back afterwards: the
+    accumulators (``_state``, also a compiled container's view of its children's) and ``add_variable`` state."""
+    states, variables = [], []
+    for metric in _every_metric(metrics_of()):
+        state = getattr(metric, "_state", None)
+        if isinstance(state, MutableMapping):
+            states.append((state, {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}))
+        variables += [(v, v.detach().clone()) for v in metric.__dict__.get("_variables", ())]
     try:
         yield
     finally:
-        for m, state in saved:
-            m._state.update(state)
+        for state, values in states:
+            state.update(values)
+        with torch.no_grad():
+            for variable, value in variables:
+                variable.copy_(value)
+
+
+def _every_metric(metrics: list) -> Iterator[Any]:
+    for metric in metrics:
+        yield metric
+        children = getattr(metric, "metrics", None)
+        if isinstance(children, list):
+            yield from _every_metric(children)
