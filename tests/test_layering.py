@@ -39,7 +39,7 @@ TOP_LEVEL = 99  # the top-level package: importing it from inside the package re
 LEVEL_OF_SUBPACKAGE = {
     "core": 0,
     "activations": 1, "initializers": 1, "regularizers": 1, "constraints": 1, "losses": 1, "metrics": 1,
-    "optimizers": 1, "schedules": 1, "data": 1, "datasets": 1, "utils": 1, "mixed_precision": 1,
+    "optimizers": 1, "schedules": 1, "data": 1, "datasets": 1, "utils": 1, "mixed_precision": 1, "quantizers": 1,
     "ops": 1, "random": 1, "tree": 1, "config": 1, "backend": 1,
     "layers": 2,
     "training": 3, "callbacks": 3,
@@ -64,6 +64,12 @@ ALLOWED_LOCAL = {
         "when load_keras_model/load_keras_weights is first asked for, so that saving works without h5py.",
     ("lamina.saving.weights", "lamina.saving.keras_import"):
         "optional dependency: only a Keras '.weights.h5' file needs the importer (and h5py).",
+    ("lamina.saving.weights", "lamina.saving.keras_export"):
+        "optional dependency: only writing a Keras '.weights.h5' file needs the exporter (and h5py).",
+    ("lamina.saving.model_file", "lamina.saving.keras_export"):
+        "optional dependency: only writing a Keras '.keras' file needs the exporter (and h5py).",
+    ("lamina.saving.model_file", "lamina.saving.keras_import"):
+        "optional dependency: only reading a Keras '.keras'/'.h5' file needs the importer (and h5py).",
 }
 
 # L1 registries of plain torch code: they import only lamina.core, NumPy, PyTorch and the standard library.

@@ -21,6 +21,7 @@ from lamina import (
     models,
     ops,
     optimizers,
+    quantizers,
     random,
     regularizers,
     saving,
@@ -32,12 +33,14 @@ from lamina.core.device import get_device, set_device, set_flush_denormal
 from lamina.core.variable import Variable
 from lamina.layers import Input, InputSpec, Layer
 from lamina.models import Model, Sequential
+from lamina.quantizers import Quantizer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "InputSpec", "Layer", "Model", "Sequential", "Variable", "activations", "backend", "callbacks",
-    "clear_session", "config", "constraints", "datasets", "distribution", "epsilon", "floatx", "get_device",
-    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "random",
-    "regularizers", "saving", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx", "tree", "utils",
+    "Input", "InputSpec", "Layer", "Model", "Quantizer", "Sequential", "Variable", "activations", "backend",
+    "callbacks", "clear_session", "config", "constraints", "datasets", "distribution", "epsilon", "floatx",
+    "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers",
+    "quantizers", "random", "regularizers", "saving", "set_device", "set_epsilon", "set_flush_denormal",
+    "set_floatx", "tree", "utils",
 ]
