@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lamina.core import config
+from lamina.core import config, scopes
 
 AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
 SYNCHRONIZATIONS = ("none", "on_write", "on_read", "auto")
@@ -201,18 +201,21 @@ class Variable(torch.Tensor):
             raise ValueError(f"The shape of the target variable and the shape of the target value in "
                              f"`variable.assign(value)` must match. variable.shape={tuple(self.shape)}, Received: "
                              f"value.shape={tuple(value.shape)}. Target variable: {self.path}")
+        scopes.note_assignment(self)
         with torch.no_grad():
             self.copy_(value)
         return self
 
     def assign_add(self, value: Any) -> Variable:
         """Add ``value`` in place (broadcast to the variable's shape; no gradient recorded); returns the variable."""
+        scopes.note_assignment(self)
         with torch.no_grad():
             self.add_(self._coerce(value))
         return self
 
     def assign_sub(self, value: Any) -> Variable:
         """Subtract ``value`` in place (no gradient recorded); returns the variable."""
+        scopes.note_assignment(self)
         with torch.no_grad():
             self.sub_(self._coerce(value))
         return self

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _torch_module
 
-from lamina.core import config, tree
+from lamina.core import config, scopes, tree
 from lamina.layers import penalties, shape_inference, weights
 from lamina.layers.spec import add_layer_note, check_input
 from lamina.layers.symbolic import is_symbolic
@@ -86,9 +86,13 @@ def layer_call(self: Layer, *args: Any, **kwargs: Any) -> Any:
         config.TRAINING.set(training)
     if outer is None and not compiling and self.__dict__.get("_losses_reset_at") != config.LOSSES_ADDED:
         self._reset_losses()  # a top-level call: as Keras, `losses` will hold this call's losses only
+    just_built = not self.built
+    scope = None
+    if just_built:  # layers built inside this one's build and first call get paths under its path
+        self.__dict__["_path"] = "/".join(filter(None, (scopes.current_path(), self.name)))
+        scope = scopes.name_scope(self.name).__enter__()
     try:
         on_meta = probe is not None and probe.is_meta
-        just_built = not self.built
         if just_built:
             weights.track_containers(self)
             self._build_device = torch.device("cpu") if on_meta or probe is None else probe.device
@@ -111,6 +115,9 @@ def layer_call(self: Layer, *args: Any, **kwargs: Any) -> Any:
             config.MIXED_IN_USE = True  # (again after clear_session: this mixed layer's sublayers must look)
             with _precision(self, probe):
                 outputs = nn.Module.__call__(self, *args, **kwargs)
+        elif self._remat is not None and torch.is_grad_enabled() and not compiling:
+            outputs = self.rematerialized_call(lambda *a, **k: nn.Module.__call__(self, *a, **k), *args)(
+                *args, **kwargs)
         elif self._direct_call and self._compiled_call_impl is None and not hooked(self):
             outputs = self.call(*args, **kwargs)  # what nn.Module.__call__ comes to without hooks, frames fewer
         else:
@@ -133,6 +140,8 @@ def layer_call(self: Layer, *args: Any, **kwargs: Any) -> Any:
     finally:
         if changed:
             config.TRAINING.set(outer)
+        if scope is not None:
+            scope.__exit__(None, None, None)
     if "_plain" not in self.__dict__ and self.built and not on_meta and not compiling:
         self.__dict__["_plain"] = plain(self)  # reset by any attribute assignment (Layer.__setattr__)
     return outputs
@@ -145,7 +154,8 @@ def plain(layer: Layer) -> bool:
     ``forward`` override and no ``torch.compile`` of the layer."""
     return (layer._direct_call and not layer._call_has_training and not layer._call_has_mask
             and not layer._computes_mask and layer.activity_regularizer is None
-            and not layer._mixed and not layer._modules and layer._compiled_call_impl is None)
+            and not layer._mixed and not layer._modules and layer._compiled_call_impl is None
+            and layer._remat is None)
 
 
 def hooked(module: nn.Module) -> bool:

@@ -21,12 +21,13 @@ import torch
 from torch import nn
 
 from lamina import constraints, initializers, regularizers
-from lamina.core import config, dtype_policy
+from lamina.core import config, dtype_policy, scopes
 from lamina.core.naming import snake_case
 from lamina.core.variable import TrainableVariable, Variable, set_initializer_lookup
 from lamina.layers import calling, penalties, shape_inference
 from lamina.layers import weights as weights_module
 from lamina.layers.calling import hooked  # noqa: F401  (re-exported: models/sequential.py)
+from lamina.layers.keras_members import KerasLayerMembers
 from lamina.layers.spec import InputSpec, format_shape, shape_of  # noqa: F401  (format_shape: re-exported)
 from lamina.layers.symbolic import Node
 from lamina.layers.weights import WeightInfo as _WeightInfo
@@ -34,7 +35,7 @@ from lamina.layers.weights import WeightInfo as _WeightInfo
 set_initializer_lookup(initializers.get)  # Variable("glorot_uniform", shape=...) below this level
 
 
-class Layer(nn.Module):
+class Layer(KerasLayerMembers, nn.Module):
     """Base class of all layers.
 
     Subclasses store configuration in ``__init__``, create weights in ``build(input_shape)`` with
@@ -57,6 +58,7 @@ class Layer(nn.Module):
         self._trainable = bool(trainable)
         self._set_dtype_policy(dtype)
         self._autocast = autocast
+        self._remat = scopes.current_remat_scope()  # made inside a RematScope: activations recomputed in backward
         self.built = False
         self.input_spec: InputSpec | list | None = None
         self.supports_masking = False
@@ -370,6 +372,28 @@ class Layer(nn.Module):
             self.build(**shapes)
             self._build_shapes_dict = shapes
             self.built = True
+
+    # ---------------------------------------------------------------------------- Keras's saving hooks
+    def save_own_variables(self, store: Any) -> None:
+        """Write this layer's own variables (not its sub-layers') into ``store`` as ``"0"``, ``"1"``... in
+        Keras's layout; ``model.save("m.keras")`` calls it for every layer, so an override saves extra state.
+
+        >>> store = {}
+        >>> layer = Layer(); layer.save_own_variables(store); store
+        {}
+        """
+        weights_module.save_own(self, store)
+
+    def load_own_variables(self, store: Any) -> None:
+        """Set this layer's own variables from ``store`` (what ``save_own_variables`` wrote); loading a ``.keras``
+        file calls it for every layer, so an override restores extra state."""
+        weights_module.load_own(self, store)
+
+    def save_assets(self, dir_path: str) -> None:
+        """Write files (a vocabulary...) into ``dir_path``; they travel in the ``.keras`` file's ``assets/``."""
+
+    def load_assets(self, dir_path: str) -> None:
+        """Read back the files ``save_assets`` wrote into ``dir_path``."""
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

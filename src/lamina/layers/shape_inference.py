@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from lamina.core import tree
+from lamina.core import scopes, tree
 from lamina.core.variable import Variable
 from lamina.layers.spec import add_layer_note, check_input, shape_of
 from lamina.layers.symbolic import Node, SymbolicTensor
@@ -47,6 +47,10 @@ def build_from_arguments(layer: Layer, args: tuple, kwargs: dict) -> dict:
 def symbolic_call(layer: Layer, args: tuple, kwargs: dict) -> Any:
     """The layer called on symbolic inputs: build it (on the CPU), check the inputs, and record a node whose
     outputs are symbolic tensors of the inferred shapes."""
+    scope = None
+    if not layer.built:  # layers built inside this one's build get paths under its path
+        layer.__dict__["_path"] = "/".join(filter(None, (scopes.current_path(), layer.name)))
+        scope = scopes.name_scope(layer.name).__enter__()
     try:
         if not layer.built:
             layer._build_device = torch.device("cpu")
@@ -58,6 +62,9 @@ def symbolic_call(layer: Layer, args: tuple, kwargs: dict) -> Any:
     except Exception as error:
         add_layer_note(error, layer, args)
         raise
+    finally:
+        if scope is not None:
+            scope.__exit__(None, None, None)
     node = Node(layer, args, kwargs)
     flat = []
     for i, spec in enumerate(tree.flatten(outputs)):

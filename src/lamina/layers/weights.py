@@ -188,3 +188,39 @@ def set_weights(layer: Any, weights: list) -> None:
     with torch.no_grad():
         for t, value in converted:
             t.copy_(value)
+
+
+# ---------------------------------------------------------------------------------------------- Keras's saving hooks
+def own_entries(layer: Any) -> list[tuple[Any, str, torch.Tensor]]:
+    """(owner, name, tensor) of the weights ``layer`` holds itself (not its sub-layers'), in Keras's order."""
+    return [entry for entry in with_owner(layer) if entry[0] is layer]
+
+
+def save_own(layer: Any, store: Any) -> None:
+    """``Layer.save_own_variables``: the layer's own weights, in Keras's layout, as ``store["0"]``, ``"1"``..."""
+    for i, (owner, name, t) in enumerate(own_entries(layer)):
+        store[str(i)] = export(owner, name, t)
+
+
+def load_own(layer: Any, store: Any) -> None:
+    """``Layer.load_own_variables``: the inverse of ``save_own``, checking the count and every shape first."""
+    entries = own_entries(layer)
+    keys = list(store.keys())
+    if len(keys) != len(entries):
+        expected = [f"{n} {format_shape(export(o, n, t).shape)}" for o, n, t in entries]
+        raise ValueError(f"Layer '{layer.name}' expected {len(entries)} variables ({', '.join(expected) or 'none'}), "
+                         f"but received {len(keys)} ({keys[:20]}) while loading.")
+    arrays = [np.asarray(store[str(i)]) for i in range(len(entries))]
+    converted = []
+    for (owner, name, t), arr in zip(entries, arrays, strict=True):
+        want = export(owner, name, t).shape
+        if tuple(arr.shape) != tuple(want):
+            raise ValueError(f"Layer '{layer.name}': variable '{name}' has shape {format_shape(tuple(want))}, but "
+                             f"the file holds {format_shape(tuple(arr.shape))}.")
+        value = torch.as_tensor(arr)
+        if _is_layer(owner):
+            value = owner.weight_from_keras(name, value)
+        converted.append((t, value.to(device=t.device, dtype=t.dtype)))
+    with torch.no_grad():
+        for t, value in converted:
+            t.copy_(value)

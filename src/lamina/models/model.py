@@ -32,13 +32,14 @@ from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
+from lamina.models.keras_members import KerasModelMembers
 from lamina.models.summary import print_summary
 from lamina.training import step, strategy
 from lamina.training.progress import to_floats
 from lamina.training.trainer import Trainer
 
 
-class Model(Layer):
+class Model(KerasModelMembers, Layer):
     """A model: functional (``Model(inputs, outputs)``), subclassed (override ``call``), or ``Sequential``."""
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -46,6 +47,8 @@ class Model(Layer):
         outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
         if len(args) > 2:
             raise TypeError("Model() takes inputs and outputs as positional arguments, and the rest by keyword.")
+        if inputs is not None and type(self) is Model and kwargs.get("name") is None:
+            kwargs["name"] = config.unique_name("functional")  # Keras names functional models so
         super().__init__(**kwargs)
         self._trainer: Trainer | None = None
         self._tracked_metrics: list = []
@@ -282,6 +285,9 @@ class Model(Layer):
         config["compile_config"] = model_config.compile_config(self)
         return json.dumps(config, **kwargs)
 
+    def _predict_trainer(self) -> Trainer:
+        return self._trainer if self._trainer is not None else Trainer.for_predict(self)
+
     def _require_trainer(self, what: str) -> Trainer:
         if self._trainer is None:
             raise RuntimeError(
@@ -324,8 +330,8 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: list | None = None) -> Any:
         """Outputs for ``x`` as NumPy arrays (works without compile)."""
-        trainer = self._trainer if self._trainer is not None else Trainer.for_predict(self)
-        return trainer.predict(x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        return self._predict_trainer().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
+                                               callbacks=callbacks)
 
     def _as_result(self, logs: Any, return_dict: bool) -> Any:
         values = to_floats(step.flat_logs(dict(logs)))

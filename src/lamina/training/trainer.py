@@ -440,16 +440,23 @@ class Trainer:
                      class_weight: Any = None) -> Any:
         """``train_on_batch``/``test_on_batch``: the run's ``kind`` step on ``(x, y, sample_weight)`` as one batch,
         with the metrics reset first; returns the step's logs."""
+        return self.run_step(kind, x, y, sample_weight, class_weight, reset_metrics=True)
+
+    def run_step(self, kind: str, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
+                 reset_metrics: bool = False) -> Any:
+        """One ``kind`` step (``"train"``, ``"test"``, ``"predict"``) on ``(x, y, sample_weight)`` as one batch,
+        as ``fit``/``evaluate``/``predict`` run it (``model.make_train_function()``'s function runs this)."""
         model = self.model
         n = int(tree.flatten(x)[0].shape[0])
         adapter = ArrayAdapter(x, y, sample_weight, batch_size=max(n, 1), device=self.device,
                                class_weight=class_weight)
-        if not self._prepared or not self.optimizer.built:
-            self._prepare(adapter)
+        if not self._prepared or (kind == "train" and not self.optimizer.built):
+            self._prepare(adapter, with_targets=kind != "predict")
         fn = self.step_function(kind)
-        model.reset_metrics()
-        if kind == "test":
-            with torch.no_grad():  # as evaluate
+        if reset_metrics:
+            model.reset_metrics()
+        if kind != "train":
+            with torch.no_grad():  # as evaluate and predict
                 return fn(adapter.first_batch())
         model.train()
         try:
