@@ -86,7 +86,7 @@ def test_load_copies_in_place_so_references_stay_valid(path):
 
 
 # ---------------------------------------------------------------------------------------------- file names
-@pytest.mark.parametrize("name", ["m.h5", "m.weights.h5", "m.safetensors", "m.keras", "m.weights.safetensors.bak"])
+@pytest.mark.parametrize("name", ["m.h5", "m.safetensors", "m.keras", "m.weights.safetensors.bak"])
 def test_wrong_suffix_is_refused(tmp_path, name):
     with pytest.raises(ValueError, match=r"\.weights\.safetensors"):
         mlp().save_weights(str(tmp_path / name))

@@ -31,6 +31,8 @@ from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
 from lamina.saving.weights import _state
 
 SUFFIX = ".lamina"
+KERAS_SUFFIX = ".keras"
+LEGACY_SUFFIXES = (".h5", ".hdf5")
 FORMAT = "lamina.model"
 FORMAT_VERSION = 1
 
@@ -39,15 +41,28 @@ FORMAT_VERSION = 1
 def save_model(model: Any, filepath: str, overwrite: bool = True, signing_key: Any = None,
                encryption_key: bytes | None = None, include_optimizer: bool = True) -> None:
     """Write ``model`` (architecture, weights, compile settings, optimizer state) to a ``.lamina`` file,
-    atomically: a crash leaves the previous file intact.
+    atomically: a crash leaves the previous file intact. A ``.keras`` path writes Keras 3's format instead
+    (``keras.saving.load_model`` reads it; no optimizer state, signing or encryption).
 
     ``signing_key`` (an Ed25519 private key) signs the file; ``encryption_key`` (32 bytes) encrypts its members
     with AES-256-GCM. Both need ``pip install 'lamina[crypto]'``.
     """
     filepath = os.fspath(filepath)
+    if filepath.endswith(KERAS_SUFFIX):
+        if signing_key is not None or encryption_key is not None:
+            raise ValueError("model.save: Keras '.keras' files cannot be signed or encrypted; save to a "
+                             f"'{SUFFIX}' file for signing_key/encryption_key.")
+        from lamina.saving.keras_export import save_keras_model
+
+        return save_keras_model(model, filepath, overwrite=overwrite)
+    if filepath.endswith(LEGACY_SUFFIXES):
+        raise ValueError(f"model.save: lamina does not write legacy HDF5 model files ({filepath!r}); Keras 3 "
+                         f"itself has deprecated them. Save to 'model{KERAS_SUFFIX}' (which Keras 3 loads) or "
+                         f"'model{SUFFIX}' (lamina's format, with signing and encryption).")
     if not filepath.endswith(SUFFIX):
-        raise ValueError(f"model.save: the filepath must end with '{SUFFIX}' (e.g. 'model{SUFFIX}'); received "
-                         f"{filepath!r}. For weights only, use save_weights('x.weights.safetensors').")
+        raise ValueError(f"model.save: the filepath must end with '{SUFFIX}' (lamina's format) or "
+                         f"'{KERAS_SUFFIX}' (Keras 3's); received {filepath!r}. For weights only, use "
+                         "save_weights('x.weights.safetensors') or save_weights('x.weights.h5').")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     if not getattr(model, "built", False):
@@ -95,12 +110,22 @@ def _lamina_version() -> str:
 def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                safe_mode: bool = True, trusted_keys: Iterable[Any] | None = None,
                encryption_key: bytes | None = None, limits: fmt.Limits = fmt.DEFAULT_LIMITS) -> Any:
-    """Read a model written by ``save_model``. Names in the file resolve only through lamina's registry,
-    ``register_serializable`` and ``custom_objects``; nothing from the file is imported or executed. A malformed
-    or hostile file raises ``FileFormatError`` or ``UnsafeFileError`` (both ``SavingError``), never a half-built
+    """Read a model written by ``save_model`` (a ``.lamina`` file), or a Keras file (``.keras``, or a legacy
+    ``.h5``) through the Keras importer, which runs no code from the file either. Names in the file resolve only
+    through lamina's registry, ``register_serializable`` and ``custom_objects``; nothing from the file is imported
+    or executed. A malformed or hostile file raises ``FileFormatError`` or ``UnsafeFileError`` (both
+    ``SavingError``), never a half-built
     model. ``trusted_keys`` requires a valid signature by one of them; ``encryption_key`` decrypts.
     ``safe_mode`` is accepted for Keras compatibility: code in a file is refused in either mode."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(KERAS_SUFFIX) or filepath.endswith(LEGACY_SUFFIXES):
+        if trusted_keys is not None or encryption_key is not None:
+            raise ValueError("load_model: Keras files are never signed or encrypted; trusted_keys and "
+                             f"encryption_key apply to '{SUFFIX}' files only.")
+        from lamina.saving.keras_import import load_keras_model
+
+        return load_keras_model(filepath, custom_objects=custom_objects, compile=compile,
+                                             limits=limits)
     with fmt.Archive(filepath, limits) as archive:
         members = _verified_members(archive, trusted_keys, encryption_key, limits)
     config = fmt.parse_json(members[fmt.CONFIG], "config.json", limits)

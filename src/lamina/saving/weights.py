@@ -22,6 +22,7 @@ from lamina.saving import format as fmt
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 
 SUFFIX = ".weights.safetensors"
+KERAS_SUFFIX = ".weights.h5"
 
 
 def _state(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -38,10 +39,16 @@ def _state(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
-    """Save ``model``'s weights to ``filepath`` (must end with ``.weights.safetensors``)."""
+    """Save ``model``'s weights to ``filepath``: ``.weights.safetensors`` (lamina's format) or ``.weights.h5``
+    (Keras 3's HDF5 layout, which Keras's ``load_weights`` reads)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith(KERAS_SUFFIX):
+        from lamina.saving.keras_export import save_keras_weights
+
+        return save_keras_weights(model, filepath, overwrite=overwrite)
     if not filepath.endswith(SUFFIX):
-        raise ValueError(f"save_weights: the filepath must end with '{SUFFIX}'; received {filepath!r}.")
+        raise ValueError(f"save_weights: the filepath must end with '{SUFFIX}' (lamina's format) or "
+                         f"'{KERAS_SUFFIX}' (Keras 3's); received {filepath!r}.")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")
     if not model.built or not list(model.state_dict()):
@@ -55,7 +62,7 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
     """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture); a Keras 3
     ``.weights.h5`` file goes through the Keras importer."""
     filepath = os.fspath(filepath)
-    if filepath.endswith(".weights.h5"):
+    if filepath.endswith(KERAS_SUFFIX):
         from lamina.saving.keras_import import load_keras_weights
 
         return load_keras_weights(model, filepath)

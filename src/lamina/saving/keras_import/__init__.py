@@ -13,15 +13,18 @@ against the built model. Any malformed file raises ``FileFormatError``.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 from lamina.models.model import Model
 from lamina.saving.errors import FileFormatError
 from lamina.saving.format import DEFAULT_LIMITS, Limits
+from lamina.saving.keras_export.layout import layout, overrides
+from lamina.saving.keras_import.archive import ASSETS as ASSETS_DIR
 from lamina.saving.keras_import.archive import CONFIG, METADATA, KerasArchive
 from lamina.saving.keras_import.compile import compile_from_keras
-from lamina.saving.keras_import.config import Builder
+from lamina.saving.keras_import.config import Builder, apply_build_config
 from lamina.saving.keras_import.h5 import load_h5
 
 __all__ = ["load_keras_model", "load_keras_weights"]
@@ -31,8 +34,13 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
                      compile: bool = False, limits: Limits = DEFAULT_LIMITS) -> Model:
     """A lamina model with the architecture and weights of the Keras 3 ``.keras`` file at ``filepath``.
 
+    As Keras does when loading, every layer's ``build_from_config`` (when its class overrides it, and for
+    subclassed models), ``load_own_variables`` and ``load_assets`` are called, and ``compile=True`` calls the
+    model's ``compile_from_config`` when its class overrides it (otherwise ``compile`` with lamina's own
+    optimizer, losses and metrics).
+
     Args:
-        filepath: a ``.keras`` file written by Keras 3's ``model.save``.
+        filepath: a ``.keras`` file written by Keras 3's ``model.save`` (or lamina's).
         custom_objects: ``{"ClassName": LaminaLayerClass}`` for your own layers (written for lamina), and
             ``{"fn_name": fn}`` for your own activations. Nothing else the file names is ever resolved.
         compile: also compile the model with the file's optimizer, loss and metrics (when lamina has them).
@@ -42,6 +50,10 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
     >>> model.predict(x)  # doctest: +SKIP
     """
     path = os.fspath(filepath)
+    if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
+        from lamina.saving.keras_import.legacy import load_legacy_h5
+
+        return load_legacy_h5(path, custom_objects=custom_objects, compile=compile)
     with KerasArchive(path, limits) as archive:
         config = archive.json(CONFIG)
         metadata = archive.json(METADATA)
@@ -54,11 +66,27 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         model = builder.layer(config, "the model")
         if not isinstance(model, Model):
             raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
+        apply_build_config(model, config.get("build_config"), "the model")
         with archive.weights_file() as weights:
-            load_h5(model, weights, builder.plans)
+            load_h5(model, weights, builder.names())
+        with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
+            archive.extract_assets(folder)
+            load_assets(model, folder)
     if compile and isinstance(config.get("compile_config"), Mapping) and config["compile_config"]:
-        compile_from_keras(model, config["compile_config"], builder)
+        if overrides(model, "compile_from_config", Model):
+            model.compile_from_config(dict(config["compile_config"]))
+        else:
+            compile_from_keras(model, config["compile_config"], builder)
     return model
+
+
+def load_assets(model: Model, folder: str) -> None:
+    """Call ``load_assets(dir)`` of every layer that overrides it, with its folder under ``assets/``."""
+    for group in layout(model, "load_assets"):
+        if group.hook:
+            target = os.path.join(folder, ASSETS_DIR, *[p for p in group.path.split("/") if p])
+            os.makedirs(target, exist_ok=True)
+            group.layer.load_assets(target)
 
 
 def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:

@@ -19,6 +19,17 @@ from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, parse_json
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 MEMBERS = (CONFIG, METADATA, WEIGHTS)
+ASSETS = "assets/"
+MAX_ASSETS = 10_000
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+@ ")
+
+
+def _is_asset(name: str) -> bool:
+    """A plain relative path under ``assets/``: no ``..``, no absolute or drive paths, no odd characters."""
+    if not name.startswith(ASSETS) or "\\" in name or len(name) > 1024:
+        return False
+    parts = name[len(ASSETS):].rstrip("/").split("/")
+    return all(p and p not in (".", "..") and set(p) <= _SAFE for p in parts) or name == ASSETS
 
 
 class KerasArchive:
@@ -41,12 +52,18 @@ class KerasArchive:
 
     def _check(self) -> dict[str, zipfile.ZipInfo]:
         out: dict[str, zipfile.ZipInfo] = {}
+        assets = 0
         for info in self.zip.infolist():
             name = info.filename
-            if name not in MEMBERS:
+            if name not in MEMBERS and not _is_asset(name):
                 raise UnsafeFileError(
                     f"{self.path} holds an unexpected member {name!r}; lamina reads .keras files holding only "
-                    f"{', '.join(MEMBERS)} (no assets, folders or paths).")
+                    f"{', '.join(MEMBERS)} and plain files under assets/ (no other folders, no '..' or absolute "
+                    "paths).")
+            if name in MEMBERS or not name.endswith("/"):
+                assets += name not in MEMBERS
+                if assets > MAX_ASSETS:
+                    raise UnsafeFileError(f"{self.path} holds more than {MAX_ASSETS} asset files.")
             if name in out:
                 raise UnsafeFileError(f"{self.path} holds the member {name!r} twice.")
             if info.flag_bits & 0x1:
@@ -54,7 +71,8 @@ class KerasArchive:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise UnsafeFileError(f"Member {name!r} uses zip compression method {info.compress_type}; only stored "
                                       "or deflated members are read.")
-            limit = self.limits.max_tensor_file_bytes if name == WEIGHTS else self.limits.max_json_bytes
+            limit = self.limits.max_tensor_file_bytes if name == WEIGHTS or _is_asset(name) else \
+                self.limits.max_json_bytes
             if info.file_size > limit:
                 raise UnsafeFileError(f"Member {name!r} declares {info.file_size} bytes, over the limit of {limit}.")
             if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > MiB and \
@@ -102,6 +120,16 @@ class KerasArchive:
             yield path
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def extract_assets(self, folder: str) -> None:
+        """Copy the ``assets/`` members (checked names and sizes) under ``folder`` (a private temporary one)."""
+        for name in self.infos:
+            if not _is_asset(name) or name.endswith("/"):
+                continue
+            target = os.path.join(folder, *name.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                self._copy(name, f.write)
 
     def close(self) -> None:
         self.zip.close()

@@ -19,6 +19,7 @@ from lamina.layers.layer import Layer
 from lamina.models.model import Model
 from lamina.models.sequential import Sequential
 from lamina.saving.errors import FileFormatError, UnsafeFileError
+from lamina.saving.keras_export.layout import overrides
 
 # Keras classes that carry code or Python objects: never rebuilt from a file, whatever the registry holds.
 REFUSED = {
@@ -132,10 +133,16 @@ class Builder:
         cls = self._layer_class(class_name, registered, where)
         kwargs = self._kwargs(cls, inner, f"{where} ({class_name})")
         try:
-            return cls.from_config(kwargs)
+            layer = cls.from_config(kwargs)
         except (TypeError, ValueError, KeyError) as error:
             raise FileFormatError(f"The Keras config of layer {inner.get('name')!r} ({class_name}) does not build "
                                   f"a lamina {cls.__name__}: {error}") from None
+        apply_build_config(layer, entry.get("build_config"), where)
+        return layer
+
+    def names(self) -> dict[int, str]:
+        """``id(layer)`` -> the class name the file gave it (what names its group in the weights file)."""
+        return {id(layer): class_name for plan in self.plans.values() for layer, class_name in plan}
 
     def _layer_class(self, class_name: str, registered: Any, where: str) -> type:
         candidates = [registered] if isinstance(registered, str) and registered != class_name else []
@@ -227,6 +234,32 @@ class Builder:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def apply_build_config(layer: Any, config: Any, where: str) -> None:
+    """Build ``layer`` from the file's ``build_config`` as Keras does on load: a class's own
+    ``build_from_config`` gets the config as saved; a subclassed model gets the saved input shapes. (Layers of
+    functional and Sequential models are built by being called, as in Keras.)"""
+    if not isinstance(config, Mapping) or not config or getattr(layer, "built", False):
+        return
+    if overrides(layer, "build_from_config"):
+        _safe_call(layer.build_from_config, dict(config), what=f"building layer {layer.name!r} ({where})")
+        return
+    if not isinstance(layer, Model) or isinstance(layer, Sequential) or layer._graph is not None:
+        return
+    shapes = config.get("shapes_dict", config)
+    if not isinstance(shapes, Mapping) or all(v is None for v in shapes.values()):
+        return
+    shapes = {str(k): _shapes(v, f"build_config of {where}") for k, v in shapes.items()}
+    _safe_call(layer.build_from_config, shapes, what=f"building model {layer.name!r} ({where})")
+
+
+def _shapes(value: Any, what: str) -> Any:
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return [_shape(v, what) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _shape(v, what) for k, v in value.items()}
+    return _shape(value, what)
+
+
 def _accepted(cls: type) -> set[str] | None:
     """Keyword names ``cls`` takes along its ``__init__`` chain (None: it takes anything)."""
     names: set[str] = set()

@@ -1,48 +1,26 @@
-"""Keras 3's ``model.weights.h5`` layout -> lamina layers' ``set_weights`` (which takes Keras's layout).
+"""Keras 3's ``model.weights.h5`` layout -> lamina layers, group by group (see ``keras_export.layout``).
 
-Keras names each layer's group by its class (snake case: ``conv2d``, ``conv2d_1``... in the order of the model's
-layers), stores the layer's own variables as ``vars/0``, ``vars/1``... and its sub-layers' under their attribute
-names (``cell``, ``forward_layer``, ``query_dense``...); a nested model keeps its layers under ``layers``.
+Keras stores a layer's own variables as ``<group>/vars/0``, ``vars/1``..., its sub-layers under their attribute
+names (``cell``, ``query_dense``...), and a functional or Sequential model's layers under ``layers/<class>``.
 Every group and dataset is checked (hard links only, no external or virtual storage, numeric dtypes, the shapes
-the lamina layer expects) before any value is read.
+the lamina layer expects) before any value is set; a layer that overrides ``load_own_variables`` reads its group
+through a ``H5ReadStore`` (checked datasets, NumPy arrays) after all other checks passed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import h5py
 import numpy as np
+import torch
 
-from lamina.core.naming import snake_case
-from lamina.layers.core import InputLayer
-from lamina.layers.layer import Layer
-from lamina.models.model import Model
-from lamina.models.sequential import Sequential
+from lamina.layers.weights import export
 from lamina.saving.errors import FileFormatError, UnsafeFileError
+from lamina.saving.keras_export.layout import Group, layout
 
-# Sub-layer groups in the order their weights follow the layer's own (Keras's attribute order)
-CHILD_ORDER = ("cell", "forward_layer", "backward_layer", "query_dense", "key_dense", "value_dense", "output_dense",
-               "layer", "layers")
 MAX_DEPTH = 64
-
-
-def group_names(class_names: list[str]) -> list[str]:
-    """Keras's group names for layers of these classes, in order: ``dense``, ``dense_1``, ``dense_2``..."""
-    used: dict[str, int] = {}
-    out = []
-    for class_name in class_names:
-        base = snake_case(class_name)
-        count = used.get(base, 0)
-        out.append(base if count == 0 else f"{base}_{count}")
-        used[base] = count + 1
-    return out
-
-
-def plan_of(model: Layer) -> list[tuple[Layer, str]]:
-    """(layer, class name) of a lamina model's layers in order (for weights-only files)."""
-    layers = model.layers if isinstance(model, Model) else []
-    return [(layer, type(layer).__name__) for layer in layers]
 
 
 def _child(group: Any, key: str, where: str) -> Any:
@@ -66,102 +44,114 @@ def _dataset(group: Any, key: str, where: str) -> h5py.Dataset:
     return ds
 
 
-def _sort_key(key: str) -> tuple:
-    if key in CHILD_ORDER:
-        return (0, CHILD_ORDER.index(key), "", 0)
-    base, _, suffix = key.rpartition("_")
-    if base and suffix.isdigit():
-        return (1, 0, base, int(suffix) + 1)
-    return (1, 0, key, 0)
+def _group_at(root: Any, path: str) -> Any:
+    """The group at ``path`` (``a/b/vars``), following hard links only; None when absent."""
+    node, where = root, ""
+    for key in path.split("/") if path else []:
+        if not isinstance(node, h5py.Group):
+            raise FileFormatError(f"{where or '/'} in the weights file must be a group.")
+        node = _child(node, key, where)
+        if node is None:
+            return None
+        where = f"{where}/{key}"
+    if not isinstance(node, h5py.Group):
+        raise FileFormatError(f"{path} in the weights file must be a group.")
+    return node
 
 
-def collect(group: Any, where: str, depth: int = 0) -> list[tuple[str, h5py.Dataset]]:
-    """Every dataset of a layer's group in Keras's weight order: own ``vars/0..n-1``, then sub-layers'."""
-    if depth > MAX_DEPTH:
-        raise UnsafeFileError(f"The weights file nests groups more than {MAX_DEPTH} deep at {where}.")
-    if not isinstance(group, h5py.Group):
-        raise FileFormatError(f"{where} in the weights file must be a group.")
-    out = []
-    own = _child(group, "vars", where)
-    if own is not None:
-        if not isinstance(own, h5py.Group):
-            raise FileFormatError(f"{where}/vars in the weights file must be a group.")
-        keys = list(own.keys())
-        if sorted(keys, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(keys))]:
-            raise FileFormatError(f"{where}/vars must hold datasets named 0..{len(keys) - 1}; holds {keys[:20]}.")
-        out += [(f"{where}/vars/{i}", _dataset(own, str(i), f"{where}/vars")) for i in range(len(keys))]
-    for key in sorted((k for k in group if k != "vars"), key=_sort_key):
-        out += collect(_child(group, key, where), f"{where}/{key}", depth + 1)
-    return out
+class H5ReadStore(Mapping):
+    """What ``load_own_variables(store)`` receives: ``store["0"]`` is a checked dataset read as a NumPy array."""
+
+    def __init__(self, group: Any, where: str):
+        self.group, self.where = group, where
+        self.names = [] if group is None else list(group.keys())
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if self.group is None or key not in self.names:
+            raise KeyError(f"{self.where} in the weights file has no {key!r} (it holds {self.names[:20]}).")
+        return np.asarray(_dataset(self.group, key, self.where)[()])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _vars(group: Any, where: str) -> list[str]:
+    keys = list(group.keys()) if group is not None else []
+    if sorted(keys, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(keys))]:
+        raise FileFormatError(f"{where} must hold datasets named 0..{len(keys) - 1}; holds {keys[:20]}.")
+    return keys
 
 
 class Loader:
-    """Matches the groups of an opened ``.weights.h5`` file to lamina layers and loads them."""
+    """Matches the groups of an opened weights file to the lamina model's layout and loads them."""
 
-    def __init__(self, plans: dict[int, list[tuple[Layer, str]]] | None = None):
-        self.plans = plans or {}
-        self.assignments: list[tuple[Layer, list[np.ndarray]]] = []
+    def __init__(self, names: Mapping[int, str] | None = None):
+        self.names = names or {}
+        self.assignments: list[tuple[Group, list]] = []
+        self.hooks: list[tuple[Group, H5ReadStore]] = []
         self.used = 0
 
-    def _plan(self, model: Layer) -> list[tuple[Layer, str]]:
-        return self.plans.get(id(model)) or plan_of(model)
-
-    def match(self, model: Layer, group: Any, where: str, depth: int = 0) -> None:
-        """Check every weight of ``model`` against ``group`` (a model's group) and queue its arrays."""
-        if depth > MAX_DEPTH:
-            raise UnsafeFileError(f"The weights file nests models more than {MAX_DEPTH} deep at {where}.")
-        plan = self._plan(model)
-        container = _child(group, "layers", where) if any(_has_weights(layer) for layer, _ in plan) else None
-        if container is None and any(_has_weights(layer) for layer, _ in plan):
-            raise FileFormatError(f"The weights file has no '{where}/layers' group for the model's layers.")
-        for (layer, class_name), key in zip(plan, group_names([c for _, c in plan]), strict=True):
-            if not _has_weights(layer):
+    def match(self, model: Any, root: Any) -> None:
+        """Check every weight of ``model`` against the file and queue its datasets (or its hook's store)."""
+        for group in layout(model, "load_own_variables", self.names):
+            where = group.vars_path
+            node = _group_at(root, where)
+            if group.hook:
+                store = H5ReadStore(node, where)
+                self.used += sum(1 for k in store.names if isinstance(node.get(k, getlink=True), h5py.HardLink)
+                                 and isinstance(node[k], h5py.Dataset))
+                self.hooks.append((group, store))
                 continue
-            sub = _child(container, key, f"{where}/layers")
-            if sub is None:
-                raise FileFormatError(f"The weights file has no group '{where}/layers/{key}' for layer {layer.name!r} "
-                                      f"({class_name}); it holds {sorted(container.keys())[:30]}.")
-            if isinstance(layer, Sequential) or (isinstance(layer, Model) and layer._graph is not None):
-                self.match(layer, sub, f"{where}/layers/{key}", depth + 1)
-            else:
-                self._match_layer(layer, sub, f"{where}/layers/{key}")
-
-    def _match_layer(self, layer: Layer, group: Any, where: str) -> None:
-        found = collect(group, where)
-        expected = layer.get_weights()
-        if len(found) != len(expected):
-            raise FileFormatError(
-                f"Layer {layer.name!r} ({type(layer).__name__}) has {len(expected)} weights "
-                f"{[tuple(w.shape) for w in expected]}, but the file's group {where} holds {len(found)} "
-                f"{[(p, ds.shape) for p, ds in found]}.")
-        arrays = []
-        for (path, ds), want in zip(found, expected, strict=True):
-            if tuple(ds.shape) != tuple(want.shape):
-                raise FileFormatError(f"{path} has shape {tuple(ds.shape)}, but layer {layer.name!r} "
-                                      f"({type(layer).__name__}) expects {tuple(want.shape)} there.")
-            if (ds.dtype.kind == "f") != (want.dtype.kind == "f"):
-                raise FileFormatError(f"{path} has dtype {ds.dtype}, but layer {layer.name!r} expects {want.dtype}.")
-            arrays.append(ds)
-        self.assignments.append((layer, arrays))
-        self.used += len(arrays)
+            if not group.entries:
+                continue
+            if node is None:
+                raise FileFormatError(
+                    f"The weights file has no group '{where}' for layer {group.layer.name!r} "
+                    f"({type(group.layer).__name__}); it holds {sorted(root.keys())[:30]} at its top.")
+            keys = _vars(node, where)
+            expected = [export(o, n, t) for o, n, t in group.entries]
+            if len(keys) != len(expected):
+                raise FileFormatError(
+                    f"Layer {group.layer.name!r} ({type(group.layer).__name__}) has {len(expected)} weights "
+                    f"{[tuple(w.shape) for w in expected]} at {where}, but the file holds {len(keys)} "
+                    f"{[tuple(node[k].shape) for k in keys]}.")
+            datasets = []
+            for i, want in enumerate(expected):
+                ds = _dataset(node, str(i), where)
+                if tuple(ds.shape) != tuple(want.shape):
+                    raise FileFormatError(f"{where}/{i} has shape {tuple(ds.shape)}, but layer {group.layer.name!r} "
+                                          f"({type(group.layer).__name__}) expects {tuple(want.shape)} there.")
+                if (ds.dtype.kind == "f") != (want.dtype.kind == "f"):
+                    raise FileFormatError(f"{where}/{i} has dtype {ds.dtype}, but layer {group.layer.name!r} "
+                                          f"expects {want.dtype}.")
+                datasets.append(ds)
+            self.assignments.append((group, datasets))
+            self.used += len(datasets)
 
     def load(self) -> None:
-        """Read the queued datasets (all checked) and set them; nothing is set unless everything matched."""
+        """Read the queued datasets (all checked) and set them; then run the layers' own loading hooks."""
         values = []
-        for layer, datasets in self.assignments:
+        for group, datasets in self.assignments:
             try:
-                values.append((layer, [np.asarray(ds[()]) for ds in datasets]))
+                values.append((group, [np.asarray(ds[()]) for ds in datasets]))
             except (OSError, ValueError, RuntimeError) as error:
-                raise FileFormatError(f"The weights of layer {layer.name!r} cannot be read: {error}.") from None
-        for layer, arrays in values:
+                raise FileFormatError(f"The weights of layer {group.layer.name!r} cannot be read: {error}.") from None
+        with torch.no_grad():
+            for group, arrays in values:
+                for (owner, name, t), arr in zip(group.entries, arrays, strict=True):
+                    value = torch.as_tensor(arr)
+                    if hasattr(owner, "weight_from_keras"):
+                        value = owner.weight_from_keras(name, value)
+                    t.copy_(value.to(device=t.device, dtype=t.dtype))
+        for group, store in self.hooks:
             try:
-                layer.set_weights(arrays)
-            except ValueError as error:
-                raise FileFormatError(f"Setting the weights of layer {layer.name!r} failed: {error}") from None
-
-
-def _has_weights(layer: Any) -> bool:
-    return not isinstance(layer, InputLayer) and bool(getattr(layer, "weights", []))
+                group.layer.load_own_variables(store)
+            except (KeyError, ValueError) as error:
+                raise FileFormatError(f"load_own_variables of layer {group.layer.name!r} failed on the file's "
+                                      f"{store.where}: {error}") from None
 
 
 def count_datasets(group: Any, where: str = "", depth: int = 0) -> int:
@@ -177,16 +167,17 @@ def count_datasets(group: Any, where: str = "", depth: int = 0) -> int:
     return total
 
 
-def load_h5(model: Layer, path: str, plans: dict | None = None) -> None:
-    """Load Keras 3 weights from the HDF5 file at ``path`` into ``model``, checking everything first."""
+def load_h5(model: Any, path: str, names: Mapping[int, str] | None = None) -> None:
+    """Load Keras 3 weights from the HDF5 file at ``path`` into ``model``, checking everything first.
+    ``names`` maps ``id(layer)`` to the class name the file's config gave it (it names the layer's group)."""
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as error:
         raise FileFormatError(f"The Keras weights are not a readable HDF5 file: {error}.") from None
     with f:
-        loader = Loader(plans)
+        loader = Loader(names)
         try:
-            loader.match(model, f, "")
+            loader.match(model, f)
             total = count_datasets(f)
         except (KeyError, OSError, RuntimeError, TypeError) as error:
             raise FileFormatError(f"The Keras weights file is malformed: {error}.") from None

@@ -1,0 +1,140 @@
+"""lamina configs -> Keras 3 configs: the same layer configs, with Keras's modules, registered names and
+build configs, so that ``keras.saving.load_model`` rebuilds the model with Keras's own classes.
+
+>>> import lamina
+>>> model = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(2)])
+>>> config = model_config(model)
+>>> config["module"], config["class_name"], config["config"]["layers"][1]["module"]
+('keras', 'Sequential', 'keras.layers')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lamina.core import serialization
+from lamina.layers.op_layer import OpLayer
+from lamina.models.model import Model
+from lamina.saving.errors import SavingError
+
+# lamina's registry kinds -> Keras's public modules
+MODULES = {
+    "lamina.layers": "keras.layers", "lamina.initializers": "keras.initializers",
+    "lamina.regularizers": "keras.regularizers", "lamina.constraints": "keras.constraints",
+    "lamina.losses": "keras.losses", "lamina.metrics": "keras.metrics", "lamina.optimizers": "keras.optimizers",
+    "lamina.schedules": "keras.optimizers.schedules", "lamina.activations": "keras.activations",
+}
+# nested objects lamina writes without a module: their kind follows from the config key
+KEY_SUFFIXES = (("_initializer", "keras.initializers"), ("_regularizer", "keras.regularizers"),
+                ("_constraint", "keras.constraints"), ("learning_rate", "keras.optimizers.schedules"))
+MODEL_MODULES = {"Functional": ("keras.src.models.functional", "Functional"), "Sequential": ("keras", None)}
+
+
+def _module_for_key(key: str | None) -> str | None:
+    for suffix, module in KEY_SUFFIXES:
+        if key is not None and key.endswith(suffix):
+            return module
+    return None
+
+
+def to_keras(value: Any, key: str | None = None) -> Any:
+    """``value`` (a lamina config, or part of one) with every object dict in Keras 3's form."""
+    if isinstance(value, list):
+        return [to_keras(v, key) for v in value]
+    if not isinstance(value, Mapping):
+        return value
+    if "class_name" not in value or not ("config" in value or "module" in value):
+        return {k: to_keras(v, k) for k, v in value.items()}
+    out = {k: to_keras(v, k) for k, v in value.items() if k != "config"}
+    inner = value.get("config")
+    module = value.get("module")
+    class_name = value["class_name"]
+    if class_name == "function":  # a function by registered name
+        out["module"] = MODULES.get(module, module) if module else "builtins"
+        out["config"] = inner
+        out["registered_name"] = value.get("registered_name") or inner
+        return out
+    out["config"] = to_keras(inner, None) if isinstance(inner, Mapping) else inner
+    if class_name in MODEL_MODULES and module == "lamina.layers":
+        out["module"], out["registered_name"] = MODEL_MODULES[class_name]
+    elif isinstance(module, str) and module in MODULES:
+        out["module"], out["registered_name"] = MODULES[module], None
+    elif module is None and value.get("registered_name") is None and _module_for_key(key):
+        out["module"], out["registered_name"] = _module_for_key(key), None
+    else:  # the user's own class: Keras finds it by its registered name
+        out["module"] = None
+        out["registered_name"] = value.get("registered_name") or class_name
+    return out
+
+
+def _layers_by_name(model: Any) -> dict[str, Any]:
+    layers = model.layers if isinstance(model, Model) else []
+    return {layer.name: layer for layer in layers}
+
+
+def _check_exportable(model: Any) -> None:
+    for module in model.modules():
+        if isinstance(module, OpLayer):
+            raise SavingError(
+                f"Layer {module.name!r} is a lamina op node (a lamina.ops call on symbolic tensors), which has no "
+                "Keras 3 config: wrap the op in a Layer subclass registered on both sides, or save to a '.lamina' "
+                "file instead.")
+
+
+def _add_build_configs(config: dict, model: Any) -> None:
+    """Give every layer entry of a functional/Sequential config its ``build_config``, as Keras writes them."""
+    inner = config.get("config")
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        return
+    layers = _layers_by_name(model)
+    for entry in inner["layers"]:
+        if not isinstance(entry, dict) or entry.get("class_name") == "InputLayer":
+            continue
+        layer = layers.get(entry.get("name") or (entry.get("config") or {}).get("name"))
+        if layer is None:
+            continue
+        if isinstance(layer, Model) and layer._graph is not None or type(layer).__name__ == "Sequential":
+            _add_build_configs(entry, layer)
+        build = build_config(layer)
+        if build:
+            entry["build_config"] = build
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
+
+
+def build_config(layer: Any) -> dict | None:
+    """``layer.get_build_config()`` in Keras's form: ``{"input_shape": ...}`` for one input, else
+    ``{"shapes_dict": {"query_shape": ..., ...}}`` (the shapes ``build`` takes, by argument name)."""
+    build = layer.get_build_config()
+    if not build:
+        return None
+    build = _lists(build)
+    if set(build) == {"input_shape"} or "shapes_dict" in build:
+        return build
+    return {"shapes_dict": {k: v for k, v in build.items() if v is not None}}
+
+
+def model_config(model: Any) -> dict:
+    """The Keras 3 ``config.json`` of ``model``: class, module, config, registered name, build and compile
+    configs (``{}`` / ``None`` when the model was never compiled or built, as Keras writes them)."""
+    _check_exportable(model)
+    config = to_keras(serialization.serialize_layer(model))
+    _add_build_configs(config, model)
+    config["build_config"] = build_config(model) or {"input_shape": None}
+    compile_config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    config["compile_config"] = compile_to_keras(compile_config) if compile_config else {}
+    return config
+
+
+def compile_to_keras(config: Mapping) -> dict:
+    """A lamina compile config in Keras's form (optimizer, losses and metrics with Keras's modules)."""
+    out = to_keras(dict(config))
+    out.setdefault("loss_weights", None)
+    return out
