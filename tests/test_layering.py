@@ -81,7 +81,7 @@ CORE_ONLY_THIRD_PARTY = {"numpy", "torch"}
 FORBIDDEN_THIRD_PARTY = {"keras", "tensorflow", "tf_keras", "jax", "flax"}
 
 MAX_MODULE_LINES = 600
-MAX_INIT_LINES = 60
+MAX_INIT_LINES = 80  # Keras's top level alone has 54 names (keras.version(), keras.Operation, ...); re-exports only
 
 
 @dataclass(frozen=True)

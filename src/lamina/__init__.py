@@ -29,18 +29,37 @@ from lamina import (
     utils,
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
-from lamina.core.device import get_device, set_device, set_flush_denormal
+from lamina.core.device import device, get_device, set_device, set_flush_denormal
+from lamina.core.dtype_policy import DTypePolicy
+from lamina.core.scopes import RematScope, StatelessScope, SymbolicScope, name_scope, remat
 from lamina.core.variable import Variable
+from lamina.initializers import Initializer
 from lamina.layers import Input, InputSpec, Layer
+from lamina.layers import Layer as Operation  # Keras's base of layers and ops; a lamina op on tensors is a Layer
+from lamina.layers.symbolic import SymbolicTensor as KerasTensor
+from lamina.losses import Loss
+from lamina.metrics import Metric
 from lamina.models import Model, Sequential
+from lamina.models.function import Function
+from lamina.optimizers import Optimizer
 from lamina.quantizers import Quantizer
+from lamina.regularizers import Regularizer
 
 __version__ = "0.1.0"
+FloatDTypePolicy = DTypePolicy  # Keras's name for a policy of floating dtypes
+
+
+def version() -> str:
+    """lamina's version (Keras's ``keras.version()`` gives Keras's)."""
+    return __version__
+
 
 __all__ = [
-    "Input", "InputSpec", "Layer", "Model", "Quantizer", "Sequential", "Variable", "activations", "backend",
-    "callbacks", "clear_session", "config", "constraints", "datasets", "distribution", "epsilon", "floatx",
-    "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers",
-    "quantizers", "random", "regularizers", "saving", "set_device", "set_epsilon", "set_flush_denormal",
-    "set_floatx", "tree", "utils",
+    "DTypePolicy", "FloatDTypePolicy", "Function", "Initializer", "Input", "InputSpec", "KerasTensor", "Layer",
+    "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer", "RematScope", "Sequential",
+    "StatelessScope", "SymbolicScope", "Variable", "activations", "backend", "callbacks", "clear_session", "config",
+    "constraints", "datasets", "device", "distribution", "epsilon", "floatx", "get_device", "initializers",
+    "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops", "optimizers", "quantizers",
+    "random", "regularizers", "remat", "saving", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx",
+    "tree", "utils", "version",
 ]

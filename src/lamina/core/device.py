@@ -41,6 +41,38 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def _torch_device_name(name: str | torch.device) -> torch.device:
+    """Keras's device names (``"cpu"``, ``"gpu:0"``, ``"cuda:1"``; any case) as a torch device."""
+    if isinstance(name, torch.device):
+        return name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"device() needs a device name such as 'cpu', 'gpu:0' or 'cuda:1'; received {name!r}.")
+    kind, _, index = name.lower().partition(":")
+    kind = "cuda" if kind == "gpu" else kind
+    return torch.device(f"{kind}:{index}" if index else kind)
+
+
+@contextlib.contextmanager
+def device(device_name: str | torch.device) -> Iterator[torch.device]:
+    """Inside, models run on ``device_name`` and tensors are created there (Keras's ``keras.device`` scope).
+
+    >>> import lamina
+    >>> with lamina.device("cpu"):
+    ...     lamina.ops.zeros((2,)).device.type
+    'cpu'
+    """
+    dev = _torch_device_name(device_name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device({device_name!r}): CUDA is not available on this machine; use 'cpu'.")
+    previous = config.DEVICE
+    config.DEVICE = dev
+    try:
+        with dev:
+            yield dev
+    finally:
+        config.DEVICE = previous
+
+
 # ------------------------------------------------------------------------------------------ denormal floats
 def set_flush_denormal(enabled: bool) -> None:
     """Whether ``fit``/``evaluate``/``predict`` on the CPU flush denormal floats to zero (default: True).
