@@ -1,0 +1,213 @@
+"""A model's layer graph as boxes and arrows, ready to draw: what ``plot_model`` and ``model_to_dot`` show.
+
+Reads the model through its public surface and the symbolic nodes of its layers (``_inbound_nodes``, each with
+``inputs``, ``flat_outputs`` and ``parents``), so it draws functional, ``Sequential`` and subclassed models
+without importing ``lamina.models``. ``to_dot`` writes the graph in Graphviz's DOT language.
+
+>>> import lamina as keras
+>>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
+>>> graph = describe_model(model, show_shapes=True, show_layer_names=True)
+>>> [box.lines for box in graph.boxes]
+[['input_layer (InputLayer)', 'Output shape: (None, 3)'],
+ ['out (Dense)', 'Input shape: (None, 3)', 'Output shape: (None, 2)']]
+>>> graph.edges
+[(0, 1)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lamina.core.serialization import layer_class_name
+
+
+@dataclass
+class Box:
+    """One layer: its text lines (the first is the title) and the nested model it is drawn inside, if any."""
+
+    lines: list[str]
+    cluster: int | None = None
+
+
+@dataclass
+class ModelGraph:
+    """Boxes, arrows ``(from_box, to_box)`` and clusters (the titles of expanded nested models)."""
+
+    name: str
+    boxes: list[Box] = field(default_factory=list)
+    edges: list[tuple[int, int]] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Options:
+    show_shapes: bool
+    show_dtype: bool
+    show_layer_names: bool
+    expand_nested: bool
+    show_layer_activations: bool
+    show_trainable: bool
+    show_params: bool
+
+
+def _own_nodes(model: Any) -> set[int]:
+    """Ids of the symbolic nodes of ``model``'s graph (from its inputs back from its outputs)."""
+    try:
+        inputs, outputs = list(model.inputs or []), list(model.outputs or [])
+    except (AttributeError, TypeError, ValueError):
+        return set()
+    found: set[int] = set()
+    stack = [t.node for t in inputs + outputs if getattr(t, "node", None) is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) not in found:
+            found.add(id(node))
+            stack.extend(node.parents)
+    return found
+
+
+def _layers(model: Any) -> list[Any]:
+    """The model's layers with its input layers first (``Sequential`` does not list its input layer)."""
+    layers = list(getattr(model, "layers", None) or [])
+    known = {id(layer) for layer in layers}
+    try:
+        inputs = list(model.inputs or [])
+    except (AttributeError, TypeError, ValueError):
+        inputs = []
+    extra = [t.node.layer for t in inputs if getattr(t, "node", None) is not None and id(t.node.layer) not in known]
+    return extra + layers
+
+
+def _format_shapes(tensors: list[Any]) -> str:
+    shapes = [str(tuple(t.shape)) for t in tensors]
+    return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+
+
+def _format_dtypes(tensors: list[Any]) -> str:
+    dtypes = [str(t.dtype).replace("torch.", "") for t in tensors]
+    return dtypes[0] if len(dtypes) == 1 else "[" + ", ".join(dtypes) + "]"
+
+
+def _lines(layer: Any, nodes: list[Any], options: _Options) -> list[str]:
+    class_name = layer_class_name(layer)
+    name = getattr(layer, "name", None) or class_name.lower()
+    lines = [f"{name} ({class_name})" if options.show_layer_names else class_name]
+    is_input = class_name == "InputLayer"
+    node = nodes[-1] if nodes else None
+    outputs = list(node.flat_outputs) if node is not None else []
+    inputs = [] if is_input or node is None else list(node.inputs)
+    if options.show_shapes:
+        if inputs:
+            lines.append(f"Input shape: {_format_shapes(inputs)}")
+        if outputs:
+            lines.append(f"Output shape: {_format_shapes(outputs)}")
+        elif getattr(layer, "recorded_output_shape", None) is not None:
+            lines.append(f"Output shape: {layer.recorded_output_shape}")
+        else:
+            lines.append("Output shape: ?")
+    if options.show_dtype:
+        if inputs:
+            lines.append(f"Input dtype: {_format_dtypes(inputs)}")
+        if outputs:
+            lines.append(f"Output dtype: {_format_dtypes(outputs)}")
+    activation = getattr(layer, "activation", None)
+    if options.show_layer_activations and activation is not None:
+        lines.append(f"Activation: {getattr(activation, '__name__', type(activation).__name__)}")
+    if options.show_trainable:
+        lines.append(f"Trainable: {bool(getattr(layer, 'trainable', True))}")
+    if options.show_params:
+        try:
+            lines.append(f"Params: {layer.count_params():,}")
+        except (ValueError, AttributeError):
+            lines.append("Params: 0 (unbuilt)")
+    return lines
+
+
+def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | None) -> tuple[dict, list[int]]:
+    """Add ``model``'s layers as boxes (nested models expanded when asked). Returns, per layer id, the boxes
+    that receive its inputs and the boxes that give its outputs; and the boxes of the model's input layers."""
+    own = _own_nodes(model)
+    ends: dict[int, tuple[list[int], list[int]]] = {}
+    inputs_of_model: list[int] = []
+    layers = _layers(model)
+    for layer in layers:
+        nodes = [n for n in getattr(layer, "_inbound_nodes", None) or [] if id(n) in own]
+        if options.expand_nested and getattr(layer, "layers", None) and _own_nodes(layer):
+            graph.clusters.append(_lines(layer, nodes, options)[0])
+            inner, inner_inputs = _add_model(graph, layer, options, len(graph.clusters) - 1)
+            outs = [b for t in (layer.outputs or []) for b in inner[id(t.node.layer)][1]]
+            ends[id(layer)] = (inner_inputs, outs)
+        else:
+            graph.boxes.append(Box(_lines(layer, nodes, options), cluster))
+            box = len(graph.boxes) - 1
+            ends[id(layer)] = ([box], [box])
+            if layer_class_name(layer) == "InputLayer":
+                inputs_of_model.append(box)
+    if own:
+        for layer in layers:
+            for node in getattr(layer, "_inbound_nodes", None) or []:
+                if id(node) not in own:
+                    continue
+                for t in node.inputs:
+                    producer = ends.get(id(t.node.layer))
+                    if producer is None:
+                        continue
+                    for a in producer[1]:
+                        for b in ends[id(layer)][0]:
+                            if (a, b) not in graph.edges:
+                                graph.edges.append((a, b))
+    elif len(layers) > 1 and layer_class_name(model) == "Sequential":  # not built yet: still a chain
+        for before, after in zip(layers, layers[1:], strict=False):
+            graph.edges.append((ends[id(before)][1][0], ends[id(after)][0][0]))
+    return ends, inputs_of_model
+
+
+def describe_model(model: Any, show_shapes: bool = False, show_dtype: bool = False, show_layer_names: bool = True,
+                   expand_nested: bool = False, show_layer_activations: bool = False, show_trainable: bool = False,
+                   show_params: bool = False) -> ModelGraph:
+    """The boxes and arrows of ``model``: one box per layer (a subclassed model, which has no graph, is one box
+    for the model itself), arrows from each layer to the layers its output feeds."""
+    options = _Options(show_shapes, show_dtype, show_layer_names, expand_nested, show_layer_activations,
+                       show_trainable, show_params)
+    graph = ModelGraph(str(getattr(model, "name", type(model).__name__)))
+    if not _layers(model) or (not _own_nodes(model) and layer_class_name(model) != "Sequential"):
+        graph.boxes.append(Box(_lines(model, [], options)))
+        return graph
+    _add_model(graph, model, options, None)
+    return graph
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _quote(text: str) -> str:
+    return f'"{_escape(text)}"'
+
+
+def _label(lines: list[str]) -> str:
+    """Lines as one quoted DOT label, DOT's ``\\n`` escape between them."""
+    return '"' + "\\n".join(_escape(line) for line in lines) + '"'
+
+
+def to_dot(graph: ModelGraph, rankdir: str = "TB", dpi: int = 200, splines: str = "ortho") -> str:
+    """The graph in Graphviz's DOT language: one ``box`` node per layer, clusters for expanded nested models."""
+    out = [f"digraph {_quote(graph.name)} {{",
+           f"  graph [rankdir={_quote(rankdir)}, dpi={int(dpi)}, splines={_quote(splines)}, concentrate=true];",
+           '  node [shape="box", fontname="Helvetica"];']
+
+    def node_line(i: int, box: Box) -> str:
+        return f"  {i} [label={_label(box.lines)}];"
+
+    for i, box in enumerate(graph.boxes):
+        if box.cluster is None:
+            out.append(node_line(i, box))
+    for c, title in enumerate(graph.clusters):
+        out.append(f"  subgraph cluster_{c} {{")
+        out.append(f'    label={_quote(title)}; style="dashed";')
+        out += ["  " + node_line(i, box) for i, box in enumerate(graph.boxes) if box.cluster == c]
+        out.append("  }")
+    out += [f"  {a} -> {b};" for a, b in graph.edges]
+    out.append("}")
+    return "\n".join(out) + "\n"

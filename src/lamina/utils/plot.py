@@ -1,0 +1,129 @@
+"""``plot_model`` and ``model_to_dot``: a picture of a model's layer graph, as ``keras.utils`` has them.
+
+``plot_model`` writes ``.svg`` itself (no Graphviz needed) and ``.dot``/``.gv`` as DOT text; other formats
+(``.png``, ``.pdf``, ...) are rendered by Graphviz's ``dot`` program when it is installed. ``model_to_dot``
+returns a ``pydot.Dot``, as in Keras, so it needs pydot.
+
+>>> import os, tempfile
+>>> import lamina as keras
+>>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
+>>> path = os.path.join(tempfile.mkdtemp(), "model.svg")
+>>> plot_model(model, to_file=path, show_shapes=True, show_layer_names=True)
+>>> "out (Dense)" in open(path).read()
+True
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from lamina.utils.model_graph import describe_model, to_dot
+from lamina.utils.svg_graph import render_svg
+
+RANKDIRS = ("TB", "LR", "BT", "RL")
+
+
+def _check(rankdir: str) -> str:
+    if not isinstance(rankdir, str) or rankdir.upper() not in RANKDIRS:
+        raise ValueError(f"rankdir must be 'TB' (top to bottom) or 'LR' (left to right); received {rankdir!r}.")
+    return rankdir.upper()
+
+
+def _check_built(model: Any) -> None:
+    if not getattr(model, "built", True) and not getattr(model, "layers", None):
+        raise ValueError("This model has not yet been built. Build the model first by calling `build()` or by "
+                         "calling the model on a batch of data.")
+
+
+def model_to_dot(model: Any, show_shapes: bool = False, show_dtype: bool = False, show_layer_names: bool = True,
+                 rankdir: str = "TB", expand_nested: bool = False, dpi: int = 200, subgraph: bool = False,
+                 show_layer_activations: bool = False, show_trainable: bool = False, splines: str = "ortho",
+                 **kwargs: Any) -> Any:
+    """The model's graph as a ``pydot.Dot``, as ``keras.utils.model_to_dot`` (needs ``pip install pydot``).
+
+    Arguments are ``plot_model``'s; ``subgraph`` is accepted for Keras compatibility (the whole graph is
+    returned). ``show_params=True`` (lamina) adds each layer's parameter count.
+
+    >>> dot = model_to_dot(model)  # needs pydot  # doctest: +SKIP
+    >>> dot.write_svg("model.svg")  # needs Graphviz  # doctest: +SKIP
+    """
+    try:
+        import pydot
+    except ImportError:
+        raise ImportError("You must install pydot (`pip install pydot`) for model_to_dot to work. (plot_model "
+                          "writes .svg files without it.)") from None
+    _check_built(model)
+    graph = describe_model(model, show_shapes=show_shapes, show_dtype=show_dtype,
+                           show_layer_names=show_layer_names, expand_nested=expand_nested,
+                           show_layer_activations=show_layer_activations, show_trainable=show_trainable,
+                           show_params=bool(kwargs.pop("show_params", False)))
+    _unexpected(kwargs)
+    return pydot.graph_from_dot_data(to_dot(graph, _check(rankdir), dpi, splines))[0]
+
+
+def _unexpected(kwargs: dict) -> None:
+    if kwargs:
+        raise TypeError(f"Unexpected keyword arguments: {sorted(kwargs)}. plot_model/model_to_dot take Keras's "
+                        "arguments and show_params.")
+
+
+def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False, show_dtype: bool = False,
+               show_layer_names: bool = False, rankdir: str = "TB", expand_nested: bool = False, dpi: int = 200,
+               show_layer_activations: bool = False, show_trainable: bool = False, splines: str = "ortho",
+               **kwargs: Any) -> None:
+    """Draw the model's layer graph into ``to_file``, as ``keras.utils.plot_model``.
+
+    Args:
+        model: a lamina model: functional and ``Sequential`` models draw their graph (arrows from each layer to
+            the layers it feeds); a subclassed model, which has no graph, is one box.
+        to_file: ``.svg`` is drawn by lamina itself; ``.dot``/``.gv`` get the DOT text; any other extension
+            (``.png``, ``.pdf``, ``.jpg``) needs Graphviz's ``dot`` program on the PATH.
+        show_shapes / show_dtype: add each layer's input and output shapes / dtypes.
+        show_layer_names: title each box ``name (Class)`` instead of ``Class`` (Keras 3.15's default is False).
+        rankdir: ``"TB"`` (top to bottom) or ``"LR"`` (left to right); ``"BT"``/``"RL"`` mirror them.
+        expand_nested: draw the layers of nested models inside a dashed frame.
+        dpi: resolution of Graphviz's raster output (an SVG has none).
+        show_layer_activations: add the activation of layers that have one.
+        show_trainable: add whether each layer is trainable.
+        splines: Graphviz's edge style (DOT and Graphviz output only; lamina's SVG draws straight arrows).
+        show_params (keyword, lamina): add each layer's parameter count.
+
+    Returns:
+        None (Keras returns an IPython image in notebooks).
+    """
+    show_params = bool(kwargs.pop("show_params", False))
+    _unexpected(kwargs)
+    rankdir = _check(rankdir)
+    _check_built(model)
+    graph = describe_model(model, show_shapes=show_shapes, show_dtype=show_dtype,
+                           show_layer_names=show_layer_names, expand_nested=expand_nested,
+                           show_layer_activations=show_layer_activations, show_trainable=show_trainable,
+                           show_params=show_params)
+    path = os.fspath(to_file)
+    extension = os.path.splitext(path)[1][1:].lower()
+    if extension == "svg":
+        text = render_svg(graph, rankdir)
+    elif extension in ("dot", "gv"):
+        text = to_dot(graph, rankdir, dpi, splines)
+    else:
+        _render_with_graphviz(to_dot(graph, rankdir, dpi, splines), path, extension or "png")
+        return None
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return None
+
+
+def _render_with_graphviz(dot_text: str, path: str, extension: str) -> None:
+    program = shutil.which("dot")
+    if program is None:
+        raise RuntimeError(f"Writing {os.path.basename(path)!r} needs Graphviz's `dot` program, which is not on the "
+                           f"PATH. Install Graphviz (e.g. `apt-get install graphviz`), or plot to an .svg file "
+                           f"instead (to_file={os.path.splitext(path)[0] + '.svg'!r}): lamina draws SVG itself.")
+    result = subprocess.run([program, f"-T{extension}", "-o", path], input=dot_text.encode("utf-8"),
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"Graphviz could not write {path!r} (format {extension!r}): "
+                           f"{result.stderr.decode(errors='replace').strip()}")
