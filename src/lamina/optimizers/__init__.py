@@ -16,12 +16,16 @@ from lamina.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from lamina.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from lamina.optimizers.base import OPTIMIZERS, Optimizer, deserialize, get, serialize
 from lamina.optimizers.foreach import ForeachOptimizer
+from lamina.optimizers.ftrl import Ftrl
+from lamina.optimizers.lamb import Lamb
 from lamina.optimizers.lion import Lion
 from lamina.optimizers.loss_scale import LossScaleOptimizer
+from lamina.optimizers.muon import Muon
+from lamina.optimizers.schedule_free import ScheduleFreeAdamW
 from lamina.optimizers.sgd import SGD
 
 __all__ = [
-    "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Lion",
-    "LossScaleOptimizer",
-    "Nadam", "Optimizer", "RMSprop", "deserialize", "get", "schedules", "serialize",
+    "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Ftrl",
+    "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "Optimizer", "RMSprop", "ScheduleFreeAdamW",
+    "deserialize", "get", "schedules", "serialize",
 ]

@@ -24,8 +24,10 @@ from typing import Any
 import torch
 
 from lamina.core.registry import Registry
+from lamina.core.variable import Variable
 from lamina.optimizers import schedules
 from lamina.optimizers.schedules import LearningRateSchedule
+from lamina.optimizers.state import OptimizerState
 
 OPTIMIZERS = Registry("optimizer")
 
@@ -41,7 +43,7 @@ def _number(value: Any, argument: str, owner: str, low: float = 0.0, allow_none:
     return value
 
 
-class Optimizer:
+class Optimizer(OptimizerState):
     """Base class of lamina's optimizers (Keras 3's ``keras.optimizers.Optimizer`` arguments and behaviour).
 
     Args:
@@ -94,7 +96,7 @@ class Optimizer:
                              f"{gradient_accumulation_steps!r}.")
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self.name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", owner).lower()
-        self._learning_rate: LearningRate = 0.0
+        self._learning_rate: Variable | LearningRateSchedule | Callable[..., float] | None = None
         self._lr_takes_step = False
         self._set_learning_rate(learning_rate)
         self._iterations = 0  # calls of step/apply; Keras's `_iterations` (not divided by the accumulation steps)
@@ -105,6 +107,7 @@ class Optimizer:
         self._accumulators: list[torch.Tensor] = []
         self._exclude_ids: set[int] = set()
         self._exclude_pattern: re.Pattern | None = None
+        self._own_variables: list[Variable] = []  # add_variable's (custom optimizers' slots)
 
     # -------------------------------------------------------------- what each optimizer maps to torch.optim
     def _torch_kwargs(self) -> dict:
@@ -127,26 +130,44 @@ class Optimizer:
                         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
             self._learning_rate, self._lr_takes_step = value, bool(required)
         else:
+            if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+                value = float(value)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(
                     f"{type(self).__name__}: `learning_rate` must be a float >= 0, a LearningRateSchedule or a "
                     f"callable; received learning_rate={value!r}.")
-            self._learning_rate, self._lr_takes_step = float(value), False
+            if isinstance(self._learning_rate, Variable):
+                with torch.no_grad():  # the same variable, as Keras's assignment keeps it (no float32 round trip)
+                    self._learning_rate.fill_(float(value))
+            else:
+                # float64 on the host: reading it needs no device sync and keeps the number as given.
+                self._learning_rate = Variable.wrap(torch.tensor(float(value), dtype=torch.float64),
+                                                    name="learning_rate", path=f"{self.name}/learning_rate")
+            self._lr_takes_step = False
 
     def _current_lr(self) -> float:
         lr = self._learning_rate
         if not callable(lr):
-            return lr
+            return float(lr)
         return float(lr(self._iterations) if self._lr_takes_step else lr())
 
     @property
-    def learning_rate(self) -> float:
-        """The learning rate of the next step (settable to a float or a schedule)."""
-        return self._current_lr()
+    def learning_rate(self) -> Variable | float:
+        """The learning rate: for a number, a 0-dim float64 ``Variable`` (``float()`` it, ``.assign()`` it, as
+        Keras's); with a schedule or a callable, the float it gives for the next step. Settable to a number
+        (assigned into the same variable) or a schedule.
+
+        >>> from lamina.optimizers import SGD
+        >>> opt = SGD(learning_rate=0.1); _ = opt.learning_rate.assign(0.5); float(opt.learning_rate)
+        0.5
+        """
+        lr = self._learning_rate
+        return lr if isinstance(lr, Variable) else self._current_lr()
 
     @learning_rate.setter
     def learning_rate(self, value: LearningRate) -> None:
         if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
+            # (Keras's rule: a schedule given at creation cannot become a number.)
             raise TypeError(
                 f"This optimizer was created with a LearningRateSchedule ({self._learning_rate!r}), so its learning "
                 "rate cannot be set to a number. Assign another schedule, or create the optimizer with a float "
@@ -217,14 +238,6 @@ class Optimizer:
             raise ValueError(f"The optimizer {self.name!r} is not built: call "
                              "`optimizer.build(model.trainable_weights)` first (or `apply(grads, variables)`).")
 
-    @property
-    def variables(self) -> list[torch.Tensor]:
-        """The optimizer's own state tensors (slots, EMA, gradient accumulators)."""
-        if self.torch_optimizer is None:
-            return []
-        slots = [t for p in self._params for t in self.torch_optimizer.state[p].values() if isinstance(t, torch.Tensor)]
-        return slots + self._ema + self._accumulators
-
     # -------------------------------------------------------------- the step
     def zero_grad(self) -> None:
         for p in self._params:
@@ -262,7 +275,8 @@ class Optimizer:
             if len(grads) != len(variables):
                 raise ValueError(f"Received {len(grads)} gradients and {len(variables)} variables; they pair one to "
                                  "one.")
-            self.build(variables)
+            if not self.built:
+                self.build(variables)
             unknown = [i for i, v in enumerate(variables) if id(v) not in self._index]
             if unknown:
                 raise ValueError(f"Variables at positions {unknown} were not in the list the optimizer was built "
@@ -323,10 +337,12 @@ class Optimizer:
     def _update(self, params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
         lr = self._current_lr()
         self._clip(grads)
-        if self.weight_decay:
-            decayed = [p for p in params if self._use_weight_decay(p)]
-            if decayed:
-                torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
+        self._apply_weight_decay(params, lr)
+        if self._custom_update_step():
+            rate = torch.tensor(lr, dtype=torch.float32)
+            for p, g in zip(params, grads, strict=True):
+                self.update_step(g, p, rate)
+            return
         optimizer = self.torch_optimizer
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -342,6 +358,13 @@ class Optimizer:
         finally:
             for p, g in zip(self._params, saved, strict=True):
                 p.grad = g
+
+    def _apply_weight_decay(self, params: list[torch.Tensor], lr: float) -> None:
+        """Keras's decoupled decay ``w *= 1 - weight_decay * lr`` on the weights not excluded from it."""
+        if self.weight_decay:
+            decayed = [p for p in params if self._use_weight_decay(p)]
+            if decayed:
+                torch._foreach_mul_(decayed, 1.0 - self.weight_decay * lr)
 
     def _clip(self, grads: list[torch.Tensor]) -> None:
         """Keras's clipping, on the device: ``g * c / max(||g||, c)`` per gradient (clipnorm) or with the norm of
@@ -389,7 +412,8 @@ class Optimizer:
         scaling, gradient accumulation, EMA, weight constraints), needs the eager step."""
         self._require_built()
         if (self.loss_scale_factor is not None or self.gradient_accumulation_steps or self.use_ema
-                or any(getattr(p, "constraint", None) is not None for p in self._params)):
+                or any(getattr(p, "constraint", None) is not None for p in self._params)
+                or self._custom_update_step()):
             return None
         rule = self._traceable_rule()
         if rule is None:
@@ -439,81 +463,12 @@ class Optimizer:
                 return False
         return True
 
-    # -------------------------------------------------------------- state for exact resume
-    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
-        """``(tensors, meta)``: the live state tensors by flat name, and a JSON-able description (iterations,
-        learning rate, shapes). Copy the tensors if training continues while you keep them."""
-        meta: dict[str, Any] = {"class_name": type(self).__name__, "iterations": self._iterations,
-                                "learning_rate": None if callable(self._learning_rate) else self._learning_rate,
-                                "built": self.built}
-        tensors: dict[str, torch.Tensor] = {}
-        if not self.built:
-            return tensors, meta
-        for i, p in enumerate(self._params):
-            for key, value in self.torch_optimizer.state[p].items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f"slots/{i}/{key}"] = value
-        for i, t in enumerate(self._ema):
-            tensors[f"ema/{i}"] = t
-        for i, t in enumerate(self._accumulators):
-            tensors[f"accumulators/{i}"] = t
-        meta["variables"] = [[list(p.shape), str(p.dtype).removeprefix("torch.")] for p in self._params]
-        meta["group_steps"] = [g.get("step") if isinstance(g.get("step"), int) else None
-                               for g in self.torch_optimizer.param_groups]
-        return tensors, meta
-
-    def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-        """Restore what ``state_dict`` returned (the optimizer must be built on the same weights). Checks the
-        optimizer class, the variables, and every tensor's name, shape and dtype before changing anything."""
-        if meta.get("class_name") != type(self).__name__:
-            raise ValueError(f"This state belongs to a {meta.get('class_name')!r} optimizer; it cannot be loaded "
-                             f"into {type(self).__name__}. Create the same optimizer class as the saved one.")
-        if not meta.get("built", True) or not self.built:
-            if not self.built and meta.get("built", True):
-                raise ValueError("Build the optimizer (optimizer.build(model.trainable_weights)) before loading a "
-                                 "saved state into it.")
-            self._iterations = int(meta["iterations"])
-            return
-        own_tensors, _ = self.state_dict()
-        problems = []
-        saved_vars = meta.get("variables", [])
-        if len(saved_vars) != len(self._params):
-            problems.append(f"the state is for {len(saved_vars)} variables, this optimizer has {len(self._params)}")
-        else:
-            for i, ((shape, dtype), p) in enumerate(zip(saved_vars, self._params, strict=True)):
-                if tuple(shape) != tuple(p.shape) or dtype != str(p.dtype).removeprefix("torch."):
-                    problems.append(f"variable {i}: saved {tuple(shape)} {dtype}, found {tuple(p.shape)} "
-                                    f"{str(p.dtype).removeprefix('torch.')}")
-        missing, unexpected = sorted(set(own_tensors) - set(tensors)), sorted(set(tensors) - set(own_tensors))
-        if missing:
-            problems.append(f"missing tensors {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            problems.append(f"unexpected tensors {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
-        for name in sorted(set(own_tensors) & set(tensors)):
-            mine, theirs = own_tensors[name], tensors[name]
-            if not isinstance(theirs, torch.Tensor) or theirs.shape != mine.shape or theirs.dtype != mine.dtype:
-                problems.append(f"{name}: saved {tuple(getattr(theirs, 'shape', ()))} "
-                                f"{getattr(theirs, 'dtype', type(theirs).__name__)}, expected {tuple(mine.shape)} "
-                                f"{mine.dtype}")
-        if problems:
-            raise ValueError(f"Cannot load this state into {type(self).__name__} {self.name!r}: "
-                             + "; ".join(problems[:8]) + ". It was saved for other weights or other optimizer "
-                             "settings (e.g. amsgrad, momentum, use_ema, gradient_accumulation_steps).")
-        with torch.no_grad():
-            for name, mine in own_tensors.items():
-                mine.copy_(tensors[name])
-        self._iterations = int(meta["iterations"])
-        for group, step in zip(self.torch_optimizer.param_groups, meta.get("group_steps", []), strict=False):
-            if step is not None:
-                group["step"] = int(step)
-        if meta.get("learning_rate") is not None and not callable(self._learning_rate):
-            self._learning_rate = float(meta["learning_rate"])
-        self._sync_lr()
-
     # -------------------------------------------------------------- config
     def get_config(self) -> dict:
         lr = self._learning_rate
-        if isinstance(lr, LearningRateSchedule):
+        if isinstance(lr, Variable):
+            lr = float(lr)
+        elif isinstance(lr, LearningRateSchedule):
             lr = schedules.serialize(lr)
         elif callable(lr):
             raise TypeError(f"The learning rate {lr!r} is a plain callable and cannot be saved: use a "
@@ -532,7 +487,7 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g} " \
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self._current_lr():g} " \
                f"iterations={self.iterations}>"
 
 
@@ -579,7 +534,7 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
     """An optimizer from ``serialize``'s output; classes are looked up in lamina's registry (then
     ``custom_objects``), never imported.
 
-    >>> deserialize({"class_name": "Adam", "config": {"learning_rate": 0.01}}).learning_rate
+    >>> float(deserialize({"class_name": "Adam", "config": {"learning_rate": 0.01}}).learning_rate)
     0.01
     """
     if not isinstance(config, dict) or "class_name" not in config:
