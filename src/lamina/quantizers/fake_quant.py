@@ -2,7 +2,8 @@
 
 The range ``[min, max]`` is first nudged so that 0.0 is exactly representable, the inputs are clipped to it,
 rounded to one of ``2**num_bits`` (or ``2**num_bits - 1`` with ``narrow_range``) levels and turned back into
-floats. The gradient passes to the inputs inside the nudged range; below it, it goes to ``min``, above it to ``max``.
+floats. The gradient passes to the inputs inside the nudged range (bounds included); at or below it, it also goes
+to ``min``, at or above it to ``max``.
 
 >>> import torch
 >>> fake_quant_with_min_max_vars(torch.tensor([0.3, 2.0]), 0.0, 1.0, num_bits=2).tolist()
@@ -19,29 +20,31 @@ from lamina.quantizers.functions import to_float_tensor
 
 
 def _nudged_range(low: torch.Tensor, high: torch.Tensor, qmin: float, qmax: float
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(nudged min, nudged max, scale, zero point): the range moved so that 0.0 falls on a level."""
     scale = (high - low) / (qmax - qmin)
     zero_point = torch.clamp(torch.round(qmin - low / scale), qmin, qmax)
-    return (qmin - zero_point) * scale, (qmax - zero_point) * scale, scale
+    return (qmin - zero_point) * scale, (qmax - zero_point) * scale, scale, zero_point
 
 
 class _FakeQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, low: torch.Tensor, high: torch.Tensor, qmin: float, qmax: float,
                 reduce_dims: tuple[int, ...]) -> torch.Tensor:
-        nudged_low, nudged_high, scale = _nudged_range(low, high, qmin, qmax)
+        nudged_low, nudged_high, scale, zero_point = _nudged_range(low, high, qmin, qmax)
         clipped = torch.minimum(torch.maximum(x, nudged_low), nudged_high)
         ctx.save_for_backward(x, nudged_low, nudged_high)
         ctx.shapes = (low.shape, high.shape)
         ctx.reduce_dims = reduce_dims
-        return torch.floor((clipped - nudged_low) / scale + 0.5) * scale + nudged_low
+        return (torch.floor(clipped / scale + zero_point + 0.5) - zero_point) * scale
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
         x, nudged_low, nudged_high = ctx.saved_tensors
-        below, above = x < nudged_low, x > nudged_high
         zero = torch.zeros_like(grad)
-        grad_x = torch.where(below | above, zero, grad)
+        # As Keras: a value exactly on a bound passes its gradient both to the input and to that bound.
+        grad_x = torch.where((x < nudged_low) | (x > nudged_high), zero, grad)
+        below, above = x <= nudged_low, x >= nudged_high
         low_shape, high_shape = ctx.shapes
         grad_low = torch.where(below, grad, zero).sum(dim=ctx.reduce_dims).reshape(low_shape)
         grad_high = torch.where(above, grad, zero).sum(dim=ctx.reduce_dims).reshape(high_shape)

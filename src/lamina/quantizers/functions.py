@@ -36,6 +36,14 @@ def to_float_tensor(x: Any) -> torch.Tensor:
     return t.to(config.standardize_dtype(None))
 
 
+def const(value: Any, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a 0-d tensor of ``like``'s dtype and device: arithmetic with it rounds as Keras's does (a
+    Python float would take part at double precision; in a float64 computation it is a float32 constant widened,
+    as Keras converts Python floats)."""
+    as_float32 = torch.as_tensor(value, dtype=torch.float32 if like.dtype == torch.float64 else like.dtype)
+    return as_float32.to(device=like.device, dtype=like.dtype)
+
+
 def _axes(axis: Any) -> tuple[int, ...]:
     return tuple(int(a) for a in axis) if isinstance(axis, (list, tuple)) else (int(axis),)
 
@@ -51,7 +59,8 @@ def abs_max_quantize(inputs: Any, axis: Any, value_range: tuple = (-127, 127), d
     [[4, -7]]
     """
     x = to_float_tensor(inputs)
-    scale = value_range[1] / (x.abs().amax(dim=_axes(axis), keepdim=True) + epsilon)
+    amax = x.abs().amax(dim=_axes(axis), keepdim=True)
+    scale = const(value_range[1], x) / (amax + const(epsilon, x))
     quantized = torch.clamp(torch.round(x * scale), value_range[0], value_range[1]).to(to_dtype(dtype))
     return quantized, scale
 
@@ -61,7 +70,8 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
                                              to_numpy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric quantization of a 2-D ``(input_dim, output_dim)`` tensor in groups of ``block_size`` rows: each
     group and column gets ``scale = (max - min) / (qmax - qmin)`` and an int8 zero point
-    ``clip(round(qmin - min / scale))``; a constant group is widened to ``[min - 1, max + 1]``. Returns
+    ``clip(round(qmin - min / scale))``; a constant group is widened to ``[min - 1, max + 1]``, and a short last
+    group is padded with rows of zeros. Returns
     ``(quantized, scale, zero_point)``, the last two of shape ``(ceil(input_dim / block_size), output_dim)``.
 
     >>> q, s, z = abs_max_quantize_grouped_with_zero_point(torch.arange(8.0).reshape(4, 2), block_size=2)
@@ -77,11 +87,9 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
     qmin, qmax = value_range
     rows, cols = x.shape
     groups = -(-rows // block_size)
-    padded = torch.nn.functional.pad(x, (0, 0, 0, groups * block_size - rows))
-    blocks = padded.reshape(groups, block_size, cols)
-    valid = (torch.arange(groups * block_size, device=x.device) < rows).reshape(groups, block_size, 1)
-    low = torch.where(valid, blocks, torch.inf).amin(dim=1)
-    high = torch.where(valid, blocks, -torch.inf).amax(dim=1)
+    # As Keras, a short last group is padded with zero rows, which take part in its min and max.
+    blocks = torch.nn.functional.pad(x, (0, 0, 0, groups * block_size - rows)).reshape(groups, block_size, cols)
+    low, high = blocks.amin(dim=1), blocks.amax(dim=1)
     flat = high - low <= 0
     low, high = torch.where(flat, low - 1, low), torch.where(flat, high + 1, high)
     scale = torch.clamp(high - low, min=epsilon) / (qmax - qmin)
