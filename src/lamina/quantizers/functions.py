@@ -71,7 +71,7 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
     """Asymmetric quantization of a 2-D ``(input_dim, output_dim)`` tensor in groups of ``block_size`` rows: each
     group and column gets ``scale = (max - min) / (qmax - qmin)`` and an int8 zero point
     ``clip(round(qmin - min / scale))``; a constant group is widened to ``[min - 1, max + 1]``, and a short last
-    group is padded with rows of zeros. Returns
+    group (after a full one) is padded with rows of zeros. Returns
     ``(quantized, scale, zero_point)``, the last two of shape ``(ceil(input_dim / block_size), output_dim)``.
 
     >>> q, s, z = abs_max_quantize_grouped_with_zero_point(torch.arange(8.0).reshape(4, 2), block_size=2)
@@ -87,6 +87,7 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
     qmin, qmax = value_range
     rows, cols = x.shape
     groups = -(-rows // block_size)
+    block_size = min(block_size, rows)  # a single group is the rows themselves
     # As Keras, a short last group is padded with zero rows, which take part in its min and max.
     blocks = torch.nn.functional.pad(x, (0, 0, 0, groups * block_size - rows)).reshape(groups, block_size, cols)
     low, high = blocks.amin(dim=1), blocks.amax(dim=1)
