@@ -181,6 +181,9 @@ class Model(KerasModelMembers, Layer):
     # ------------------------------------------------------------------ build and call
     def _build_from(self, args: tuple, kwargs: dict) -> None:
         self.built = True  # sub-layers build themselves on the first real call, on the data's device
+        if args and self._graph is None:  # what get_build_config reports, as Keras records it
+            self._build_shapes_dict = {"input_shape": tree.map_structure(
+                lambda t: tuple(t.shape) if hasattr(t, "shape") else None, args[0])}
 
     def build(self, input_shape: Any = None) -> None:
         """Build a subclassed model for ``input_shape`` without data (shapes only, on the meta device)."""
@@ -188,6 +191,7 @@ class Model(KerasModelMembers, Layer):
             self.built = True
             return
         self.built = True
+        self._build_shapes_dict = {"input_shape": input_shape}
         is_shape = isinstance(input_shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in input_shape)
         sym = SymbolicTensor(tuple(input_shape), self._dtype) if is_shape else tree.map_structure(
             lambda s: SymbolicTensor(tuple(s), self._dtype), input_shape)

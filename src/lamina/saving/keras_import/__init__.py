@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,7 +38,8 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
     As Keras does when loading, every layer's ``build_from_config`` (when its class overrides it, and for
     subclassed models), ``load_own_variables`` and ``load_assets`` are called, and ``compile=True`` calls the
     model's ``compile_from_config`` when its class overrides it (otherwise ``compile`` with lamina's own
-    optimizer, losses and metrics).
+    optimizer, losses and metrics; a class that overrides only ``compile`` is left uncompiled with a warning,
+    as Keras does).
 
     Args:
         filepath: a ``.keras`` file written by Keras 3's ``model.save`` (or lamina's).
@@ -75,6 +77,10 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
     if compile and isinstance(config.get("compile_config"), Mapping) and config["compile_config"]:
         if overrides(model, "compile_from_config", Model):
             model.compile_from_config(dict(config["compile_config"]))
+        elif overrides(model, "compile", Model):  # as Keras: a custom compile() is not guessed at
+            warnings.warn(f"compile() was not called while loading {path}: the class {type(model).__name__} "
+                          "overrides compile(). Override get_compile_config() and compile_from_config(config) too "
+                          "(as in Keras), or call compile() yourself after loading.", UserWarning, stacklevel=2)
         else:
             compile_from_keras(model, config["compile_config"], builder)
     return model

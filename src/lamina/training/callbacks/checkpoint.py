@@ -10,17 +10,22 @@ from lamina.training.callbacks.monitor import MonitorCallback
 
 WEIGHTS_SUFFIX = ".weights.safetensors"
 MODEL_SUFFIX = ".lamina"
+KERAS_WEIGHTS_SUFFIX, KERAS_MODEL_SUFFIX = ".weights.h5", ".keras"  # Keras 3's formats, which Keras reads back
+WEIGHTS_SUFFIXES = (WEIGHTS_SUFFIX, KERAS_WEIGHTS_SUFFIX)
+MODEL_SUFFIXES = (MODEL_SUFFIX, KERAS_MODEL_SUFFIX)
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Save the model (``model.save``, a ``.lamina`` file) or its weights (``model.save_weights``, a
-    ``.weights.safetensors`` file) at the end of every epoch, or every ``save_freq`` batches.
+    """Save the model (``model.save``: a ``.lamina`` file, or Keras 3's ``.keras``) or its weights
+    (``model.save_weights``: ``.weights.safetensors``, or Keras 3's ``.weights.h5``) at the end of every epoch, or
+    every ``save_freq`` batches.
 
     ``filepath`` is a Python format string filled with ``epoch`` (1-based), ``batch`` (1-based, batch-level saves
     only) and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.weights.safetensors"``.
 
     Args:
-        filepath: where to save; the suffix must match ``save_weights_only``.
+        filepath: where to save; the suffix must match ``save_weights_only`` (``"best.keras"``,
+            ``"ckpt-{epoch:02d}.weights.h5"``...).
         monitor: the logs key ``save_best_only`` compares.
         verbose: 1 prints a line per save decision.
         save_best_only: save only when ``monitor`` improved on the best value so far (with a fixed filepath
@@ -45,17 +50,19 @@ class ModelCheckpoint(MonitorCallback):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int (a number of batches); "
                              f"received {save_freq!r}.")
         self.filepath = os.fspath(filepath)
-        if save_weights_only and not self.filepath.endswith(WEIGHTS_SUFFIX):
+        if save_weights_only and not self.filepath.endswith(WEIGHTS_SUFFIXES):
             raise ValueError(
-                f"ModelCheckpoint(save_weights_only=True) writes lamina weights files, so the filepath must end in "
-                f"'{WEIGHTS_SUFFIX}'; received filepath={self.filepath!r}. For the whole model use "
-                f"save_weights_only=False and a '{MODEL_SUFFIX}' filepath."
+                f"ModelCheckpoint(save_weights_only=True) writes weights files, so the filepath must end in "
+                f"'{WEIGHTS_SUFFIX}' (lamina's format) or '{KERAS_WEIGHTS_SUFFIX}' (Keras 3's); received "
+                f"filepath={self.filepath!r}. For the whole model use save_weights_only=False and a "
+                f"'{MODEL_SUFFIX}' or '{KERAS_MODEL_SUFFIX}' filepath."
             )
-        if not save_weights_only and not self.filepath.endswith(MODEL_SUFFIX):
+        if not save_weights_only and not self.filepath.endswith(MODEL_SUFFIXES):
             raise ValueError(
                 f"ModelCheckpoint(save_weights_only=False) saves the whole model, so the filepath must end in "
-                f"'{MODEL_SUFFIX}' (lamina's model format); received filepath={self.filepath!r}. For weights only "
-                f"pass save_weights_only=True and a '{WEIGHTS_SUFFIX}' filepath."
+                f"'{MODEL_SUFFIX}' (lamina's format) or '{KERAS_MODEL_SUFFIX}' (Keras 3's); received "
+                f"filepath={self.filepath!r}. For weights only pass save_weights_only=True and a "
+                f"'{WEIGHTS_SUFFIX}' or '{KERAS_WEIGHTS_SUFFIX}' filepath."
             )
         self.verbose = verbose
         self.save_best_only = save_best_only
@@ -154,7 +161,10 @@ class ModelCheckpoint(MonitorCallback):
         if not self._should_save(epoch, logs, filepath):
             return
         if os.path.isdir(filepath):
-            example = os.path.join(filepath, "ckpt" + (WEIGHTS_SUFFIX if self.save_weights_only else MODEL_SUFFIX))
+            suffix = self.filepath.endswith(KERAS_WEIGHTS_SUFFIX) and KERAS_WEIGHTS_SUFFIX or \
+                self.filepath.endswith(KERAS_MODEL_SUFFIX) and KERAS_MODEL_SUFFIX or \
+                (WEIGHTS_SUFFIX if self.save_weights_only else MODEL_SUFFIX)
+            example = os.path.join(filepath, "ckpt" + suffix)
             raise IsADirectoryError(f"ModelCheckpoint: the filepath {filepath!r} is an existing directory; give a "
                                     f"file path (e.g. {example!r}).")
         folder = os.path.dirname(filepath)
