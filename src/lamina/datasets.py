@@ -1,7 +1,7 @@
-"""Keras-style access to lamina's datasets: ``from lamina.datasets import mnist``.
+"""Keras-style access to lamina's datasets: ``from lamina.datasets import mnist, cifar10, imdb``.
 
 The modules live in :mod:`lamina.data.datasets`; this shim re-exports them and also registers them as
-``lamina.datasets.mnist`` / ``lamina.datasets.fashion_mnist`` so ``import lamina.datasets.mnist`` works.
+``lamina.datasets.<name>`` so ``import lamina.datasets.cifar10`` works.
 
 >>> from lamina.datasets import fashion_mnist
 >>> (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # doctest: +SKIP
@@ -9,9 +9,32 @@ The modules live in :mod:`lamina.data.datasets`; this shim re-exports them and a
 
 import sys
 
-from lamina.data.datasets import DatasetIntegrityError, DatasetUnavailableError, fashion_mnist, mnist
+from lamina.data.datasets import (
+    DatasetIntegrityError,
+    DatasetUnavailableError,
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 
-for _module in (fashion_mnist, mnist):
+_MODULES = (boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters)
+for _module in _MODULES:
     sys.modules.setdefault(f"{__name__}.{_module.__name__.rsplit('.', 1)[-1]}", _module)
 
-__all__ = ["DatasetIntegrityError", "DatasetUnavailableError", "fashion_mnist", "mnist"]
+__all__ = [
+    "DatasetIntegrityError",
+    "DatasetUnavailableError",
+    "boston_housing",
+    "california_housing",
+    "cifar10",
+    "cifar100",
+    "fashion_mnist",
+    "imdb",
+    "mnist",
+    "reuters",
+]

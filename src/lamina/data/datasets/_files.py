@@ -14,6 +14,10 @@ A file passes its check when the SHA-256 of its ``.gz`` bytes is the upstream on
 decompressed content is the known one (repackagers recompress the files), and its IDX header and size
 match what the dataset should hold.
 
+The other datasets (CIFAR, IMDB, Reuters, housing) are single files that Keras publishes with a hash;
+:func:`dataset_file` fetches them with :func:`lamina.data.download.cached_file` (cache
+``$LAMINA_HOME/datasets/<fname>``, then the mirrors) and turns its errors into the two dataset errors.
+
 >>> from lamina.data.datasets import _files
 >>> _files.cache_dir("mnist.npz").name
 'mnist'
@@ -27,7 +31,6 @@ import hashlib
 import http.client
 import logging
 import os
-import urllib.request
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -37,23 +40,20 @@ from pathlib import Path
 import numpy as np
 
 from lamina.core.files import atomic_write_bytes
-
-DEFAULT_TIMEOUT = 30.0
-"""Seconds to wait on each download request."""
+from lamina.data.download import DownloadError, FileIntegrityError, cached_file, fetch, lamina_home
 
 DEBIAN_DATASETS_DIR = "/usr/share/datasets"
 """Where Debian's ``dataset-*`` packages put their files; ``LAMINA_DEBIAN_DATASETS`` overrides it."""
 
-_USER_AGENT = "lamina-datasets/0.1"
 _log = logging.getLogger(__name__)
 
 
-class DatasetUnavailableError(OSError):
+class DatasetUnavailableError(DownloadError):
     """No source could supply a dataset file; the message lists the sources tried and how to get it."""
 
 
-class DatasetIntegrityError(ValueError):
-    """A dataset file failed its check: wrong SHA-256, unreadable gzip stream, or bad IDX header/size."""
+class DatasetIntegrityError(FileIntegrityError):
+    """A dataset file failed its check: wrong hash, unreadable gzip stream, bad IDX header, bad content."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,6 @@ class DatasetSpec:
 
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def lamina_home() -> Path:
-    """The root of lamina's caches: ``$LAMINA_HOME``, else ``~/.lamina``."""
-    return Path(os.environ.get("LAMINA_HOME") or Path("~", ".lamina")).expanduser()
 
 
 def cache_dir(path: str | os.PathLike[str]) -> Path:
@@ -181,12 +176,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (``lamina.core.files``): the old file or the new one, never half."""
     atomic_write_bytes(str(path), data)
 
-def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-    """The body of ``url`` (any scheme urllib knows); raises OSError or HTTPException on failure."""
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.read()
-
 
 def _read_local(
     path: Path, tried: list[str], label: str, delete_bad: bool, spec: IdxFile
@@ -260,3 +249,25 @@ def load(dataset: DatasetSpec, path: str | os.PathLike[str], mirror: str | Seque
     mirrors = mirror_urls(dataset.mirrors, mirror)
     x_train, y_train, x_test, y_test = (load_file(dataset, f, folder, mirrors) for f in dataset.files)
     return (x_train, y_train), (x_test, y_test)
+
+
+def dataset_file(
+    title: str, fname: str, origin: str, file_hash: str, mirror: str | Sequence[str] | None, extract: bool = False
+) -> str:
+    """The cached path of a dataset file Keras publishes at ``origin``, downloading it if needed.
+
+    The file is looked up as ``$LAMINA_HOME/datasets/<fname>`` (Keras's layout under ``~/.keras``), else
+    downloaded from each base URL of ``mirror`` / ``$LAMINA_DATASETS_MIRROR`` / ``origin``'s folder in turn,
+    and checked against ``file_hash``.
+    """
+    folder, name = origin.rsplit("/", 1)
+    urls = [base.rstrip("/") + "/" + name for base in mirror_urls([folder + "/"], mirror)]
+    try:
+        return cached_file(fname, urls, file_hash=file_hash, extract=extract)
+    except FileIntegrityError as exc:
+        raise DatasetIntegrityError(f"{title}: {exc}") from exc
+    except DownloadError as exc:
+        raise DatasetUnavailableError(
+            f"{title}: {exc}\nOr set LAMINA_DATASETS_MIRROR to a base URL (or several, space-separated) "
+            f"serving {name}."
+        ) from exc
