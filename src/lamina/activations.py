@@ -444,3 +444,8 @@ def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | N
     if custom_objects and config in custom_objects:
         return custom_objects[config]
     return get(config)
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)

@@ -163,3 +163,8 @@ def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | N
     """A constraint from ``serialize``'s dict (extra keys such as Keras's ``module`` are ignored) or a name;
     classes are looked up in ``custom_objects`` first, then in lamina's registry."""
     return deserialize_object(config, custom_objects, get)
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)

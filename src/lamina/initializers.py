@@ -562,3 +562,8 @@ def deserialize(config: dict[str, Any] | str, custom_objects: dict[str, Any] | N
     Constant(value=2.0)
     """
     return deserialize_object(config, custom_objects, get)
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)

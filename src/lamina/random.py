@@ -295,3 +295,8 @@ def shuffle(x: Any, axis: int = 0, seed: Any = None) -> torch.Tensor:
     order = keys.argsort(dim=axis)
     index = order.reshape(order.shape + (1,) * (x.ndim - axis - 1)).expand(x.shape)
     return x.gather(axis, index)
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)

@@ -324,3 +324,19 @@ def test_errors_teach():
         Bidirectional(LSTM(3), merge_mode="max")
     with pytest.raises(ValueError, match="initial_state"):
         LSTM(3)(torch.zeros(2, 4, 3), initial_state=[torch.zeros(2, 3)])
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_use_cudnn_chooses_the_kernel_and_never_the_numbers(cls):
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 4)
+    layer = getattr(lamina.layers, cls)
+    auto, loop = layer(5, use_cudnn="auto"), layer(5, use_cudnn=False)
+    auto(x), loop(x)
+    loop.set_weights(auto.get_weights())
+    torch.testing.assert_close(loop(x), auto(x), atol=1e-5, rtol=1e-5)  # fused kernel vs Keras's step loop
+    strict = layer(5, use_cudnn=True, activation="relu")
+    with pytest.raises(ValueError, match="use_cudnn='auto'"):
+        strict(x)
+    with pytest.raises(ValueError, match="use_cudnn must be"):
+        layer(5, use_cudnn="yes")

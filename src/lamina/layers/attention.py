@@ -97,11 +97,11 @@ class MultiHeadAttention(Layer):
 
     def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None, dropout: float = 0.0,
                  use_bias: bool = True, output_shape: Any = None, attention_axes: Any = None,
+                 sliding_window: int | None = None, flash_attention: bool | None = None,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, use_gate: bool = False,
-                 sliding_window: int | None = None, flash_attention: bool | None = None, seed: int | None = None,
-                 **kwargs: Any):
+                 seed: int | None = None, **kwargs: Any):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.num_heads = _positive_int(num_heads, "num_heads")
         self.key_dim = _positive_int(key_dim, "key_dim")

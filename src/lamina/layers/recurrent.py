@@ -62,8 +62,14 @@ class _RNN(Layer):
                  recurrent_constraint: Any = None, bias_constraint: Any = None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 unroll: bool = False, zero_output_for_mask: bool = False, **kwargs: Any):
+                 unroll: bool = False, zero_output_for_mask: bool = False, use_cudnn: bool | str = "auto",
+                 **kwargs: Any):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"use_cudnn must be 'auto', True or False; received {use_cudnn!r}.")
+        # Keras's switch for the fused kernel: lamina's is PyTorch's (cuDNN on CUDA, its own on the CPU).
+        # "auto": fused whenever the configuration allows; False: always the step loop; True: fused or an error.
+        self.use_cudnn = use_cudnn
         name = type(self).__name__
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{name}: `units` must be a positive int; received {units!r}.")
@@ -147,7 +153,13 @@ class _RNN(Layer):
         x = sequences.flip(1) if self.go_backwards else sequences  # (batch, steps, in)
         m = None if mask is None else (mask.flip(1) if self.go_backwards else mask)
         dropping = bool(training) and (self.dropout > 0 or self.recurrent_dropout > 0)
-        if m is None and not dropping and not x.is_meta and self._can_fuse():
+        fusable = m is None and not dropping and self._can_fuse()
+        if self.use_cudnn is True and not fusable:
+            raise ValueError(
+                f"{type(self).__name__}(use_cudnn=True) needs the fused kernel, which this call cannot use: it needs "
+                "the default activations, no mask, and no dropout while training. Pass use_cudnn='auto' to fall "
+                "back to the step-by-step computation.")
+        if fusable and self.use_cudnn is not False and not x.is_meta:
             with _fused_context(x):
                 outputs, states = self._fused(x, states)
         else:
@@ -261,8 +273,22 @@ class LSTM(_RNN):
     _n_states = 2
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
-                 use_bias: bool = True, unit_forget_bias: bool = True, **kwargs: Any):
-        super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 unit_forget_bias: bool = True, kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 recurrent_constraint: Any = None, bias_constraint: Any = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 unroll: bool = False, use_cudnn: bool | str = "auto", **kwargs: Any):
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         seed=seed, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, use_cudnn=use_cudnn, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = unit_forget_bias
 
@@ -320,8 +346,22 @@ class GRU(_RNN):
     _gates = 3
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
-                 use_bias: bool = True, reset_after: bool = True, **kwargs: Any):
-        super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 recurrent_constraint: Any = None, bias_constraint: Any = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
+                 return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
+                 unroll: bool = False, reset_after: bool = True, use_cudnn: bool | str = "auto", **kwargs: Any):
+        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                         seed=seed, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, use_cudnn=use_cudnn, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = reset_after
 
