@@ -30,6 +30,7 @@ from lamina.core import config, serialization, tree
 from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
+from lamina.layers.quantizable import quantize_model
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
 from lamina.models.keras_members import KerasModelMembers
@@ -417,6 +418,14 @@ class Model(KerasModelMembers, Layer):
 
     def get_metrics_result(self) -> dict:
         return to_floats(step.MetricLogs(self.metrics))
+
+    def quantize(self, mode: str | None = None, config: Any = None, filters: Any = None, **kwargs: Any) -> None:
+        """Quantize the model's Dense and Embedding layers in place: ``"int8"`` or ``"float8"`` (Dense only),
+        as Keras 3; ``filters`` (a name regex, a list of them, or ``layer -> bool``) picks the layers.
+
+        >>> model.quantize("int8")  # doctest: +SKIP
+        """
+        quantize_model(self, mode, config, filters)
 
     # ------------------------------------------------------------------ summary and weights files
     def summary(self, line_length: int | None = None, positions: list | None = None, print_fn: Any = None,
