@@ -17,7 +17,9 @@ from torch import nn
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import config, serialization, tree
 from lamina.core.random import SeedGenerator
+from lamina.layers import float8, lora, quantization
 from lamina.layers.layer import InputSpec, Layer, format_shape
+from lamina.layers.quantizable import QuantizableLayer
 from lamina.layers.symbolic import Node, SymbolicTensor
 
 
@@ -64,26 +66,29 @@ def Input(shape: tuple | None = None, batch_size: int | None = None, dtype: Any 
     return layer.output_tensor
 
 
-class Dense(Layer):
+class Dense(QuantizableLayer, Layer):
     """A densely connected layer applied to the last axis: ``activation(inputs @ kernel + bias)``.
 
-    The kernel is kept in Keras's layout ``(input_dim, units)``.
+    The kernel is kept in Keras's layout ``(input_dim, units)``. ``quantize("int8" | "float8")`` and
+    ``enable_lora(rank)`` (or ``lora_rank=``) work as in Keras 3 (layers/quantizable.py).
 
     >>> layer = Dense(32, activation="relu")
     >>> layer(torch.ones(8, 16)).shape, tuple(layer.kernel.shape)
     (torch.Size([8, 32]), (16, 32))
     """
 
+    QUANTIZATION = ("kernel", 0, ("int8", "float8"))
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, lora_rank: int | None = None,
-                 **kwargs: Any):
+                 lora_alpha: float | None = None, quantization_config: Any = None, **kwargs: Any):
+        kwargs["dtype"] = quantization.policy_from(kwargs.get("dtype"))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense: `units` must be a positive int; received {units!r}.")
-        if lora_rank is not None:
-            raise ValueError("Dense: `lora_rank` (LoRA fine-tuning) is not supported by lamina; leave it as None.")
+        self._init_quantizable(lora_rank, lora_alpha, quantization_config)
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -113,13 +118,34 @@ class Dense(Layer):
                                         name="bias")
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.built = True
+        self._build_quantizable()
 
-    def call(self, inputs: torch.Tensor) -> torch.Tensor:
-        bias = self.bias
+    @property
+    def kernel(self) -> torch.Tensor:
+        """The kernel ``(input_dim, units)``, with the LoRA update merged in when LoRA is enabled (int8 once
+        quantized to int8)."""
+        return self._compute_weight()
+
+    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        if self.quantization_mode is not None:
+            return self.quantized_call(inputs, training=training)
+        bias, kernel = self.bias, self.kernel
         if inputs.ndim == 2 and bias is not None:
-            x = torch.addmm(bias, inputs, self.kernel)  # (batch, in) @ (in, units) + (units,)
+            x = torch.addmm(bias, inputs, kernel)  # (batch, in) @ (in, units) + (units,)
         else:
-            x = F.linear(inputs, self.kernel.T, bias)  # (..., in) @ (in, units) + (units,)
+            x = F.linear(inputs, kernel.T, bias)  # (..., in) @ (in, units) + (units,)
+        return activations.activate_fresh(self.activation, x)
+
+    def quantized_call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        """The int8 or float8 forward pass (layers/quantization.py, layers/float8.py)."""
+        if self.quantization_mode == "int8":
+            x = quantization.int8_dense_output(self, inputs)
+            if self.lora_enabled:
+                x = x + torch.matmul(inputs, lora.delta(self))
+        else:
+            x = float8.dense_output(self, inputs, self.kernel, training)
+        if self.bias is not None:
+            x = x + self.bias
         return activations.activate_fresh(self.activation, x)
 
     def get_config(self) -> dict:
@@ -130,7 +156,7 @@ class Dense(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                "bias_constraint": constraints.serialize(self.bias_constraint), **self._quantizable_config()}
 
 
 class Activation(Layer):

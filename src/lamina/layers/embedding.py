@@ -18,27 +18,32 @@ import torch
 import torch.nn.functional as F
 
 from lamina import initializers
+from lamina.layers import lora, quantization
 from lamina.layers.layer import Layer
+from lamina.layers.quantizable import QuantizableLayer
 
 
-class Embedding(Layer):
+class Embedding(QuantizableLayer, Layer):
     """Turns non-negative integer ids into dense vectors: row ``i`` of ``embeddings`` (``(input_dim, output_dim)``).
 
     With ``mask_zero=True``, id 0 is padding: the output carries the mask ``inputs != 0``, and ``input_dim``
-    should count the padding id (vocabulary size + 1).
+    should count the padding id (vocabulary size + 1). ``quantize("int8")`` and ``enable_lora(rank)`` (or
+    ``lora_rank=``) work as in Keras 3 (layers/quantizable.py).
     """
+
+    QUANTIZATION = ("embeddings", -1, ("int8",))
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  embeddings_regularizer: Any = None, embeddings_constraint: Any = None, mask_zero: bool = False,
-                 weights: Any = None, lora_rank: int | None = None, **kwargs: Any):
+                 weights: Any = None, lora_rank: int | None = None, lora_alpha: float | None = None,
+                 quantization_config: Any = None, **kwargs: Any):
         kwargs.pop("input_length", None)  # Keras 2 argument; the sequence length comes from the data
-        kwargs.pop("quantization_config", None)
+        kwargs["dtype"] = quantization.policy_from(kwargs.get("dtype"))
         super().__init__(**kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Embedding: `{arg}` must be a positive int; received {value!r}.")
-        if lora_rank is not None:
-            raise ValueError("Embedding: `lora_rank` (LoRA fine-tuning) is not supported by lamina; leave it None.")
+        self._init_quantizable(lora_rank, lora_alpha, quantization_config)
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -54,13 +59,29 @@ class Embedding(Layer):
                                           regularizer=self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint, name="embeddings")
         self.built = True
+        self._build_quantizable()
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
 
+    @property
+    def embeddings(self) -> torch.Tensor:
+        """The table ``(input_dim, output_dim)``, with the LoRA update merged in when LoRA is enabled (int8 once
+        quantized)."""
+        return self._compute_weight()
+
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         ids = inputs if inputs.dtype in (torch.int64, torch.int32) else inputs.long()
+        if self.quantization_mode is not None:
+            return self.quantized_call(ids)
         return F.embedding(ids, self.embeddings)  # (..., ) ids -> (..., output_dim)
+
+    def quantized_call(self, ids: torch.Tensor) -> torch.Tensor:
+        """Rows of the int8 table over their scales (plus LoRA's rows when enabled)."""
+        out = quantization.int8_embedding_output(self, ids)
+        if self.lora_enabled:
+            out = out + F.embedding(ids, lora.delta(self))
+        return out
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if not self.mask_zero:
@@ -71,7 +92,7 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
-                "mask_zero": self.mask_zero}
+                "mask_zero": self.mask_zero, **self._quantizable_config()}
 
 
 class Masking(Layer):
