@@ -1,5 +1,8 @@
 """Distributed training on ``torch.distributed``, from one line: an unchanged Keras-style script becomes data
-parallel (``DataParallel``, DDP) or fully sharded (``FullyShardedDataParallel``, FSDP2) when started by torchrun.
+parallel (``DataParallel``, DDP), fully sharded (``FullyShardedDataParallel``, FSDP2) or model parallel
+(``ModelParallel`` with a ``LayoutMap``, DTensor) when started by torchrun. Keras's names are here too:
+``list_devices``, ``get_device_count``, ``initialize``, ``DeviceMesh``, ``TensorLayout``, ``LayoutMap``,
+``distribute_tensor``.
 
 >>> import lamina
 >>> from lamina.distribution import DataParallel, set_distribution
@@ -15,8 +18,11 @@ progress and writes files (checkpoints, CSV, TensorBoard, backups).
 from __future__ import annotations
 
 from lamina.distribution.base import DataParallel, Distribution
+from lamina.distribution.devices import get_device_count, initialize, list_devices
 from lamina.distribution.fsdp import FullyShardedDataParallel
 from lamina.distribution.launch import DistributedError, LaunchError, shutdown
+from lamina.distribution.mesh import DeviceMesh, LayoutMap, TensorLayout, distribute_tensor
+from lamina.distribution.model_parallel import ModelParallel
 from lamina.training import strategy
 
 
@@ -27,7 +33,8 @@ def set_distribution(value: Distribution | None) -> None:
     to launch it.
     """
     if value is not None and not isinstance(value, Distribution):
-        raise TypeError(f"set_distribution expects DataParallel() or FullyShardedDataParallel() (or None); "
+        raise TypeError(f"set_distribution expects DataParallel(), FullyShardedDataParallel() or ModelParallel(...) "
+                        f"(or None); "
                         f"received {value!r}.")
     if value is not None:
         value.initialize()
@@ -58,5 +65,6 @@ def is_chief() -> bool:
     return rank() == 0
 
 
-__all__ = ["DataParallel", "DistributedError", "Distribution", "FullyShardedDataParallel", "LaunchError",
-           "distribution", "is_chief", "rank", "set_distribution", "shutdown", "world_size"]
+__all__ = ["DataParallel", "DeviceMesh", "DistributedError", "Distribution", "FullyShardedDataParallel", "LaunchError",
+           "LayoutMap", "ModelParallel", "TensorLayout", "distribute_tensor", "distribution", "get_device_count",
+           "initialize", "is_chief", "list_devices", "rank", "set_distribution", "shutdown", "world_size"]

@@ -21,6 +21,7 @@ import torch
 from lamina.core import tree
 from lamina.data.adapters import make_adapter
 from lamina.distribution import iterables, launch, reduce, sharding
+from lamina.distribution import mesh as mesh_module
 from lamina.training.callbacks import CSVLogger, TensorBoard
 from lamina.training.progress import to_floats
 from lamina.training.strategy import Strategy
@@ -62,6 +63,7 @@ class Distribution(Strategy):
         self.timeout = float(timeout)
         self.backend = backend
         self.uneven_batches = uneven_batches
+        self.auto_shard_dataset = True  # Keras's argument: False, each process's data is its share, not split
         self.info: launch.ProcessInfo | None = None
         # This process's gradient weight for the current training batch: set by the training data of the current
         # fit only (reset when a fit's data is prepared; evaluation data never touches it).
@@ -126,13 +128,16 @@ class Distribution(Strategy):
         trainer.device = self.device
         if training:
             self.grad_factor = 1.0  # nothing carries over from an earlier fit
-        on_batch = self._set_batch_share if training else _unweighted
+        on_batch = self._set_batch_share if training else _unweighted  # (arrays; iterables: _set_iterable_share)
         if isinstance(x, list) and x and all(isinstance(v, (int, float, list)) for v in x):
             x = torch.as_tensor(x)
+        if not self.auto_shard_dataset:
+            return self._own_data_adapter(trainer, x, y, sample_weight, batch_size, shuffle, class_weight, steps,
+                                          training, check_finite)
         if sharding.is_map_style(x):
             seed = reduce.broadcast_object(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-            loader = sharding.distributed_loader(x, batch_size, bool(shuffle), self.rank, self.world_size, seed,
-                                                 for_training=training or type(self).__name__ != "DataParallel")
+            loader = sharding.distributed_loader(x, batch_size, bool(shuffle), self.data_shard_id, self.data_shards,
+                                                 seed, for_training=training or type(self).__name__ != "DataParallel")
             return make_adapter(loader, y, sample_weight, device=self.device, steps_per_epoch=steps)
         adapter = make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
                                class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
@@ -140,13 +145,29 @@ class Distribution(Strategy):
             if not training:
                 return adapter  # evaluation: every batch of every process, states summed at the end
             return iterables.AgreedBatches(
-                adapter, rank=self.rank, device=self.device, uneven_batches=self.uneven_batches, on_batch=on_batch,
+                adapter, rank=self.rank, device=self.device, uneven_batches=self.uneven_batches,
+                on_batch=self._set_iterable_share if training else _unweighted,
                 filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
         state = reduce.broadcast_object(adapter._generator.get_state())
         return sharding.ShardedArrayAdapter(
             adapter.x, adapter.y, adapter.sample_weight, batch_size=adapter.batch_size, shuffle=shuffle,
-            device=self.device, steps_per_epoch=steps, check_finite=False, rank=self.rank,
-            world_size=self.world_size, generator_state=state, on_batch=on_batch,
+            device=self.device, steps_per_epoch=steps, check_finite=False, rank=self.data_shard_id,
+            world_size=self.data_shards, generator_state=state, on_batch=on_batch,
+            filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
+
+    def _own_data_adapter(self, trainer: Any, x: Any, y: Any, sample_weight: Any, batch_size: Any, shuffle: Any,
+                          class_weight: Any, steps: Any, training: bool, check_finite: bool) -> Any:
+        """``auto_shard_dataset=False``: whatever this process was given is its share (arrays and loaders too), with
+        ``batch_size`` rows per process and step; training steps are agreed on as for generators."""
+        adapter = make_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, device=self.device,
+                               class_weight=class_weight, steps_per_epoch=steps, check_finite=check_finite)
+        if not training:
+            return adapter
+        if not hasattr(adapter, "end_pass"):
+            adapter.end_pass = lambda: None  # an array's pass ends with its epoch
+        return iterables.AgreedBatches(
+            adapter, rank=self.rank, device=self.device, uneven_batches=self.uneven_batches,
+            on_batch=self._set_iterable_share,
             filler_guard=lambda: sharding.restored_metrics(lambda: trainer.model.metrics))
 
     def predict_adapter(self, trainer: Any, x: Any, batch_size: Any, steps: Any) -> Any:
@@ -155,6 +176,41 @@ class Distribution(Strategy):
 
     def _set_batch_share(self, local: int, total: int) -> None:
         self.grad_factor = 1.0 if local * self.world_size == total else local * self.world_size / total
+
+    def _set_iterable_share(self, local: int, total: int) -> None:
+        """A training step of the processes' own iterables: ``total`` rows over all processes."""
+        self._set_batch_share(local, total)
+
+    # ------------------------------------------------------------------ data shards
+    @property
+    def data_shards(self) -> int:
+        """How many parts each global batch is cut into (one per process here; fewer under ``ModelParallel``,
+        whose processes along the model axes share a part)."""
+        return self.world_size
+
+    @property
+    def data_shard_id(self) -> int:
+        """Which part of each global batch this process runs."""
+        return self.data_shard_of(self.rank)
+
+    def data_shard_of(self, rank: int) -> int:
+        """Which part of each global batch process ``rank`` runs."""
+        return rank
+
+    @property
+    def num_processes(self) -> int:
+        """The number of processes of the job (Keras's attribute)."""
+        return self.world_size
+
+    @property
+    def num_model_replicas(self) -> int:
+        """How many parts each global batch is split into (Keras's attribute; ``data_shards``)."""
+        return self.data_shards
+
+    @property
+    def metric_group(self) -> Any:
+        """The processes whose metric states are summed into the global ones (None: all of them)."""
+        return None
 
     # ------------------------------------------------------------------ the model
     def prepare_model(self, trainer: Any) -> None:
@@ -215,7 +271,7 @@ class Distribution(Strategy):
 
     def reduce_logs(self, model: Any, logs: Any) -> dict[str, float]:
         """The loop's final logs with metrics summed over all processes (the same values on every rank)."""
-        return reduce.global_logs(model, logs, self.device, to_floats)
+        return reduce.global_logs(model, logs, self.device, to_floats, group=self.metric_group)
 
     def barrier(self) -> None:
         reduce.barrier()
@@ -224,15 +280,17 @@ class Distribution(Strategy):
     def gather_predictions(self, adapter: Any, outputs: Any) -> Any:
         """Each process predicted its share; the outputs are gathered back into input order on every process."""
         if isinstance(adapter, sharding.ShardedArrayAdapter):
-            positions = [adapter.positions(r) for r in range(self.world_size)]
+            positions = [adapter.positions(self.data_shard_of(r)) for r in range(self.world_size)]
             total = adapter.num_samples
         elif isinstance(getattr(adapter, "data", None), torch.utils.data.DataLoader) and isinstance(
                 adapter.data.sampler, (sharding.ExactShardSampler, torch.utils.data.DistributedSampler)):
-            total, world = len(adapter.data.dataset), self.world_size
+            total, world = len(adapter.data.dataset), self.data_shards
             exact = isinstance(adapter.data.sampler, sharding.ExactShardSampler)
-            # process r predicted inputs r, r + world, ...; a padded sampler repeats the first inputs: dropped
-            lengths = [len(range(r, total, world)) if exact else len(adapter.data.sampler) for r in range(world)]
-            positions = [np.where(k < total, k, -1) for k in (r + world * np.arange(n) for r, n in enumerate(lengths))]
+            # shard d predicted inputs d, d + world, ...; a padded sampler repeats the first inputs: dropped
+            shards = [self.data_shard_of(r) for r in range(self.world_size)]
+            lengths = [len(range(d, total, world)) if exact else len(adapter.data.sampler) for d in shards]
+            positions = [np.where(k < total, k, -1) for k in (d + world * np.arange(n) for d, n in zip(
+                shards, lengths, strict=True))]
         else:
             return outputs  # a generator: this process's own predictions
         flat = tree.flatten(outputs)
@@ -282,7 +340,7 @@ class Distribution(Strategy):
         if saved is None:
             return None
         tensors, meta = saved
-        if not self.is_chief:
+        if self.data_shard_id != 0:  # one process per data shard holds the (summed) states: rank 0's group
             tensors = {k: torch.zeros_like(v) if k.startswith("metric/") else v for k, v in tensors.items()}
             for entry in meta.get("metrics", []):
                 entry["numbers"] = {k: 0 for k in entry.get("numbers", {})}
@@ -302,7 +360,8 @@ class Distribution(Strategy):
 
         def save(trainer_: Any, adapter: Any, callbacks: list, epoch: int, epoch_steps: int) -> None:
             model = trainer_.model
-            with reduce.global_metric_states(model.metrics, self.device), self._full_views(trainer_), \
+            with reduce.global_metric_states(model.metrics, self.device, self.metric_group), \
+                    self._full_views(trainer_), \
                     self._chief_writes("BackupAndRestore") as chief:
                 if chief:
                     local_save(trainer_, adapter, callbacks, epoch, epoch_steps)
@@ -356,8 +415,17 @@ class DataParallel(Distribution):
     >>> from lamina.distribution import DataParallel, set_distribution
     >>> set_distribution(DataParallel())  # under torchrun  # doctest: +SKIP
     >>> model.fit(x, y, batch_size=256, epochs=5)  # 128 samples per process with 2 processes  # doctest: +SKIP
+    >>> DataParallel(devices=["cpu:0", "cpu:1"]).device_mesh  # Keras's arguments
+    <DeviceMesh shape=(2,), axis_names=['batch']>
 
     Args:
+        device_mesh: Keras's argument: a one-axis ``DeviceMesh`` of all the job's devices (its axis name is
+            ``batch_dim_name``). lamina runs one process per device, so the mesh must hold every process's device.
+        devices: Keras's argument: the devices (``list_devices()``), every process's; the mesh is
+            ``DeviceMesh((len(devices),), ["batch"], devices)``. Default: all of them.
+        auto_shard_dataset: Keras's argument. True: arrays and map-style datasets are split across processes.
+            False: each process's data is already its own share (arrays and loaders are not split, ``batch_size``
+            rows per process and step), as for generators.
         timeout: seconds a collective waits for the other processes before the job fails.
         backend: ``"nccl"`` or ``"gloo"`` (default: NCCL with CUDA, else gloo).
         find_unused_parameters: for models whose forward skips some weights (DDP's option).
@@ -367,11 +435,33 @@ class DataParallel(Distribution):
             different numbers of batches (see ``Distribution``).
     """
 
-    def __init__(self, timeout: float = launch.DEFAULT_TIMEOUT, backend: str | None = None,
-                 find_unused_parameters: bool = False, broadcast_buffers: bool = True, uneven_batches: str = "pad"):
+    def __init__(self, device_mesh: mesh_module.DeviceMesh | None = None, devices: list | None = None,
+                 auto_shard_dataset: bool = True, *, timeout: float = launch.DEFAULT_TIMEOUT,
+                 backend: str | None = None, find_unused_parameters: bool = False, broadcast_buffers: bool = True,
+                 uneven_batches: str = "pad"):
         super().__init__(timeout, backend, uneven_batches)
+        self._device_mesh = mesh_module.data_parallel_mesh(device_mesh, devices)
+        self.auto_shard_dataset = bool(auto_shard_dataset)
         self.find_unused_parameters = find_unused_parameters
         self.broadcast_buffers = broadcast_buffers
+
+    @property
+    def device_mesh(self) -> mesh_module.DeviceMesh:
+        """The one-axis mesh of the job's devices (Keras's attribute; all of ``list_devices()`` by default)."""
+        if self._device_mesh is None:
+            return mesh_module.DeviceMesh((len(mesh_module.list_devices()),), ["batch"])
+        return self._device_mesh
+
+    @property
+    def batch_dim_name(self) -> str:
+        """The mesh axis the batch is split along (Keras's attribute)."""
+        return str(self.device_mesh.axis_names[0])
+
+    def initialize(self) -> None:
+        """Join torchrun's process group; a mesh given to the constructor must hold every process's device."""
+        super().initialize()
+        if self._device_mesh is not None:
+            mesh_module.check_covers_job(self._device_mesh, self.world_size)
 
     def _wrap(self, model: Any) -> Any:
         from torch.nn.parallel import DistributedDataParallel

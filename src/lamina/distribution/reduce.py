@@ -61,8 +61,9 @@ def _comm_device(device: torch.device) -> torch.device:
     return device if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 
 
-def sum_tensors_(tensors: list[torch.Tensor], device: torch.device) -> None:
-    """Replace each tensor by its sum over all processes, in place; one all_reduce per dtype."""
+def sum_tensors_(tensors: list[torch.Tensor], device: torch.device, processes: Any = None) -> None:
+    """Replace each tensor by its sum over all processes (or the group ``processes``), in place; one all_reduce per
+    dtype."""
     comm = _comm_device(device)
     by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
     for t in tensors:
@@ -71,7 +72,7 @@ def sum_tensors_(tensors: list[torch.Tensor], device: torch.device) -> None:
         for dtype in sorted(by_dtype, key=str):
             group = by_dtype[dtype]
             flat = torch.cat([t.detach().reshape(-1).to(comm) for t in group])
-            torch_dist.all_reduce(flat, op=torch_dist.ReduceOp.SUM)
+            torch_dist.all_reduce(flat, op=torch_dist.ReduceOp.SUM, group=processes)
             offset = 0
             for t in group:
                 n = t.numel()
@@ -85,17 +86,17 @@ def metric_states(metrics: list) -> list[torch.Tensor]:
     return [v for m in metrics for v in m.variables]
 
 
-def sum_metric_states_(metrics: list, device: torch.device) -> None:
-    """Make every metric's state the sum of its states over all processes (in place)."""
-    sum_tensors_(metric_states(metrics), device)
+def sum_metric_states_(metrics: list, device: torch.device, group: Any = None) -> None:
+    """Make every metric's state the sum of its states over all processes (or ``group``'s), in place."""
+    sum_tensors_(metric_states(metrics), device, group)
 
 
 @contextlib.contextmanager
-def global_metric_states(metrics: list, device: torch.device) -> Iterator[None]:
+def global_metric_states(metrics: list, device: torch.device, group: Any = None) -> Iterator[None]:
     """Inside: every metric holds the global (summed) state; afterwards each process gets its own back."""
     states = metric_states(metrics)
     saved = [t.clone() for t in states]
-    sum_tensors_(states, device)
+    sum_tensors_(states, device, group)
     try:
         yield
     finally:
@@ -113,11 +114,13 @@ def mean_values(values: dict[str, float], device: torch.device) -> dict[str, flo
     return dict(zip(values, (t / torch_dist.get_world_size()).tolist(), strict=True))
 
 
-def global_logs(model: Any, logs: Any, device: torch.device, to_floats: Callable[[Any], dict]) -> dict[str, float]:
-    """The logs of a finished loop with every value global: metrics from their summed states, anything else a
-    custom step returned averaged over the processes. The metrics keep the global state."""
+def global_logs(model: Any, logs: Any, device: torch.device, to_floats: Callable[[Any], dict],
+                group: Any = None) -> dict[str, float]:
+    """The logs of a finished loop with every value global: metrics from their summed states (over ``group``: the
+    processes that ran different data), anything else a custom step returned averaged over the processes. The
+    metrics keep the global state."""
     metrics = model.metrics
-    sum_metric_states_(metrics, device)
+    sum_metric_states_(metrics, device, group)
     fresh = to_floats(MetricLogs(metrics)) if metrics else {}
     local = to_floats(logs)
     others = mean_values({k: v for k, v in local.items() if k not in fresh}, device)
