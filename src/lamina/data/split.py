@@ -119,7 +119,8 @@ def split_dataset(dataset: Any, left_size: int | float | None = None, right_size
         left_size, right_size: an int is a number of samples, a float in ``(0, 1)`` a fraction of them; give one
             (the other side gets the rest) or both adding up to the length.
         shuffle, seed: shuffle the samples first, with ``torch.randperm`` seeded by ``seed`` (so a seed picks the
-            same samples as Keras's torch backend).
+            same samples as Keras's torch backend). ``shuffle=False`` keeps the order (Keras 3.15's torch backend
+            shuffles anyway).
         preferred_backend: accepted for Keras compatibility.
 
     Returns:

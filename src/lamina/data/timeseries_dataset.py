@@ -55,6 +55,7 @@ def timeseries_dataset_from_array(
     Args:
         data: array-like, time steps along axis 0.
         targets: the target of each time step (the window starting at step ``i`` gets ``targets[i]``), or None.
+            Targets shorter than ``data`` leave out the windows whose start has no target.
         sequence_length: time steps per window.
         sequence_stride: steps between the starts of consecutive windows.
         sampling_rate: take every ``sampling_rate``-th step inside a window.
@@ -73,15 +74,14 @@ def timeseries_dataset_from_array(
     ([0, 1, 2, 3, 4], 5)
     """
     data = np.asarray(data)
-    if targets is not None:
-        targets = np.asarray(targets)
-        if len(targets) != len(data):
-            raise ValueError(f"Expected data and targets to have the same number of time steps (axis 0) but "
-                             f"got data.shape={data.shape} and targets.shape={targets.shape}.")
+    targets = None if targets is None else np.asarray(targets)
     for name, value in (("sequence_length", sequence_length), ("sequence_stride", sequence_stride),
                         ("sampling_rate", sampling_rate)):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+        if name != "sequence_length" and value >= len(data):
+            raise ValueError(f"`{name}` must be lower than the length of the data. Received: {name}={value}, for "
+                             f"data of length {len(data)}")
     if start_index is not None and (start_index < 0 or start_index >= len(data)):
         raise ValueError(f"`start_index` must be 0 or greater and strictly lower than the number of samples "
                          f"(len(data)={len(data)}); received start_index={start_index}.")
@@ -91,8 +91,8 @@ def timeseries_dataset_from_array(
                          f"samples (len(data)={len(data)}); received end_index={end_index}.")
     end = len(data) if end_index is None else int(end_index)
     num_windows = end - start - (sequence_length - 1) * sampling_rate
-    if targets is not None:
-        num_windows = min(num_windows, len(targets))
+    if targets is not None:  # shorter targets: only the windows that have one
+        num_windows = min(num_windows, len(targets) - start)
     positions = np.arange(0, max(num_windows, 0), sequence_stride)
     if shuffle:
         if seed is None:
