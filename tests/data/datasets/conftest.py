@@ -226,3 +226,51 @@ def json_bytes(value: Any) -> bytes:
 
 def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
+
+
+@pytest.fixture
+def fx():
+    """This module: the fixture-file writers above (test modules cannot import a conftest directly)."""
+    import sys
+
+    return sys.modules[__name__]
+
+
+def hostile_pickle(marker: os.PathLike[str]) -> bytes:
+    """A protocol 2 pickle that would run ``os.system("touch <marker>")`` if unpickled with :mod:`pickle`."""
+    command = f"touch {marker}".encode()
+    return b"\x80\x02cos\nsystem\n" + _py2_bytes(command) + b"\x85R."
+
+
+def closed_url() -> str:
+    """A base URL on a port nobody listens on: what being offline looks like to urllib."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def listing(folder: os.PathLike[str]) -> list[str]:
+    from pathlib import Path
+
+    root = Path(folder)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def assert_same_arrays(expected: Any, got: Any) -> None:
+    """Nested tuples of arrays equal in shape, dtype and values; object arrays compared as lists."""
+    if isinstance(expected, tuple):
+        assert isinstance(got, tuple) and len(got) == len(expected)
+        for e, g in zip(expected, got, strict=True):
+            assert_same_arrays(e, g)
+        return
+    assert isinstance(got, np.ndarray), type(got)
+    assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
+    if expected.dtype == object:
+        assert [list(s) for s in got] == [list(s) for s in expected]
+        assert got.shape == expected.shape
+    else:
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
