@@ -106,15 +106,12 @@ def _lines(layer: Any, nodes: list[Any], options: _Options) -> list[str]:
             lines.append(f"Output shape: {layer.recorded_output_shape}")
         else:
             lines.append("Output shape: ?")
-    if options.show_dtype:
-        if inputs:
-            lines.append(f"Input dtype: {_format_dtypes(inputs)}")
-        if outputs:
-            lines.append(f"Output dtype: {_format_dtypes(outputs)}")
+    if options.show_dtype and outputs:
+        lines.append(f"Output dtype: {_format_dtypes(outputs)}")
     activation = getattr(layer, "activation", None)
     if options.show_layer_activations and activation is not None:
         lines.append(f"Activation: {getattr(activation, '__name__', type(activation).__name__)}")
-    if options.show_trainable:
+    if options.show_trainable and list(getattr(layer, "weights", None) or []):  # as Keras: layers with weights
         lines.append(f"Trainable: {bool(getattr(layer, 'trainable', True))}")
     if options.show_params:
         try:

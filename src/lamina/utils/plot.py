@@ -1,8 +1,8 @@
 """``plot_model`` and ``model_to_dot``: a picture of a model's layer graph, as ``keras.utils`` has them.
 
 ``plot_model`` writes ``.svg`` itself (no Graphviz needed) and ``.dot``/``.gv`` as DOT text; other formats
-(``.png``, ``.pdf``, ...) are rendered by Graphviz's ``dot`` program when it is installed. ``model_to_dot``
-returns a ``pydot.Dot``, as in Keras, so it needs pydot.
+(``.png``, ``.jpg``, ``.pdf``, ...) are rendered by Graphviz's ``dot`` program when it is installed (as in
+Keras), else drawn with Pillow. ``model_to_dot`` returns a ``pydot.Dot``, as in Keras, so it needs pydot.
 
 >>> import os, tempfile
 >>> import lamina as keras
@@ -20,7 +20,8 @@ import shutil
 import subprocess
 from typing import Any
 
-from lamina.utils.model_graph import describe_model, to_dot
+from lamina.utils.model_graph import ModelGraph, describe_model, to_dot
+from lamina.utils.raster_graph import render_image
 from lamina.utils.svg_graph import render_svg
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
@@ -79,13 +80,14 @@ def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False
     Args:
         model: a lamina model: functional and ``Sequential`` models draw their graph (arrows from each layer to
             the layers it feeds); a subclassed model, which has no graph, is one box.
-        to_file: ``.svg`` is drawn by lamina itself; ``.dot``/``.gv`` get the DOT text; any other extension
-            (``.png``, ``.pdf``, ``.jpg``) needs Graphviz's ``dot`` program on the PATH.
+        to_file: ``.svg`` is drawn by lamina itself; ``.dot``/``.gv`` get the DOT text; other extensions
+            (``.png``, ``.jpg``, ``.pdf``, ...) are rendered by Graphviz's ``dot`` program when it is on the PATH,
+            else drawn by lamina with Pillow (same layout as the SVG).
         show_shapes / show_dtype: add each layer's input and output shapes / dtypes.
         show_layer_names: title each box ``name (Class)`` instead of ``Class`` (Keras 3.15's default is False).
         rankdir: ``"TB"`` (top to bottom) or ``"LR"`` (left to right); ``"BT"``/``"RL"`` mirror them.
         expand_nested: draw the layers of nested models inside a dashed frame.
-        dpi: resolution of Graphviz's raster output (an SVG has none).
+        dpi: resolution of raster output (an SVG has none).
         show_layer_activations: add the activation of layers that have one.
         show_trainable: add whether each layer is trainable.
         splines: Graphviz's edge style (DOT and Graphviz output only; lamina's SVG draws straight arrows).
@@ -109,21 +111,32 @@ def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False
     elif extension in ("dot", "gv"):
         text = to_dot(graph, rankdir, dpi, splines)
     else:
-        _render_with_graphviz(to_dot(graph, rankdir, dpi, splines), path, extension or "png")
+        _render_raster(graph, path, extension or "png", rankdir, dpi, splines)
         return None
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return None
 
 
-def _render_with_graphviz(dot_text: str, path: str, extension: str) -> None:
+def _render_raster(graph: ModelGraph, path: str, extension: str, rankdir: str, dpi: int, splines: str) -> None:
+    """Graphviz's ``dot`` when installed (Keras's renderer), else Pillow, else an error suggesting .svg."""
     program = shutil.which("dot")
-    if program is None:
-        raise RuntimeError(f"Writing {os.path.basename(path)!r} needs Graphviz's `dot` program, which is not on the "
-                           f"PATH. Install Graphviz (e.g. `apt-get install graphviz`), or plot to an .svg file "
-                           f"instead (to_file={os.path.splitext(path)[0] + '.svg'!r}): lamina draws SVG itself.")
-    result = subprocess.run([program, f"-T{extension}", "-o", path], input=dot_text.encode("utf-8"),
-                            capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"Graphviz could not write {path!r} (format {extension!r}): "
-                           f"{result.stderr.decode(errors='replace').strip()}")
+    if program is not None:
+        result = subprocess.run([program, f"-T{extension}", "-o", path],
+                                input=to_dot(graph, rankdir, dpi, splines).encode("utf-8"), capture_output=True,
+                                check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"Graphviz could not write {path!r} (format {extension!r}): "
+                               f"{result.stderr.decode(errors='replace').strip()}")
+        return
+    try:
+        image = render_image(graph, rankdir, dpi)
+    except ImportError:
+        raise ImportError(f"Writing {os.path.basename(path)!r} needs Pillow (`pip install pillow`) or Graphviz's "
+                          f"`dot` program, and neither is installed. Plot to an .svg file instead "
+                          f"(to_file={os.path.splitext(path)[0] + '.svg'!r}): lamina draws SVG itself.") from None
+    try:
+        image.save(path, dpi=(dpi, dpi))
+    except (KeyError, ValueError) as error:  # Pillow knows no such format
+        raise ValueError(f"Cannot write a model plot as {extension!r} ({error}): use .svg, .png, .jpg or .pdf "
+                         "(or install Graphviz for its formats).") from None
