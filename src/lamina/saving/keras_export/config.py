@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lamina.core import serialization
+from lamina.layers.layer import Layer
 from lamina.layers.op_layer import OpLayer
 from lamina.models.model import Model
 from lamina.saving.errors import SavingError
@@ -116,7 +117,8 @@ def build_config(layer: Any) -> dict | None:
     if not build:
         return None
     build = _lists(build)
-    if set(build) == {"input_shape"} or "shapes_dict" in build:
+    own = type(layer).get_build_config is not Layer.get_build_config  # the user's format, written as it is
+    if own or set(build) == {"input_shape"} or "shapes_dict" in build:
         return build
     return {"shapes_dict": {k: v for k, v in build.items() if v is not None}}
 
@@ -135,6 +137,4 @@ def model_config(model: Any) -> dict:
 
 def compile_to_keras(config: Mapping) -> dict:
     """A lamina compile config in Keras's form (optimizer, losses and metrics with Keras's modules)."""
-    out = to_keras(dict(config))
-    out.setdefault("loss_weights", None)
-    return out
+    return to_keras(dict(config))

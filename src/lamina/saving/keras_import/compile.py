@@ -37,7 +37,10 @@ def _resolve(value: Any, kind: str, builder: Builder, where: str) -> Any:
                      for k, v in inner.items()}
             value = {"class_name": value["class_name"], "config": inner}
     try:
-        return _KINDS[kind](value)
+        resolved = _KINDS[kind](value)
+        # a name stays a name (checked above), so that compile names its metric as Keras does ("mse", not
+        # "mean_squared_error")
+        return value if isinstance(value, str) else resolved
     except (ValueError, TypeError, KeyError) as error:
         raise UnsafeFileError(f"The compile config asks for the {kind} {str(value)[:120]} ({where}), which lamina "
                               f"does not have: {error}") from None

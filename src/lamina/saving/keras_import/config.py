@@ -124,13 +124,19 @@ class Builder:
         class_name, inner = entry.get("class_name"), entry.get("config")
         if not isinstance(class_name, str) or not isinstance(inner, Mapping):
             raise FileFormatError(f"A layer entry at {where} needs a string class_name and a dict config.")
-        if not _is_keras_module(entry.get("module")):
-            raise UnsafeFileError(f"The Keras file names the module {entry.get('module')!r} for the layer "
-                                  f"{class_name!r} ({where}): refused; lamina imports nothing a file names.")
         registered = entry.get("registered_name")
+        if not _is_keras_module(entry.get("module")) and not self._is_registered(registered):
+            raise UnsafeFileError(f"The Keras file names the module {entry.get('module')!r} for the layer "
+                                  f"{class_name!r} ({where}): refused; lamina imports nothing a file names (a class "
+                                  "registered in lamina under the file's registered_name is used instead).")
         if class_name in MODEL_CLASSES and "layers" in inner and registered in (None, class_name):
             return self.sequential(inner) if class_name == "Sequential" else self.functional(inner)
         cls = self._layer_class(class_name, registered, where)
+        if issubclass(cls, Model) and not issubclass(cls, Sequential) and \
+                all(k in inner for k in ("layers", "input_layers", "output_layers")):
+            model = self.functional(inner, cls)  # a functional model of the user's registered subclass
+            apply_build_config(model, entry.get("build_config"), where)
+            return model
         kwargs = self._kwargs(cls, inner, f"{where} ({class_name})")
         try:
             layer = cls.from_config(kwargs)
@@ -143,6 +149,17 @@ class Builder:
     def names(self) -> dict[int, str]:
         """``id(layer)`` -> the class name the file gave it (what names its group in the weights file)."""
         return {id(layer): class_name for plan in self.plans.values() for layer, class_name in plan}
+
+    def _is_registered(self, registered: Any) -> bool:
+        """Whether ``registered`` ("package>Name") names a layer class the user registered in lamina (or passed
+        in custom_objects): the file's module is then only a label, and nothing is imported."""
+        if not isinstance(registered, str) or ">" not in registered:
+            return False
+        try:
+            cls = serialization.get_registered_object(registered, self.custom_objects, kind="layers")
+        except serialization.UnknownObjectError:
+            return False
+        return isinstance(cls, type) and issubclass(cls, Layer)
 
     def _layer_class(self, class_name: str, registered: Any, where: str) -> type:
         candidates = [registered] if isinstance(registered, str) and registered != class_name else []
@@ -188,7 +205,7 @@ class Builder:
         self.plans[id(model)] = plan
         return model
 
-    def functional(self, config: Mapping) -> Model:
+    def functional(self, config: Mapping, cls: type = Model) -> Model:
         entries = _list(config, "layers", "functional config")
         layers: dict[str, Any] = {}
         produced: dict[tuple[str, int], list] = {}
@@ -227,7 +244,7 @@ class Builder:
             pending = waiting
         inputs = _refs(config.get("input_layers"), produced, "input_layers")
         outputs = _refs(config.get("output_layers"), produced, "output_layers")
-        model = _safe_call(Model, inputs, outputs, name=config.get("name"), what="making the functional model",
+        model = _safe_call(cls, inputs, outputs, name=config.get("name"), what="making the functional model",
                            trainable=bool(config.get("trainable", True)))
         self.plans[id(model)] = plan
         return model
