@@ -16,8 +16,17 @@ import pytest
 import torch
 
 from lamina import distribution as dist
-from lamina.distribution import (DataParallel, DeviceMesh, LaunchError, LayoutMap, ModelParallel, TensorLayout,
-                                 distribute_tensor, get_device_count, list_devices)
+from lamina.distribution import (
+    DataParallel,
+    DeviceMesh,
+    LaunchError,
+    LayoutMap,
+    ModelParallel,
+    TensorLayout,
+    distribute_tensor,
+    get_device_count,
+    list_devices,
+)
 from lamina.distribution.mesh import check_covers_job
 
 WORKER = Path(__file__).with_name("model_parallel_worker.py")
