@@ -329,3 +329,31 @@ def test_hostile_zip_is_refused(server, tmp_path, members, symlink):
     with pytest.raises(UnsafeArchiveError):
         get_file("bad", server.url + "bad.zip", extract=True)
     assert listing(tmp_path / "home" / "datasets") == ["bad_archive"]
+
+
+def test_failed_extraction_keeps_the_previous_folder_and_leaves_no_staging(server, tmp_path):
+    server.routes["/arch.tar.gz"] = ARCHIVE
+    path = get_file("arch", server.url + "arch.tar.gz", extract=True)
+    server.routes["/arch.tar.gz"] = tar_bytes([("new.txt", b"n"), ("../evil.txt", b"x")])
+    with pytest.raises(UnsafeArchiveError):
+        get_file("arch", server.url + "arch.tar.gz", extract=True, force_download=True)
+    assert listing(path) == ["d", "d/e", "d/e/y.txt", "d/x.txt"]
+    assert sorted(p.name for p in (tmp_path / "home" / "datasets").iterdir()) == ["arch", "arch_archive"]
+
+
+def test_new_download_replaces_the_extracted_folder(server):
+    server.routes["/arch.tar.gz"] = ARCHIVE
+    path = get_file("arch", server.url + "arch.tar.gz", extract=True)
+    server.routes["/arch.tar.gz"] = tar_bytes([("new.txt", b"n")])
+    assert get_file("arch", server.url + "arch.tar.gz", extract=True, force_download=True) == path
+    assert listing(path) == ["new.txt"]
+
+
+def test_deleted_extraction_is_rebuilt_from_the_cached_archive_offline(server):
+    import shutil
+
+    server.routes["/arch.tar.gz"] = ARCHIVE
+    path = get_file("arch", server.url + "arch.tar.gz", extract=True)
+    shutil.rmtree(path)
+    assert get_file("arch", closed_url("arch.tar.gz"), extract=True) == path
+    assert (Path(path) / "d" / "x.txt").read_bytes() == b"abc"

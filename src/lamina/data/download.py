@@ -129,7 +129,7 @@ def _stream(url: str, out: BinaryIO, expected: str | None, algorithm: str, timeo
     digest = hashlib.new(algorithm)
     size = 0
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        declared = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+        declared = response.headers.get("Content-Length")
         while chunk := response.read(CHUNK_SIZE):
             out.write(chunk)
             digest.update(chunk)

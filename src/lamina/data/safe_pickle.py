@@ -29,6 +29,7 @@ pickle names os.system at byte 0; o
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any
 
@@ -121,7 +122,7 @@ def _make_array(pending: _Pending, state: object) -> np.ndarray:
         raise UnsafePickleError(f"array dtype should be a NumPy dtype, got {type(dtype).__name__}")
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise UnsafePickleError(f"array shape should be a tuple of non-negative ints, got {shape!r:.80}")
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     order = "F" if fortran else "C"
     if dtype.kind == "O":
         if not isinstance(raw, list) or len(raw) != size:
