@@ -126,9 +126,11 @@ class Dense(QuantizableLayer, Layer):
         quantized to int8)."""
         return self._compute_weight()
 
-    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+    def call(self, inputs: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        # (no `training` argument, so that a float layer keeps the fast path of calling.plain; a float8 layer
+        # asks for it: layers/float8.py)
         if self.quantization_mode is not None:
-            return self.quantized_call(inputs, training=training)
+            return self.quantized_call(inputs, **kwargs)
         bias, kernel = self.bias, self.kernel
         if inputs.ndim == 2 and bias is not None:
             x = torch.addmm(bias, inputs, kernel)  # (batch, in) @ (in, units) + (units,)
@@ -142,10 +144,10 @@ class Dense(QuantizableLayer, Layer):
             x = quantization.int8_dense_output(self, inputs)
             if self.lora_enabled:
                 x = x + torch.matmul(inputs, lora.delta(self))
+            if self.bias is not None:
+                x = x + self.bias
         else:
-            x = float8.dense_output(self, inputs, self.kernel, training)
-        if self.bias is not None:
-            x = x + self.bias
+            x = float8.dense_output(self, inputs, self.kernel, self.bias, training)
         return activations.activate_fresh(self.activation, x)
 
     def get_config(self) -> dict:

@@ -32,7 +32,8 @@ ROLES = ("inputs", "kernel", "outputs_grad")
 
 
 def add_state(layer: Any, history_length: int) -> None:
-    """Add the six scaling variables, in Keras's order."""
+    """Add the six scaling variables, in Keras's order; from now on the layer's calls receive ``training``."""
+    layer._call_has_training = True
     for role in ROLES:
         layer.add_weight(shape=(), initializer="ones", trainable=False, name=f"{role}_scale")
         layer.add_weight(shape=(history_length,), initializer="zeros", trainable=False,
@@ -78,9 +79,10 @@ class _GradRoundTrip(torch.autograd.Function):
         return rounded, None, None
 
 
-def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, training: bool | None) -> torch.Tensor:
-    """``inputs @ kernel`` through float8 (before bias and activation); a training call advances the scaling
-    state."""
+def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None,
+                 training: bool | None) -> torch.Tensor:
+    """``inputs @ kernel + bias`` through float8 (before the activation); a training call advances the scaling
+    state. As Keras does, the bias is added rounded to bfloat16."""
     x = _RoundTrip.apply(inputs, layer.inputs_scale.to(inputs.dtype))
     k = _RoundTrip.apply(kernel.to(inputs.dtype), layer.kernel_scale.to(inputs.dtype))
     update = bool(training) and torch.is_grad_enabled()
@@ -88,4 +90,6 @@ def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, trainin
     if update:
         _update(layer, "inputs", inputs, FORWARD)
         _update(layer, "kernel", kernel, FORWARD)
-    return _GradRoundTrip.apply(y, layer, update) if torch.is_grad_enabled() else y
+    if torch.is_grad_enabled():
+        y = _GradRoundTrip.apply(y, layer, update)
+    return y if bias is None else y + bias.to(torch.bfloat16).to(y.dtype)
