@@ -5,17 +5,18 @@ Reads the model through its public surface and the symbolic nodes of its layers 
 without importing ``lamina.models``. ``to_dot`` writes the graph in Graphviz's DOT language.
 
 >>> import lamina as keras
->>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")])
+>>> x = keras.Input((3,), name="x")
+>>> model = keras.Model(x, keras.layers.Dense(2, name="out")(x))
 >>> graph = describe_model(model, show_shapes=True, show_layer_names=True)
 >>> [box.lines for box in graph.boxes]
-[['input_layer (InputLayer)', 'Output shape: (None, 3)'],
- ['out (Dense)', 'Input shape: (None, 3)', 'Output shape: (None, 2)']]
+[['x (InputLayer)', 'Output shape: (None, 3)'], ['out (Dense)', 'Input shape: (None, 3)', 'Output shape: (None, 2)']]
 >>> graph.edges
 [(0, 1)]
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,15 +69,9 @@ def _own_nodes(model: Any) -> set[int]:
 
 
 def _layers(model: Any) -> list[Any]:
-    """The model's layers with its input layers first (``Sequential`` does not list its input layer)."""
-    layers = list(getattr(model, "layers", None) or [])
-    known = {id(layer) for layer in layers}
-    try:
-        inputs = list(model.inputs or [])
-    except (AttributeError, TypeError, ValueError):
-        inputs = []
-    extra = [t.node.layer for t in inputs if getattr(t, "node", None) is not None and id(t.node.layer) not in known]
-    return extra + layers
+    """The layers drawn for ``model``: its ``layers`` (input layers included for functional models; a
+    ``Sequential`` lists none, and Keras draws none for it)."""
+    return list(getattr(model, "layers", None) or [])
 
 
 def _format_shapes(tensors: list[Any]) -> str:
@@ -123,10 +118,15 @@ def _lines(layer: Any, nodes: list[Any], options: _Options) -> list[str]:
 
 def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | None) -> tuple[dict, list[int]]:
     """Add ``model``'s layers as boxes (nested models expanded when asked). Returns, per layer id, the boxes
-    that receive its inputs and the boxes that give its outputs; and the boxes of the model's input layers."""
+    that receive its inputs and the boxes that give its outputs; and the boxes that take the model's inputs
+    (its input layers, or for a ``Sequential`` the layers called on its input)."""
     own = _own_nodes(model)
     ends: dict[int, tuple[list[int], list[int]]] = {}
     inputs_of_model: list[int] = []
+    try:
+        model_inputs = {id(t) for t in model.inputs or []}
+    except (AttributeError, TypeError, ValueError):
+        model_inputs = set()
     layers = _layers(model)
     for layer in layers:
         nodes = [n for n in getattr(layer, "_inbound_nodes", None) or [] if id(n) in own]
@@ -139,7 +139,8 @@ def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | 
             graph.boxes.append(Box(_lines(layer, nodes, options), cluster))
             box = len(graph.boxes) - 1
             ends[id(layer)] = ([box], [box])
-            if layer_class_name(layer) == "InputLayer":
+            takes_input = any(id(t) in model_inputs for n in nodes for t in n.inputs)
+            if layer_class_name(layer) == "InputLayer" or takes_input:
                 inputs_of_model.append(box)
     if own:
         for layer in layers:
@@ -183,6 +184,11 @@ def _quote(text: str) -> str:
     return f'"{_escape(text)}"'
 
 
+def _id(text: str) -> str:
+    """A DOT value: bare when it is a plain identifier (as Keras writes ``rankdir=TB``), else quoted."""
+    return text if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", text) else _quote(text)
+
+
 def _label(lines: list[str]) -> str:
     """Lines as one quoted DOT label, DOT's ``\\n`` escape between them."""
     return '"' + "\\n".join(_escape(line) for line in lines) + '"'
@@ -190,9 +196,8 @@ def _label(lines: list[str]) -> str:
 
 def to_dot(graph: ModelGraph, rankdir: str = "TB", dpi: int = 200, splines: str = "ortho") -> str:
     """The graph in Graphviz's DOT language: one ``box`` node per layer, clusters for expanded nested models."""
-    out = [f"digraph {_quote(graph.name)} {{",
-           f"  graph [rankdir={_quote(rankdir)}, dpi={int(dpi)}, splines={_quote(splines)}, concentrate=true];",
-           '  node [shape="box", fontname="Helvetica"];']
+    out = [f"digraph {_quote(graph.name)} {{", f"  rankdir={_id(rankdir)};", "  concentrate=true;",
+           f"  dpi={int(dpi)};", f"  splines={_id(str(splines))};", '  node [shape="box", fontname="Helvetica"];']
 
     def node_line(i: int, box: Box) -> str:
         return f"  {i} [label={_label(box.lines)}];"
