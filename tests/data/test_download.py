@@ -59,6 +59,7 @@ def server(monkeypatch):
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("LAMINA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # the local server and closed ports, never a proxy
 
 
 def closed_url(name: str) -> str:

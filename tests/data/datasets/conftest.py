@@ -188,6 +188,7 @@ def http_server(monkeypatch) -> Iterator[_Server]:
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LAMINA_HOME", str(tmp_path / "lamina-home"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # the local server and closed ports, never a proxy
     monkeypatch.delenv("LAMINA_DATASETS_MIRROR", raising=False)
 
 
