@@ -125,3 +125,19 @@ def test_other_inputs_are_refused():
         split_dataset(42, left_size=0.5)
     with pytest.raises(ValueError, match="different lengths"):
         split_dataset((np.arange(3), np.arange(4)), left_size=1)
+
+
+def test_directory_datasets_split_keep_files_and_labels_together(tmp_path):
+    for name in ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "b/5.txt"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    from lamina.utils import text_dataset_from_directory
+
+    ds = text_dataset_from_directory(tmp_path, batch_size=2, shuffle=False, verbose=False)
+    left, right = split_dataset(ds, right_size=2, shuffle=True, seed=4)
+    assert sorted(left.file_paths + right.file_paths) == sorted(ds.file_paths)
+    order = torch.randperm(5, generator=torch.Generator().manual_seed(4)).tolist()
+    assert left.file_paths == [ds.file_paths[i] for i in order[:3]]
+    texts, labels = left[0]
+    assert [t[0] for t in texts] == ["ab"[int(k)] for k in labels]
+    np.testing.assert_array_equal(labels, left.labels[:2])

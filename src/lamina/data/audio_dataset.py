@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from lamina.data.directory_index import IndexedSplit, encode_labels, indexed_splits
-from lamina.data.sample_batches import SampleBatches
+from lamina.data.sample_batches import FileBatches
 
 AUDIO_FORMATS = (".wav",)
 
@@ -60,23 +60,22 @@ def resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     return np.stack([np.interp(times, src, audio[:, c]) for c in range(audio.shape[1])], axis=1).astype("float32")
 
 
-class AudioDirectoryDataset(SampleBatches):
+class AudioDirectoryDataset(FileBatches):
     """The WAV files of ``file_paths`` as float32 batches ``(batch, samples, channels)`` with their labels
     (``(audio, labels)``; audio alone without labels). Clips are cut to ``output_sequence_length`` and padded
     with zeros at the end to it, or, when it is None, to the longest clip of the batch."""
 
     def __init__(self, split: IndexedSplit, batch_size: int | None, sampling_rate: int | None,
                  output_sequence_length: int | None):
-        super().__init__(len(split.index.paths), batch_size=batch_size, shuffle=split.shuffle, seed=split.seed)
-        self.file_paths = list(split.index.paths)
-        self.class_names = split.index.class_names
+        index = split.index
+        labels = None if index.labels is None else encode_labels(index.labels, split.label_mode,
+                                                                 len(index.class_names or []))
+        super().__init__(index.paths, labels, index.class_names, batch_size, shuffle=split.shuffle,
+                         seed=split.seed)
         self.sampling_rate = sampling_rate
         self.output_sequence_length = output_sequence_length
-        labels = split.index.labels
-        self.labels = None if labels is None else encode_labels(labels, split.label_mode,
-                                                                len(self.class_names or []))
 
-    def read_audio(self, path: str) -> np.ndarray:
+    def read(self, path: str) -> np.ndarray:
         audio, rate = read_wav(path)
         if self.sampling_rate is not None:
             audio = resample(audio, rate, int(self.sampling_rate))
@@ -86,10 +85,6 @@ class AudioDirectoryDataset(SampleBatches):
             if len(audio) < length:
                 audio = np.concatenate([audio, np.zeros((length - len(audio), audio.shape[1]), "float32")])
         return audio
-
-    def load(self, i: int) -> Any:
-        audio = self.read_audio(self.file_paths[i])
-        return audio if self.labels is None else (audio, self.labels[i])
 
     def collate(self, samples: list[Any]) -> Any:
         if isinstance(samples[0], np.ndarray) and samples[0].ndim == 2:

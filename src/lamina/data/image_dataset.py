@@ -26,33 +26,32 @@ from lamina.core import config
 from lamina.data.directory_index import IndexedSplit, encode_labels, indexed_splits
 from lamina.data.image_resize import check_interpolation, resize_image
 from lamina.data.images import COLOR_MODES, require_pil
-from lamina.data.sample_batches import SampleBatches
+from lamina.data.sample_batches import FileBatches
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 
 
-class ImageDirectoryDataset(SampleBatches):
+class ImageDirectoryDataset(FileBatches):
     """The images of ``file_paths`` as float32 batches ``(batch, height, width, channels)`` (channels first with
     ``data_format="channels_first"``), values 0-255, with their labels (``(images, labels)``; images alone when
     there are no labels). ``class_names`` and ``file_paths`` are Keras's attributes of the same names."""
 
     def __init__(self, split: IndexedSplit, batch_size: int | None, image_size: tuple[int, int], color_mode: str,
                  interpolation: str, crop_to_aspect_ratio: bool, pad_to_aspect_ratio: bool, data_format: str):
-        super().__init__(len(split.index.paths), batch_size=batch_size, shuffle=split.shuffle, seed=split.seed)
-        self.file_paths = list(split.index.paths)
-        self.class_names = split.index.class_names
+        index = split.index
+        labels = None if index.labels is None else encode_labels(index.labels, split.label_mode,
+                                                                 len(index.class_names or []))
+        super().__init__(index.paths, labels, index.class_names, batch_size, shuffle=split.shuffle,
+                         seed=split.seed)
         self.image_size = tuple(int(s) for s in image_size)
         self.color_mode = color_mode
         self.interpolation = interpolation
         self.crop_to_aspect_ratio = crop_to_aspect_ratio
         self.pad_to_aspect_ratio = pad_to_aspect_ratio
         self.data_format = data_format
-        labels = split.index.labels
-        num_classes = len(self.class_names or [])
-        self.labels = None if labels is None else encode_labels(labels, split.label_mode, num_classes)
 
-    def read_image(self, path: str) -> np.ndarray:
+    def read(self, path: str) -> np.ndarray:
         """One file as a float32 array of ``image_size`` (the first frame of an animated GIF)."""
         image_module = require_pil()
         with image_module.open(path) as img:
@@ -63,10 +62,6 @@ class ImageDirectoryDataset(SampleBatches):
         x = resize_image(x, self.image_size, self.interpolation, crop_to_aspect_ratio=self.crop_to_aspect_ratio,
                          pad_to_aspect_ratio=self.pad_to_aspect_ratio)
         return x.transpose(2, 0, 1) if self.data_format == "channels_first" else x
-
-    def load(self, i: int) -> Any:
-        image = self.read_image(self.file_paths[i])
-        return image if self.labels is None else (image, self.labels[i])
 
 
 def image_dataset_from_directory(

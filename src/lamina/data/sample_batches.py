@@ -91,3 +91,32 @@ class SampleBatches(PyDataset):
     def sample_at(self, position: int) -> Any:
         """The sample at ``position`` of the current order."""
         return self.load(int(self._order[position]))
+
+
+class FileBatches(SampleBatches):
+    """Samples read from files: ``read(path)`` makes one, paired with its label when there are labels.
+    ``file_paths``, ``labels`` (encoded) and ``class_names`` are those of the samples this dataset holds, in
+    its first-pass order (a split by ``split_dataset`` holds some of them)."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray | None, class_names: list[str] | None,
+                 batch_size: int | None, shuffle: bool = False, seed: int | None = None):
+        super().__init__(len(paths), batch_size=batch_size, shuffle=shuffle, seed=seed)
+        self._paths = list(paths)
+        self._labels = labels
+        self.class_names = class_names
+
+    @property
+    def file_paths(self) -> list[str]:
+        return [self._paths[i] for i in self._indices]
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        return None if self._labels is None else self._labels[self._indices]
+
+    def read(self, path: str) -> Any:
+        """The sample stored in the file ``path``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement read(path).")
+
+    def load(self, i: int) -> Any:
+        sample = self.read(self._paths[i])
+        return sample if self._labels is None else (sample, self._labels[i])

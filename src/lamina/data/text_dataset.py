@@ -21,35 +21,30 @@ from __future__ import annotations
 from typing import Any
 
 from lamina.data.directory_index import IndexedSplit, encode_labels, indexed_splits
-from lamina.data.sample_batches import SampleBatches
+from lamina.data.sample_batches import FileBatches
 
 TEXT_FORMATS = (".txt",)
 
 
-class TextDirectoryDataset(SampleBatches):
+class TextDirectoryDataset(FileBatches):
     """The texts of ``file_paths`` as object arrays of ``str``, with their labels (``(texts, labels)``; texts
     alone without labels). ``max_length`` cuts each file to its first ``max_length`` bytes (as Keras's
     ``tf.strings.substr``; a character cut in two is dropped)."""
 
     def __init__(self, split: IndexedSplit, batch_size: int | None, max_length: int | None):
-        super().__init__(len(split.index.paths), batch_size=batch_size, shuffle=split.shuffle, seed=split.seed)
-        self.file_paths = list(split.index.paths)
-        self.class_names = split.index.class_names
+        index = split.index
+        labels = None if index.labels is None else encode_labels(index.labels, split.label_mode,
+                                                                 len(index.class_names or []))
+        super().__init__(index.paths, labels, index.class_names, batch_size, shuffle=split.shuffle,
+                         seed=split.seed)
         self.max_length = max_length
-        labels = split.index.labels
-        self.labels = None if labels is None else encode_labels(labels, split.label_mode,
-                                                                len(self.class_names or []))
 
-    def read_text(self, path: str) -> str:
+    def read(self, path: str) -> str:
         with open(path, "rb") as f:
             data = f.read()
         if self.max_length is not None:
             return data[:self.max_length].decode("utf-8", errors="ignore")
         return data.decode("utf-8", errors="replace")
-
-    def load(self, i: int) -> Any:
-        text = self.read_text(self.file_paths[i])
-        return text if self.labels is None else (text, self.labels[i])
 
 
 def text_dataset_from_directory(
