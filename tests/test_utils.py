@@ -225,3 +225,21 @@ def test_progbar_signatures_match_keras(keras):
     for name in ("pad_sequences", "normalize"):
         assert inspect.signature(getattr(utils, name)).parameters.keys() == inspect.signature(
             getattr(keras.utils, name)).parameters.keys()
+
+
+NEW_IN_ISSUE_16 = ["image_dataset_from_directory", "text_dataset_from_directory", "audio_dataset_from_directory",
+                   "timeseries_dataset_from_array", "split_dataset", "load_img", "img_to_array", "array_to_img",
+                   "save_img", "plot_model", "model_to_dot"]
+
+
+@pytest.mark.parametrize("name", NEW_IN_ISSUE_16)
+def test_dataset_image_and_plot_functions_take_keras_arguments(keras, name):
+    """Same parameter names, order and defaults as Keras 3, so calls written for Keras work unchanged."""
+    import inspect
+
+    theirs = inspect.signature(getattr(keras.utils, name)).parameters
+    ours = inspect.signature(getattr(utils, name)).parameters
+    assert list(ours) == list(theirs)
+    for param in theirs.values():
+        assert ours[param.name].default == param.default, param.name
+        assert ours[param.name].kind == param.kind, param.name

@@ -184,3 +184,12 @@ def test_argument_errors(tmp_path):
         plot_model(_sequential(lamina), to_file=str(tmp_path / "m.svg"), rankdir="XY")
     with pytest.raises(TypeError, match="Unexpected keyword"):
         plot_model(_sequential(lamina), to_file=str(tmp_path / "m.svg"), colour=True)
+
+
+def test_layer_range_draws_part_of_the_model():
+    graph = describe_model(_branching(lamina), show_layer_names=True, layer_range=("d1", "cat"))
+    names = [box.lines[0].split(" (")[0] for box in graph.boxes]
+    assert names == ["d1", "d2", "cat"]
+    assert {(names[a], names[b]) for a, b in graph.edges} == {("d1", "cat"), ("d2", "cat")}
+    with pytest.raises(ValueError, match="does not match the model's layer names"):
+        describe_model(_branching(lamina), layer_range=("nothing", "cat"))

@@ -116,7 +116,33 @@ def _lines(layer: Any, nodes: list[Any], options: _Options) -> list[str]:
     return lines
 
 
-def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | None) -> tuple[dict, list[int]]:
+def select_range(layers: list[Any], layer_range: Any) -> list[Any]:
+    """The layers from the first whose name matches ``layer_range[0]`` to the last matching ``layer_range[1]``
+    (a name, or a regular expression matched from the start of the name); all of them for None."""
+    if layer_range is None:
+        return layers
+    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2 or not all(
+            isinstance(n, str) for n in layer_range):
+        raise ValueError(f"layer_range must be a list or tuple of two layer names (or patterns), e.g. "
+                         f"('dense', 'dense_2'); received {layer_range!r}.")
+
+    def matches(pattern: str, name: str) -> bool:
+        try:
+            return name == pattern or re.match(pattern, name) is not None
+        except re.error:
+            return False
+
+    names = [str(getattr(layer, "name", "")) for layer in layers]
+    starts = [i for i, n in enumerate(names) if matches(layer_range[0], n)]
+    ends = [i for i, n in enumerate(names) if matches(layer_range[1], n)]
+    if not starts or not ends or starts[0] > ends[-1]:
+        raise ValueError(f"layer_range {tuple(layer_range)!r} does not match the model's layer names (in order): "
+                         f"{names}. Pass the names of the first and the last layer to draw.")
+    return layers[starts[0]:ends[-1] + 1]
+
+
+def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | None,
+               layer_range: Any = None) -> tuple[dict, list[int]]:
     """Add ``model``'s layers as boxes (nested models expanded when asked). Returns, per layer id, the boxes
     that receive its inputs and the boxes that give its outputs; and the boxes that take the model's inputs
     (its input layers, or for a ``Sequential`` the layers called on its input)."""
@@ -127,7 +153,7 @@ def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | 
         model_inputs = {id(t) for t in model.inputs or []}
     except (AttributeError, TypeError, ValueError):
         model_inputs = set()
-    layers = _layers(model)
+    layers = select_range(_layers(model), layer_range)
     for layer in layers:
         nodes = [n for n in getattr(layer, "_inbound_nodes", None) or [] if id(n) in own]
         if options.expand_nested and getattr(layer, "layers", None) and _own_nodes(layer):
@@ -163,16 +189,17 @@ def _add_model(graph: ModelGraph, model: Any, options: _Options, cluster: int | 
 
 def describe_model(model: Any, show_shapes: bool = False, show_dtype: bool = False, show_layer_names: bool = True,
                    expand_nested: bool = False, show_layer_activations: bool = False, show_trainable: bool = False,
-                   show_params: bool = False) -> ModelGraph:
+                   show_params: bool = False, layer_range: Any = None) -> ModelGraph:
     """The boxes and arrows of ``model``: one box per layer (a subclassed model, which has no graph, is one box
-    for the model itself), arrows from each layer to the layers its output feeds."""
+    for the model itself), arrows from each layer to the layers its output feeds; only the layers of
+    ``layer_range`` (tf.keras's argument: first and last layer name) when it is given."""
     options = _Options(show_shapes, show_dtype, show_layer_names, expand_nested, show_layer_activations,
                        show_trainable, show_params)
     graph = ModelGraph(str(getattr(model, "name", type(model).__name__)))
     if not _layers(model) or (not _own_nodes(model) and layer_class_name(model) != "Sequential"):
         graph.boxes.append(Box(_lines(model, [], options)))
         return graph
-    _add_model(graph, model, options, None)
+    _add_model(graph, model, options, None, layer_range)
     return graph
 
 

@@ -46,7 +46,8 @@ def model_to_dot(model: Any, show_shapes: bool = False, show_dtype: bool = False
     """The model's graph as a ``pydot.Dot``, as ``keras.utils.model_to_dot`` (needs ``pip install pydot``).
 
     Arguments are ``plot_model``'s; ``subgraph`` is accepted for Keras compatibility (the whole graph is
-    returned). ``show_params=True`` (lamina) adds each layer's parameter count.
+    returned). ``show_params=True`` (lamina) adds each layer's parameter count; ``layer_range`` draws part of
+    the model.
 
     >>> dot = model_to_dot(model)  # needs pydot  # doctest: +SKIP
     >>> dot.write_svg("model.svg")  # needs Graphviz  # doctest: +SKIP
@@ -60,7 +61,8 @@ def model_to_dot(model: Any, show_shapes: bool = False, show_dtype: bool = False
     graph = describe_model(model, show_shapes=show_shapes, show_dtype=show_dtype,
                            show_layer_names=show_layer_names, expand_nested=expand_nested,
                            show_layer_activations=show_layer_activations, show_trainable=show_trainable,
-                           show_params=bool(kwargs.pop("show_params", False)))
+                           show_params=bool(kwargs.pop("show_params", False)),
+                           layer_range=kwargs.pop("layer_range", None))
     _unexpected(kwargs)
     return pydot.graph_from_dot_data(to_dot(graph, _check(rankdir), dpi, splines))[0]
 
@@ -68,7 +70,7 @@ def model_to_dot(model: Any, show_shapes: bool = False, show_dtype: bool = False
 def _unexpected(kwargs: dict) -> None:
     if kwargs:
         raise TypeError(f"Unexpected keyword arguments: {sorted(kwargs)}. plot_model/model_to_dot take Keras's "
-                        "arguments and show_params.")
+                        "arguments, layer_range and show_params.")
 
 
 def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False, show_dtype: bool = False,
@@ -92,18 +94,21 @@ def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False
         show_trainable: add whether each layer is trainable.
         splines: Graphviz's edge style (DOT and Graphviz output only; lamina's SVG draws straight arrows).
         show_params (keyword, lamina): add each layer's parameter count.
+        layer_range (keyword, tf.keras's): ``(first, last)`` layer names or patterns: draw only those layers
+            and the ones between them.
 
     Returns:
         None (Keras returns an IPython image in notebooks).
     """
     show_params = bool(kwargs.pop("show_params", False))
+    layer_range = kwargs.pop("layer_range", None)
     _unexpected(kwargs)
     rankdir = _check(rankdir)
     _check_built(model)
     graph = describe_model(model, show_shapes=show_shapes, show_dtype=show_dtype,
                            show_layer_names=show_layer_names, expand_nested=expand_nested,
                            show_layer_activations=show_layer_activations, show_trainable=show_trainable,
-                           show_params=show_params)
+                           show_params=show_params, layer_range=layer_range)
     path = os.fspath(to_file)
     extension = os.path.splitext(path)[1][1:].lower()
     if extension == "svg":
