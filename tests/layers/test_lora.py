@@ -119,3 +119,44 @@ def test_lora_model_saves_and_loads_in_lamina_format(tmp_path):
     again = lamina.models.load_model(path)
     np.testing.assert_allclose(again.predict(x, verbose=0), expected, rtol=1e-6, atol=1e-6)
     assert again.layers[0].lora_enabled and again.layers[0].get_config()["lora_rank"] == 2
+
+
+def test_save_own_variables_merges_lora_as_keras(keras):
+    ours, theirs = layers.Dense(4), keras.layers.Dense(4)
+    for layer in (ours, theirs):
+        layer.build((None, 5))
+        layer.enable_lora(2)
+    theirs.lora_kernel_b.assign(_data((2, 4), seed=10))
+    _copy(ours, theirs)
+    ours_store, theirs_store = {}, {}
+    ours.save_own_variables(ours_store)
+    theirs.save_own_variables(theirs_store)
+    assert list(ours_store) == list(theirs_store) == ["0", "1"]
+    for key in theirs_store:
+        np.testing.assert_allclose(ours_store[key], to_numpy(theirs_store[key]), rtol=1e-6, atol=1e-6)
+    # Loading puts the merged kernel into the frozen one and starts the factors again, as Keras.
+    again = layers.Dense(4)
+    again.build((None, 5))
+    again.enable_lora(2)
+    again.load_own_variables(ours_store)
+    assert not again.lora_kernel_b.detach().any()
+    np.testing.assert_allclose(to_numpy(again.kernel), ours_store["0"], rtol=1e-6)
+
+
+def test_lora_model_round_trips_through_keras_files(keras, tmp_path):
+    def build(lib):
+        inputs = lib.Input((6,))
+        return lib.Model(inputs, lib.layers.Dense(3, name="d")(lib.layers.Dense(8, name="h")(inputs)))
+
+    theirs = build(keras)
+    theirs.layers[1].enable_lora(2)
+    theirs.layers[1].lora_kernel_b.assign(_data((2, 8), seed=11))
+    x = _data((4, 6), seed=12)
+    path = os.path.join(tmp_path, "keras_lora.keras")
+    theirs.save(path)
+    ours = lamina.models.load_model(path)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    back = os.path.join(tmp_path, "lamina_lora.keras")
+    ours.save(back)
+    again = keras.models.load_model(back)
+    np.testing.assert_allclose(again.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -175,3 +175,56 @@ def test_float8_training_matches_keras(keras):
         assert a.path.split("/")[-1] == b.path.split("/")[-1]
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-4, atol=1e-4, err_msg=b.path)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["int8", "float8"])
+def test_save_own_variables_order_and_values_as_keras(keras, mode):
+    ours, theirs = _pair_dense(keras)
+    ours.quantize(mode)
+    theirs.quantize(mode)
+    ours_store, theirs_store = {}, {}
+    ours.save_own_variables(ours_store)
+    theirs.save_own_variables(theirs_store)
+    assert list(ours_store) == list(theirs_store)
+    for key in theirs_store:
+        a, b = ours_store[key], to_numpy(theirs_store[key])
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_int8_weights_file_from_keras_loads(keras, tmp_path):
+    ours, theirs = _models(keras)
+    ours.quantize("int8")
+    theirs.quantize("int8")
+    path = os.path.join(tmp_path, "q.weights.h5")
+    theirs.save_weights(path)
+    for layer in ours.layers[1:]:
+        with torch.no_grad():
+            layer.kernel.zero_()
+    ours.load_weights(path)
+    x = _data((5, 6), seed=13)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_int8_embedding_with_lora_saves_requantized_kernel_as_keras(keras):
+    table = _data((10, 4), seed=14)
+    ours, theirs = layers.Embedding(10, 4), keras.layers.Embedding(10, 4)
+    for layer in (ours, theirs):
+        layer.build()
+        layer.set_weights([table])
+        layer.quantize("int8")
+        layer.enable_lora(2)
+    theirs.lora_embeddings_b.assign(_data((2, 4), seed=15))
+    with torch.no_grad():
+        ours.lora_embeddings_a.copy_(torch.tensor(to_numpy(theirs.lora_embeddings_a)))
+        ours.lora_embeddings_b.copy_(torch.tensor(to_numpy(theirs.lora_embeddings_b)))
+    ids = np.array([[1, 2, 9]])
+    np.testing.assert_allclose(to_numpy(ours(torch.tensor(ids))), to_numpy(theirs(ids)), rtol=1e-5, atol=1e-5)
+    ours_store, theirs_store = {}, {}
+    ours.save_own_variables(ours_store)
+    theirs.save_own_variables(theirs_store)
+    assert list(ours_store) == list(theirs_store)
+    for key in theirs_store:
+        a, b = ours_store[key], to_numpy(theirs_store[key])
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a.astype("float32"), b.astype("float32"), rtol=1e-5, atol=1.01)

@@ -51,6 +51,17 @@ def enable(layer: Any, rank: int, lora_alpha: float | None = None, a_initializer
     layer.lora_rank = rank
     layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
     layer.lora_enabled = True
+    layer._lora_initializers = (initializers.get(a_initializer), initializers.get(b_initializer))
+
+
+def restart(layer: Any) -> None:
+    """After the merged kernel was loaded into the frozen one (as Keras loads it): draw ``A`` afresh and set
+    ``B`` to its initial value (zeros), so that the update starts from nothing again."""
+    _, a_name, b_name = names(layer)
+    with torch.no_grad():
+        for key, init in zip((a_name, b_name), layer._lora_initializers, strict=True):
+            weight = layer._parameters[key]
+            weight.copy_(torch.as_tensor(init(tuple(weight.shape), dtype=weight.dtype)))
 
 
 def delta(layer: Any) -> torch.Tensor:

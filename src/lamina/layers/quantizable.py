@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from lamina.layers import lora, quantization
+from lamina.layers import keras_variables, lora, quantization
 from lamina.quantizers.config import get_config_object
 
 
@@ -75,6 +75,17 @@ class QuantizableLayer:
         """Keras 3's config entries: the dtype (a dict when quantized), ``quantization_config``, LoRA's."""
         return {"dtype": quantization.config_dtype(self),
                 "quantization_config": quantization.serialize_quantization_config(self), **lora.config(self)}
+
+    def save_own_variables(self, store: Any) -> None:
+        """Keras's saved variables: the kernel first (LoRA merged in, and for int8 quantized again), then the
+        bias, then the quantization state; LoRA's factors are not saved (Keras merges them)."""
+        for i, value in enumerate(keras_variables.saved_values(self)):
+            store[str(i)] = value
+
+    def load_own_variables(self, store: Any) -> None:
+        """The inverse of ``save_own_variables``; with LoRA enabled, the merged kernel goes into the frozen one and
+        the factors start again (``A`` drawn afresh, ``B`` zeros), as in Keras."""
+        keras_variables.load_values(self, store)
 
     def _compute_weight(self) -> torch.Tensor:
         """The weight computed with (the stored kernel, LoRA merged in). Before ``build`` it does not exist: the
