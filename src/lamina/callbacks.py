@@ -15,11 +15,14 @@ from lamina.training.callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
     MonitorCallback,
+    ProgbarLogger,
     ReduceLROnPlateau,
+    RemoteMonitor,
+    SwapEMAWeights,
     TensorBoard,
     TerminateOnNaN,
 )
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ReduceLROnPlateau", "TensorBoard",
-           "TerminateOnNaN"]
+           "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
+           "RemoteMonitor", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]

@@ -198,6 +198,28 @@ class OptimizerState:
         custom ``update_step``s use to find their slots)."""
         return self._index[id(variable)]
 
+    # -------------------------------------------------------------- moving averages
+    def swap_ema_weights(self) -> bool:
+        """With ``use_ema``, exchange the weights and their moving averages in place (one weight at a time, so
+        the extra memory is one weight's size); calling it again swaps back. Returns False, changing nothing,
+        where there is no average yet (no ``use_ema``, not built, or no step taken).
+
+        >>> import torch
+        >>> from lamina.optimizers import SGD
+        >>> w = torch.nn.Parameter(torch.zeros(1)); opt = SGD(learning_rate=1.0, use_ema=True, ema_momentum=0.5)
+        >>> for _ in range(2): opt.apply([torch.ones(1)], [w])
+        >>> opt.swap_ema_weights(), w.data  # the average of -1 and -2 (weighted 0.5, 0.5)
+        (True, tensor([-1.5000]))
+        """
+        if not self._ema or self._iterations == 0:
+            return False
+        with torch.no_grad():
+            for weight, average in zip(self._params, self._ema, strict=True):
+                held = weight.detach().clone()
+                weight.copy_(average)
+                average.copy_(held)
+        return True
+
     # -------------------------------------------------------------- the update of one variable
     def update_step(self, gradient: torch.Tensor, variable: torch.Tensor, learning_rate: Any) -> None:
         """One update of ``variable`` by ``gradient`` at ``learning_rate``, without counting a step.

@@ -147,8 +147,8 @@ def test_callback_list_add_history_and_model_and_params():
     cbs = CallbackList([EarlyStopping()], add_history=True, model=stub, epochs=3)
     assert [type(cb).__name__ for cb in cbs] == ["EarlyStopping", "History"] and len(cbs) == 2
     assert all(cb.model is stub and cb.params == {"epochs": 3} for cb in cbs)
-    with pytest.raises(ValueError, match="verbose="):
-        CallbackList([], add_progbar=True)
+    with_bar = CallbackList([], add_progbar=True, add_history=True)
+    assert [type(cb).__name__ for cb in with_bar] == ["History", "ProgbarLogger"]
 
 
 @pytest.mark.parametrize(("make", "batch_hooks"), [
@@ -327,3 +327,41 @@ def test_hooks_get_a_dict_not_none_as_in_keras():
     m.fit(*data(8), batch_size=4, epochs=1, verbose=0, callbacks=[KeysReader()])
     m.predict(data(4)[0], verbose=0, callbacks=[KeysReader()])
     assert seen == [[], [], []]
+
+
+# ----------------------------------------------------------------------------------------------- ProgbarLogger
+def test_progbar_logger_draws_a_custom_loops_progress(capsys):
+    from lamina.callbacks import ProgbarLogger
+
+    cbs = CallbackList([], add_progbar=True, verbose=2, epochs=2, steps=3)
+    assert isinstance(cbs.callbacks[-1], ProgbarLogger)
+    for epoch in range(2):
+        cbs.on_epoch_begin(epoch)
+        for batch in range(3):
+            cbs.on_train_batch_begin(batch)
+            cbs.on_train_batch_end(batch, {"loss": 1.0 / (batch + 1)})
+        cbs.on_epoch_end(epoch, {"loss": 0.5, "val_loss": 0.75})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
+    assert lines[1].startswith("3/3 - ") and lines[1].endswith("loss: 0.5000 - val_loss: 0.7500")
+
+
+def test_progbar_logger_in_fit_adds_no_second_bar(capsys):
+    from lamina.callbacks import ProgbarLogger
+
+    x, y = data()
+    model().fit(x, y, batch_size=4, epochs=1, verbose=2, callbacks=[ProgbarLogger()])
+    assert capsys.readouterr().out.count("Epoch 1/1") == 1
+    model().fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[ProgbarLogger()])
+    assert capsys.readouterr().out == ""  # as Keras: the bar follows fit's verbose
+
+
+def test_callback_model_is_a_read_only_property_like_keras(keras):
+    for base in (Callback, keras.callbacks.Callback):
+        cb = base()
+        assert cb.model is None
+        with pytest.raises(AttributeError):
+            cb.model = object()
+        stub = StubModel()
+        cb.set_model(stub)
+        assert cb.model is stub

@@ -12,8 +12,11 @@ False
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from lamina.training.progress import Progress, resolve_verbose, to_floats
 
 HOOKS = (
     "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
@@ -44,11 +47,21 @@ class Callback:
     reads_batch_logs: bool = True
 
     def __init__(self) -> None:
-        self.model: Any = None
+        self._model: Any = None
         self.params: dict = {}
 
+    @property
+    def model(self) -> Any:
+        """The model this callback serves (set by ``fit``/``evaluate``/``predict`` through ``set_model``; None
+        before). Read-only, as Keras's: call ``set_model`` to change it.
+
+        >>> Callback().model is None
+        True
+        """
+        return self.__dict__.get("_model")
+
     def set_model(self, model: Any) -> None:
-        self.model = model
+        self._model = model
 
     def set_params(self, params: dict) -> None:
         self.params = params
@@ -89,8 +102,9 @@ def _overrides(callback: Callback, hook: str) -> bool:
 class CallbackList(Callback):
     """Dispatches each hook to a list of callbacks, only to those that use it.
 
-    ``add_history=True`` appends a ``History`` (as ``fit`` does). The progress bar is drawn by ``fit`` itself
-    (``verbose=``), so there is no progress-bar callback to add.
+    ``add_history=True`` appends a ``History`` (as ``fit`` does); ``add_progbar=True`` a ``ProgbarLogger`` (for
+    a custom training loop: ``fit``, ``evaluate`` and ``predict`` draw their own bar, by ``verbose=``). Extra
+    keyword arguments become ``params`` (e.g. ``verbose=1, epochs=3, steps=100``).
 
     >>> from lamina.callbacks import EarlyStopping
     >>> cbs = CallbackList([EarlyStopping(patience=2)], add_history=True)
@@ -101,17 +115,14 @@ class CallbackList(Callback):
     def __init__(self, callbacks: Iterable[Callback] | None = None, add_history: bool = False,
                  add_progbar: bool = False, model: Any = None, **params: Any):
         super().__init__()
-        if add_progbar:
-            raise ValueError(
-                "CallbackList(add_progbar=True): lamina draws the progress bar inside fit/evaluate/predict, "
-                "controlled by their verbose= argument; drop add_progbar."
-            )
         self.callbacks: list[Callback] = []
         self._wanting: dict[str, list[Callback]] = {hook: [] for hook in HOOKS}
         for cb in callbacks or []:
             self.append(cb)
         if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
             self.append(History())
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
+            self.append(ProgbarLogger())
         if model is not None:
             self.set_model(model)
         if params:
@@ -204,6 +215,87 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
         if self.model is not None:
             self.model.history = self
+
+
+def _inside_lamina_loop() -> bool:
+    """Whether the hook now running was called from fit/evaluate/predict (which draw their own bar)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "lamina.training.trainer":
+            return True
+        frame = frame.f_back
+    return False
+
+
+class ProgbarLogger(Callback):
+    """Keras's progress-bar callback: draws ``lamina.training.progress.Progress`` (the bar ``fit`` draws) from
+    the callback hooks, for custom training loops; ``params["verbose"]`` (0, 1, 2 or "auto") chooses the style.
+
+    ``fit``, ``evaluate`` and ``predict`` draw that same bar themselves (``verbose=``), so a ProgbarLogger in
+    their callbacks adds no second one, as in Keras where fit's own bar is a ProgbarLogger.
+
+    >>> bar = ProgbarLogger(); bar.set_params({"verbose": 2, "epochs": 1, "steps": 2})
+    >>> bar.on_epoch_begin(0); bar.on_train_batch_end(0, {"loss": 1.0}); bar.on_train_batch_end(1, {"loss": 0.5})
+    Epoch 1/1
+    >>> bar.on_epoch_end(0, {"loss": 0.5})  # doctest: +ELLIPSIS
+    2/2 - 0s - ...us/step - loss: 0.5000
+    """
+
+    reads_batch_logs = False  # logs are read by Progress only when it draws
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._progress: Progress | None = None
+        self._kind = ""  # which loop the open bar shows: "train", "test" or "predict"
+        self._steps = 0
+        self._logs: dict = {}
+
+    def _begin(self, kind: str, header: tuple[int, int] | None = None) -> None:
+        if self._progress is not None or _inside_lamina_loop():
+            return  # fit draws its own bars; validation inside a custom loop's epoch keeps the epoch's bar
+        self._progress, self._kind = Progress(resolve_verbose(self.params.get("verbose", 1)),
+                                              self.params.get("steps")), kind
+        if header is not None:
+            self._progress.epoch_header(*header)
+        self._progress.start()
+        self._steps, self._logs = 0, {}
+
+    def _batch(self, kind: str, batch: int, logs: dict | None) -> None:
+        if self._progress is not None and self._kind == kind:
+            self._steps, self._logs = batch + 1, logs or {}
+            self._progress.update(self._steps, self._logs)
+
+    def _end(self, kind: str, logs: dict | None) -> None:
+        if self._progress is not None and self._kind == kind:
+            self._progress.finish(self._steps, to_floats(logs if logs else self._logs))
+            self._progress = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._begin("train", (epoch, self.params.get("epochs", 1)))
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batch("train", batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._end("train", logs)
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._begin("test")
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batch("test", batch, logs)
+
+    def on_test_end(self, logs: dict | None = None) -> None:
+        self._end("test", logs)
+
+    def on_predict_begin(self, logs: dict | None = None) -> None:
+        self._begin("predict")
+
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._batch("predict", batch, None)
+
+    def on_predict_end(self, logs: dict | None = None) -> None:
+        self._end("predict", {})
 
 
 LAMBDA_HOOKS = (*HOOKS, "on_batch_begin", "on_batch_end")
