@@ -68,6 +68,8 @@ ALLOWED_LOCAL = {
         "optional dependency: only writing a Keras '.weights.h5' file needs the exporter (and h5py).",
     ("lamina.saving.model_file", "lamina.saving.keras_export"):
         "optional dependency: only writing a Keras '.keras' file needs the exporter (and h5py).",
+    ("lamina.saving.model_file", "lamina.saving.keras_export.legacy"):
+        "optional dependency: only writing a legacy '.h5' model file needs the exporter (and h5py).",
     ("lamina.saving.model_file", "lamina.saving.keras_import"):
         "optional dependency: only reading a Keras '.keras'/'.h5' file needs the importer (and h5py).",
 }

@@ -190,8 +190,8 @@ def test_weights_h5_both_ways(keras, tmp_path):
 
 def test_saving_refuses_what_keras_cannot_read(tmp_path):
     model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(2)])
-    with pytest.raises(ValueError, match=r"legacy HDF5.*\.keras"):
-        model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"must end with '\.lamina'.*'\.keras'"):
+        model.save(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="signed or encrypted"):
         model.save(tmp_path / "m.keras", encryption_key=b"k" * 32)
     model.save(tmp_path / "m.keras")

@@ -192,8 +192,8 @@ def test_save_argument_errors(tmp_path):
     model = lamina.Sequential([L.Input(shape=(4,)), L.Dense(2)])
     with pytest.raises(ValueError, match="must end with '.lamina'"):
         model.save(tmp_path / "m.pt")
-    with pytest.raises(ValueError, match="use '.keras'|Save to 'model.keras'"):
-        model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="cannot be signed or encrypted"):
+        model.save(tmp_path / "m.h5", encryption_key=b"k" * 32)
     model.save(tmp_path / "m.lamina")
     with pytest.raises(FileExistsError, match="overwrite=True"):
         model.save(tmp_path / "m.lamina", overwrite=False)

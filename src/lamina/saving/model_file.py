@@ -42,7 +42,8 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, signing_key: A
                encryption_key: bytes | None = None, include_optimizer: bool = True) -> None:
     """Write ``model`` (architecture, weights, compile settings, optimizer state) to a ``.lamina`` file,
     atomically: a crash leaves the previous file intact. A ``.keras`` path writes Keras 3's format instead
-    (``keras.saving.load_model`` reads it; no optimizer state, signing or encryption).
+    (``keras.saving.load_model`` reads it; no optimizer state, signing or encryption), and ``.h5`` the legacy
+    HDF5 model format (which Keras 3 still reads).
 
     ``signing_key`` (an Ed25519 private key) signs the file; ``encryption_key`` (32 bytes) encrypts its members
     with AES-256-GCM. Both need ``pip install 'lamina[crypto]'``.
@@ -55,13 +56,17 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, signing_key: A
         from lamina.saving.keras_export import save_keras_model
 
         return save_keras_model(model, filepath, overwrite=overwrite)
-    if filepath.endswith(LEGACY_SUFFIXES):
-        raise ValueError(f"model.save: lamina does not write legacy HDF5 model files ({filepath!r}); Keras 3 "
-                         f"itself has deprecated them. Save to 'model{KERAS_SUFFIX}' (which Keras 3 loads) or "
-                         f"'model{SUFFIX}' (lamina's format, with signing and encryption).")
+    if filepath.endswith(LEGACY_SUFFIXES) and not filepath.endswith(".weights.h5"):
+        if signing_key is not None or encryption_key is not None:
+            raise ValueError("model.save: legacy '.h5' files cannot be signed or encrypted; save to a "
+                             f"'{SUFFIX}' file for signing_key/encryption_key.")
+        from lamina.saving.keras_export.legacy import save_legacy_h5
+
+        return save_legacy_h5(model, filepath, overwrite=overwrite)  # Keras 2's format: prefer '.keras'
     if not filepath.endswith(SUFFIX):
         raise ValueError(f"model.save: the filepath must end with '{SUFFIX}' (lamina's format) or "
-                         f"'{KERAS_SUFFIX}' (Keras 3's); received {filepath!r}. For weights only, use "
+                         f"'{KERAS_SUFFIX}' (Keras 3's; '.h5' writes the legacy HDF5 format); received "
+                         f"{filepath!r}. For weights only, use "
                          "save_weights('x.weights.safetensors') or save_weights('x.weights.h5').")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists; pass overwrite=True to replace it.")

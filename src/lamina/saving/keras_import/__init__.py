@@ -27,6 +27,7 @@ from lamina.saving.keras_import.archive import CONFIG, METADATA, KerasArchive
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder, apply_build_config
 from lamina.saving.keras_import.h5 import load_h5
+from lamina.saving.keras_import.legacy import load_legacy_h5
 
 __all__ = ["load_keras_model", "load_keras_weights"]
 
@@ -53,8 +54,6 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
     """
     path = os.fspath(filepath)
     if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
-        from lamina.saving.keras_import.legacy import load_legacy_h5
-
         return load_legacy_h5(path, custom_objects=custom_objects, compile=compile)
     with KerasArchive(path, limits) as archive:
         config = archive.json(CONFIG)

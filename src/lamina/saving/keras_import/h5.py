@@ -85,6 +85,23 @@ def _vars(group: Any, where: str) -> list[str]:
     return keys
 
 
+def _check_hooked(layer: Any, node: Any, names: list[str], where: str) -> None:
+    """Before anything is set: every dataset the layer's own ``save_own_variables`` would write under a key the
+    file also has must have the shape the file holds (what is missing or extra is left to its hook)."""
+    current: dict[str, Any] = {}
+    try:
+        layer.save_own_variables(current)
+    except Exception:  # noqa: BLE001  (a user's hook that cannot save into a dict: nothing to compare)
+        return
+    for key, value in current.items():
+        if key in names:
+            ds = _dataset(node, key, where)
+            want = tuple(np.shape(value))
+            if tuple(ds.shape) != want:
+                raise FileFormatError(f"{where}/{key} has shape {tuple(ds.shape)}, but layer {layer.name!r} "
+                                      f"({type(layer).__name__}) expects {want} there.")
+
+
 class Loader:
     """Matches the groups of an opened weights file to the lamina model's layout and loads them."""
 
@@ -101,6 +118,7 @@ class Loader:
             node = _group_at(root, where)
             if group.hook:
                 store = H5ReadStore(node, where)
+                _check_hooked(group.layer, node, store.names, where)
                 self.used += sum(1 for k in store.names if isinstance(node.get(k, getlink=True), h5py.HardLink)
                                  and isinstance(node[k], h5py.Dataset))
                 self.hooks.append((group, store))
