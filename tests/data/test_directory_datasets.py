@@ -76,6 +76,14 @@ def test_file_order_labels_and_class_names_match_keras(keras, image_dir, capsys,
         assert ours.labels.dtype == np.int32
 
 
+def test_labels_as_an_array(image_dir):
+    n = len(index_directory(str(image_dir), None, IMAGE_FORMATS, shuffle=False, verbose=False).paths)
+    ds = image_dataset_from_directory(image_dir, labels=np.arange(n) % 3, label_mode="categorical", image_size=(4, 4),
+                                      shuffle=False, verbose=False)
+    assert n == 9 and ds.class_names == ["0", "1", "2"]
+    np.testing.assert_array_equal(ds[0][1], np.eye(3, dtype="float32")[np.arange(9) % 3])
+
+
 def test_explicit_label_list_matches_keras(keras, image_dir, capsys):
     n = len(_keras_index(keras, image_dir, None, IMAGE_FORMATS, shuffle=False)[0])
     given = [i % 2 for i in range(n)]

@@ -40,6 +40,11 @@ class DirectoryIndex:
         return DirectoryIndex(self.paths[start:stop], labels, self.class_names)
 
 
+def _inferred(labels: Any) -> bool:
+    """``labels="inferred"`` (compared without ``==`` on arrays, which a list of labels may be)."""
+    return isinstance(labels, str) and labels == "inferred"
+
+
 def _walk(folder: str, formats: tuple[str, ...], follow_links: bool) -> list[str]:
     """Files under ``folder`` ending in one of ``formats`` (case-insensitive): folders in sorted order of their
     paths, the files of each folder sorted by name."""
@@ -62,7 +67,7 @@ def index_directory(directory: str, labels: Any, formats: tuple[str, ...], class
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"Could not find directory {directory!r}: pass the path of an existing folder.")
-    if labels == "inferred":
+    if _inferred(labels):
         folders = sorted(name for name in os.listdir(directory) if os.path.isdir(os.path.join(directory, name)))
         if class_names is not None:
             if sorted(class_names) != folders:
@@ -86,7 +91,7 @@ def index_directory(directory: str, labels: Any, formats: tuple[str, ...], class
                 raise ValueError(f"Expected the lengths of `labels` to match the number of files in the target "
                                  f"directory. len(labels) is {len(labels)} while we found {len(paths)} files in "
                                  f"directory {directory}.")
-            names = [str(c) for c in sorted(set(labels))]
+            names = [str(c) for c in sorted(set(np.asarray(labels).tolist()))]
             label_array = np.asarray(labels)
     if verbose:
         if label_array is None:
@@ -105,13 +110,13 @@ def index_directory(directory: str, labels: Any, formats: tuple[str, ...], class
 def check_dataset_args(labels: Any, label_mode: Any, class_names: Any, validation_split: float | None,
                        subset: str | None, shuffle: bool, seed: int | None) -> None:
     """The argument checks the ``*_dataset_from_directory`` functions share, with Keras's messages."""
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
+    if not _inferred(labels) and labels is not None and not isinstance(labels, (list, tuple, np.ndarray)):
         raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
                          "number of files in the target directory. If you wish to infer the labels from the "
                          "subdirectory names in the target directory, pass `labels=\"inferred\"`. If you wish to "
                          f"get a dataset that only contains files (no labels), pass `labels=None`. Received: "
                          f"labels={labels!r}")
-    if class_names is not None and labels != "inferred":
+    if class_names is not None and not _inferred(labels):
         raise ValueError("You can only pass `class_names` if `labels=\"inferred\"`. Received: "
                          f"labels={labels!r}, and class_names={class_names!r}")
     if label_mode not in LABEL_MODES:
