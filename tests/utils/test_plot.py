@@ -125,7 +125,7 @@ def test_expand_nested_draws_the_inner_layers_in_a_frame(tmp_path):
     assert any(g.get("class") == "nested-model" for g in root.iter(f"{SVG}g"))
 
 
-def test_subclassed_and_unbuilt_models():
+def test_subclassed_and_unbuilt_models(tmp_path):
     class Net(lamina.Model):
         def __init__(self):
             super().__init__(name="net")
@@ -134,9 +134,17 @@ def test_subclassed_and_unbuilt_models():
         def call(self, x):
             return self.dense(x)
 
-    assert [box.lines for box in describe_model(Net(), show_layer_names=True).boxes] == [["net (Net)"]]
-    chain = describe_model(lamina.Sequential([lamina.layers.Dense(2), lamina.layers.Dense(3)]), show_shapes=True)
-    assert chain.edges == [(0, 1)] and chain.boxes[0].lines[-1] == "Output shape: ?"
+    net = Net()
+    with pytest.raises(ValueError, match="not yet been built"):  # as Keras
+        plot_model(net, to_file=str(tmp_path / "net.svg"))
+    net(np.zeros((1, 3), "float32"))
+    assert [box.lines for box in describe_model(net, show_layer_names=True).boxes] == [["net (Net)"]]
+    stack = lamina.Sequential([lamina.layers.Dense(2), lamina.layers.Dense(3)])
+    with pytest.raises(ValueError, match="not yet been built"):
+        plot_model(stack, to_file=str(tmp_path / "stack.svg"))
+    stack(np.zeros((1, 4), "float32"))  # built on data: no symbolic graph, still a chain
+    chain = describe_model(stack, show_shapes=True)
+    assert chain.edges == [(0, 1)] and chain.boxes[1].lines[-1] == "Output shape: (None, 3)"
 
 
 def test_dot_and_raster_files(tmp_path):

@@ -34,7 +34,7 @@ def _check(rankdir: str) -> str:
 
 
 def _check_built(model: Any) -> None:
-    if not getattr(model, "built", True) and not getattr(model, "layers", None):
+    if not getattr(model, "built", True):
         raise ValueError("This model has not yet been built. Build the model first by calling `build()` or by "
                          "calling the model on a batch of data.")
 
