@@ -129,7 +129,8 @@ class Variable(torch.Tensor):
         if cls is Variable and trainable:  # Keras's one constructor: a trainable variable is a parameter
             cls = TrainableVariable
         name = name or config.unique_name("variable")
-        variable = cls.wrap(value, trainable=trainable, name=name, path=name)
+        path = "/".join(filter(None, (scopes.current_path(), name)))  # under the enclosing name_scopes, as Keras
+        variable = cls.wrap(value, trainable=trainable, name=name, path=path)
         variable.initializer = initializer if not isinstance(initializer, (torch.Tensor, np.ndarray)) else None
         variable.autocast = bool(autocast)
         variable.aggregation = _check_choice("aggregation", aggregation, AGGREGATIONS)

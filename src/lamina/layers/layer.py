@@ -133,7 +133,8 @@ class Layer(KerasLayerMembers, nn.Module):
             key, i = f"{base}_{i}", i + 1
         regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
         # path: Keras's variable path (optimizer.exclude_from_weight_decay matches it)
-        metadata = {"name": key, "path": f"{self.name}/{key}", "initializer": init, "regularizer": regularizer,
+        where = self.__dict__.get("_path") or "/".join(filter(None, (scopes.current_path(), self.name)))
+        metadata = {"name": key, "path": f"{where}/{key}", "initializer": init, "regularizer": regularizer,
                     "autocast": autocast, "aggregation": aggregation,
                     "overwrite_with_gradient": overwrite_with_gradient}
         if trainable:

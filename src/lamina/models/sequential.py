@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.core import config, serialization
+from lamina.core import config, scopes, serialization
 from lamina.core.serialization import deserialize_layer, serialize_layer
 from lamina.layers.core import Input, InputLayer, TorchModuleWrapper
 from lamina.layers.layer import Layer, hooked
@@ -53,7 +53,8 @@ class Sequential(Model):
         self._stack.append(layer)
         if self._input is not None:
             try:  # build and check the new layer now, on shapes alone
-                self.__dict__["_output"] = layer(self._output if self._output is not None else self._input)
+                with scopes.name_scope(self.name):  # Keras builds a Sequential's layers under its name
+                    self.__dict__["_output"] = layer(self._output if self._output is not None else self._input)
             except Exception:
                 self._stack.pop()
                 del self._modules[layer.name]
