@@ -20,12 +20,13 @@ from lamina.optimizers.ftrl import Ftrl
 from lamina.optimizers.lamb import Lamb
 from lamina.optimizers.lion import Lion
 from lamina.optimizers.loss_scale import LossScaleOptimizer
+from lamina.optimizers.multi import MultiOptimizer, OptimizerMap
 from lamina.optimizers.muon import Muon
 from lamina.optimizers.schedule_free import ScheduleFreeAdamW
 from lamina.optimizers.sgd import SGD
 
 __all__ = [
     "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Ftrl",
-    "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "Optimizer", "RMSprop", "ScheduleFreeAdamW",
-    "deserialize", "get", "schedules", "serialize",
+    "Lamb", "Lion", "LossScaleOptimizer", "MultiOptimizer", "Muon", "Nadam", "Optimizer", "OptimizerMap",
+    "RMSprop", "ScheduleFreeAdamW", "deserialize", "get", "schedules", "serialize",
 ]
