@@ -84,6 +84,25 @@ def batch_and_weights(out: str) -> dict:
     return train(out, epochs=2, optimizer="adam")
 
 
+def stateful_layers(out: str) -> dict:
+    """Mesh (1, 2): a split Dense with an L2 penalty, then a replicated BatchNormalization (its moving statistics
+    updated in place), Adam with global_clipnorm."""
+    if not SINGLE:
+        distribution.set_distribution(model_parallel((1, 2), ["batch", "model"], {
+            ".*dense/kernel": (None, "model"), ".*dense/bias": ("model",)}))
+    x, y = linear_data()
+    set_random_seed(1)
+    model = keras.Sequential([keras.Input(shape=(FEATURES,)),
+                              keras.layers.Dense(16, activation="relu", kernel_regularizer="l2"),
+                              keras.layers.BatchNormalization(), keras.layers.Dense(CLASSES, activation="softmax")],
+                             name="sequential")
+    model.compile(optimizer=keras.optimizers.Adam(0.01, global_clipnorm=1.0), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **full_weights(model))
+    return {"history": history.history, "placements": placements(model)}
+
+
 def keras_data_parallel(out: str) -> dict:
     """DataParallel(devices=list_devices()) as in Keras, and auto_shard_dataset=False with each rank's own half."""
     x, y = linear_data()
@@ -106,7 +125,7 @@ def keras_data_parallel(out: str) -> dict:
 
 
 MODES = {"tensor_parallel": tensor_parallel, "batch_and_weights": batch_and_weights,
-         "keras_data_parallel": keras_data_parallel}
+         "stateful_layers": stateful_layers, "keras_data_parallel": keras_data_parallel}
 
 if __name__ == "__main__":
     mode, out_dir = sys.argv[1], sys.argv[2]

@@ -107,6 +107,13 @@ def test_model_parallel_splits_the_batch_and_a_weight_along_the_same_axis(tmp_pa
 
 
 @needs_gloo
+def test_model_parallel_with_a_penalty_and_replicated_batch_norm_state(tmp_path):
+    rank0, rank1, reference = run_both("stateful_layers", tmp_path)
+    assert rank0[1]["placements"]["batch_normalization.moving_mean"] == "(Replicate(), Replicate())"
+    assert_same_training(rank0, rank1, reference)  # the moving statistics too: updated in place, not on a copy
+
+
+@needs_gloo
 def test_data_parallel_takes_keras_arguments_and_unsharded_data(tmp_path):
     rank0, rank1, reference = run_both("keras_data_parallel", tmp_path)
     report = rank0[1]

@@ -16,6 +16,7 @@ split among them); the processes along the other axes run the same rows. Metrics
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -82,6 +83,7 @@ class ModelParallel(ShardedState):
         self._layout_map, self._device_mesh, self._batch_dim_name = layout_map, mesh, str(batch_dim_name)
         self.auto_shard_dataset = bool(auto_shard_dataset)
         self._data_placements: tuple | None = None
+        self._replicating = False
 
     # ------------------------------------------------------------------ Keras's attributes
     @property
@@ -157,13 +159,32 @@ class ModelParallel(ShardedState):
                                              if k in ("constraint", "regularizer")})
                         done[id(param)] = new
                     module._parameters[name] = done[id(param)]
-                for name, buffer in list(module._buffers.items()):
+                for name, buffer in list(module._buffers.items()):  # non-trainable weights: looked up too
                     if buffer is not None and not isinstance(buffer, DTensor):
-                        module._buffers[name] = distribute_tensor(buffer, mesh, [Replicate()] * mesh.ndim)
-        optimizer = getattr(model, "optimizer", None)
+                        placements = self._placements_of(model, prefix, name, buffer)
+                        module._buffers[name] = distribute_tensor(buffer, mesh, placements)
+                if _replicated_state(module):
+                    module.register_forward_pre_hook(self._replicate_inputs)
+                for info in getattr(module, "_weight_info", {}).values():
+                    if info.regularizer is not None and not isinstance(info.regularizer, _PlainPenalty):
+                        info.regularizer = _PlainPenalty(info.regularizer)
+        return None  # the model itself runs on DTensors (the router converts its inputs and outputs)
+
+    def prepare_model(self, trainer: Any) -> None:
+        """Distribute the model's weights (once), and make the run's optimizer lay each gradient out as its
+        weight before applying it (every run: a model compiled again has a new optimizer)."""
+        super().prepare_model(trainer)
+        optimizer = getattr(trainer, "optimizer", None)
         if optimizer is not None and "_apply" not in optimizer.__dict__:
             optimizer.__dict__["_apply"] = _reducing_apply(optimizer._apply)
-        return None  # the model itself runs on DTensors (the router converts its inputs and outputs)
+
+    def _replicate_inputs(self, module: nn.Module, args: tuple) -> tuple:
+        """Before a layer whose state is replicated and updated in place (BatchNormalization's moving
+        statistics): its inputs whole along the model axes, so the update reaches the layer's own state (an
+        operation on differently laid out arguments would update a redistributed copy)."""
+        return tree.map_structure(
+            lambda t: t.redistribute(t.device_mesh, self._data_placements) if isinstance(t, DTensor) and tuple(
+                t.placements) != self._data_placements else t, args)
 
     def _placements_of(self, model: Any, prefix: str, name: str, param: torch.Tensor) -> tuple:
         keras_path = "/".join([model.name, *(prefix.split(".") if prefix else []), name])
@@ -187,10 +208,11 @@ class ModelParallel(ShardedState):
             model.__dict__["_distributed_call"] = None  # the inner call is the model's own
             try:
                 args, kwargs = self._inputs((args, kwargs))
-                with implicit_replication():  # constants a layer makes (plain tensors) count as replicated
+                with self._replicated():  # constants a layer makes (plain tensors) count as replicated
                     out = model(*args, **kwargs)
             finally:
                 model.__dict__["_distributed_call"] = distributed_call
+            _plain_losses(model)
             out = tree.map_structure(self._local_rows, out)
             factor = self.grad_factor
             if training and factor != 1.0:
@@ -236,10 +258,59 @@ class ModelParallel(ShardedState):
         run = super().wrap_step(step_fn, kind)
 
         def replicated(data: Any) -> Any:
-            with implicit_replication():
+            with self._replicated():
                 return run(data)
 
         return replicated
+
+    @contextlib.contextmanager
+    def _replicated(self) -> Iterator[None]:
+        """DTensor's ``implicit_replication``, entered once however deep the calls nest (it does not nest: its
+        exit switches it off)."""
+        if self._replicating:
+            yield
+            return
+        self._replicating = True
+        try:
+            with implicit_replication():
+                yield
+        finally:
+            self._replicating = False
+
+
+def _replicated_state(module: nn.Module) -> bool:
+    """Whether ``module`` owns buffers (state it updates in place) and all of them are replicated."""
+    buffers = [b for b in module._buffers.values() if b is not None]
+    return bool(buffers) and all(isinstance(b, DTensor) and all(isinstance(p, Replicate) for p in b.placements)
+                                 for b in buffers)
+
+
+class _PlainPenalty:
+    """A weight regularizer whose penalty is a plain tensor (added to this process's plain loss)."""
+
+    def __init__(self, regularizer: Callable[[Any], Any]):
+        self.regularizer = regularizer
+
+    def __call__(self, weight: Any) -> Any:
+        return _plain(self.regularizer(weight))
+
+    def __repr__(self) -> str:
+        return repr(self.regularizer)
+
+
+def _plain(t: Any) -> Any:
+    """A DTensor's full value as a plain tensor (differentiable); anything else as it is."""
+    return t.full_tensor() if isinstance(t, DTensor) else t
+
+
+def _plain_losses(model: nn.Module) -> None:
+    """The activity penalties and added losses of the last call as plain tensors (computed on DTensors, they
+    are DTensors; the loss they are added to is this process's plain one)."""
+    for module in model.modules():
+        for name in ("_activity_losses", "_added_losses"):
+            losses = getattr(module, name, None)
+            if isinstance(losses, list) and any(isinstance(t, DTensor) for t in losses):
+                losses[:] = [_plain(t) for t in losses]
 
 
 def _reducing_apply(apply: Callable[[list, list], None]) -> Callable[[list, list], None]:
