@@ -13,6 +13,7 @@ h5py = pytest.importorskip("h5py")
 
 import lamina  # noqa: E402
 from lamina.saving.errors import UnsafeFileError  # noqa: E402
+from lamina.saving.keras_export.optimizer import keras_values  # noqa: E402
 
 ATOL = 1e-5
 
@@ -371,3 +372,44 @@ def test_asset_members_outside_assets_are_refused(tmp_path, member):
     with pytest.raises(UnsafeFileError, match="unexpected member"):
         lamina.models.load_model(tmp_path / "evil.keras")
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "x").exists()
+
+
+# ---------------------------------------------------------------------------------------------- optimizer state
+def test_optimizer_state_travels_both_ways(keras, tmp_path):
+    model = _functional(lamina)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(_rand(8, 8, 8, 3), _rand(8, 2), epochs=2, batch_size=4, verbose=0)
+    model.save(tmp_path / "l.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras warns when it skips an optimizer state that does not fit
+        restored = keras.saving.load_model(tmp_path / "l.keras")
+    want = keras_values(model)  # the optimizer's variables, slots in Keras's layout (conv kernels differ)
+    assert [w.shape for w in want] != [w.shape for w in model.optimizer.get_weights()]
+    got = [np.asarray(v) for v in restored.optimizer.variables]
+    assert len(got) == len(want) == 2 + 2 * len(model.trainable_weights) and int(got[0]) == 4
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, atol=1e-7)
+    restored.fit(_rand(8, 8, 8, 3), _rand(8, 2), epochs=1, batch_size=4, verbose=0)
+    restored.save(tmp_path / "k.keras")
+    back = lamina.models.load_model(tmp_path / "k.keras")
+    assert back.optimizer.iterations == 6
+    for w, g in zip([np.asarray(v) for v in restored.optimizer.variables], keras_values(back), strict=True):
+        np.testing.assert_allclose(g, w, atol=1e-7)
+
+
+def test_training_resumes_from_a_keras_file_as_in_keras(keras, tmp_path):
+    inp = keras.Input((5,))
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Dense(4, activation="tanh")(inp)))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(_rand(8, 5), _rand(8, 2, seed=2), batch_size=4, epochs=2, verbose=0, shuffle=False)
+    model.save(tmp_path / "o.keras")
+    resumed = lamina.models.load_model(tmp_path / "o.keras")
+    fresh = lamina.models.load_model(tmp_path / "o.keras", compile=False)
+    fresh.compile(optimizer="adam", loss="mse")
+    x, y = _rand(8, 5, seed=3), _rand(8, 2, seed=4)
+    for m in (model, resumed, fresh):
+        m.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    for want, got in zip(model.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # the optimizer state is what makes them agree: a fresh Adam takes other steps
+    assert max(np.abs(a - b).max() for a, b in zip(model.get_weights(), fresh.get_weights(), strict=True)) > 1e-4

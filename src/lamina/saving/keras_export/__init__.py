@@ -43,7 +43,7 @@ def save_keras_model(model: Any, filepath: str | os.PathLike, overwrite: bool = 
     _check(model, path, overwrite, "model.save")
     config = model_config(model)
     assets = collect_assets([g for g in layout(model, "save_assets") if g.hook])
-    write_archive(path, config, lambda f: write_weights(model, f), assets)
+    write_archive(path, config, lambda f: write_weights(model, f, include_optimizer=True), assets)
 
 
 def save_keras_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:

@@ -20,6 +20,7 @@ import torch
 
 from lamina.layers.weights import export
 from lamina.saving.keras_export.layout import layout
+from lamina.saving.keras_export.optimizer import keras_values
 
 
 def _array(value: Any) -> np.ndarray:
@@ -66,9 +67,16 @@ class H5Store:
         return list(self.group.keys())
 
 
-def write_weights(model: Any, target: Any) -> None:
-    """Write ``model``'s weights to ``target`` (a path or a binary file object) in Keras's HDF5 layout."""
+def write_weights(model: Any, target: Any, include_optimizer: bool = False) -> None:
+    """Write ``model``'s weights to ``target`` (a path or a binary file object) in Keras's HDF5 layout; with
+    ``include_optimizer``, a built optimizer's variables too (``optimizer/vars``, as in ``.keras`` files)."""
     with h5py.File(target, "w") as f:
+        optimizer = getattr(model, "optimizer", None)
+        if include_optimizer and getattr(optimizer, "built", False) and hasattr(optimizer, "get_weights"):
+            variables = f.require_group("optimizer").require_group("vars")
+            variables.attrs["name"] = optimizer.name
+            for i, value in enumerate(keras_values(model)):
+                variables.create_dataset(str(i), data=value)
         for group in layout(model, "save_own_variables"):
             node = f.require_group(group.path) if group.path else f
             variables = node.require_group("vars")

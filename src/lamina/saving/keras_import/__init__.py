@@ -26,7 +26,7 @@ from lamina.saving.keras_import.archive import ASSETS as ASSETS_DIR
 from lamina.saving.keras_import.archive import CONFIG, METADATA, KerasArchive
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder, apply_build_config
-from lamina.saving.keras_import.h5 import load_h5
+from lamina.saving.keras_import.h5 import load_h5, load_optimizer_h5
 from lamina.saving.keras_import.legacy import load_legacy_h5
 
 __all__ = ["load_keras_model", "load_keras_weights"]
@@ -70,19 +70,30 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         apply_build_config(model, config.get("build_config"), "the model")
         with archive.weights_file() as weights:
             load_h5(model, weights, builder.names())
+            if compile:
+                _compile(model, config.get("compile_config"), builder, path)
+                if model.compiled:
+                    load_optimizer_h5(model, weights)
         with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
             archive.extract_assets(folder)
             load_assets(model, folder)
-    if compile and isinstance(config.get("compile_config"), Mapping) and config["compile_config"]:
-        if overrides(model, "compile_from_config", Model):
-            model.compile_from_config(dict(config["compile_config"]))
-        elif overrides(model, "compile", Model):  # as Keras: a custom compile() is not guessed at
-            warnings.warn(f"compile() was not called while loading {path}: the class {type(model).__name__} "
-                          "overrides compile(). Override get_compile_config() and compile_from_config(config) too "
-                          "(as in Keras), or call compile() yourself after loading.", UserWarning, stacklevel=2)
-        else:
-            compile_from_keras(model, config["compile_config"], builder)
     return model
+
+
+def _compile(model: Model, config: Any, builder: Builder, path: str) -> None:
+    """Compile as Keras's ``load_model`` does: the class's own ``compile_from_config`` if it has one, else
+    ``compile`` with the file's optimizer, losses and metrics (a class that overrides only ``compile`` is left
+    uncompiled, with a warning)."""
+    if not isinstance(config, Mapping) or not config:
+        return
+    if overrides(model, "compile_from_config", Model):
+        model.compile_from_config(dict(config))
+    elif overrides(model, "compile", Model):
+        warnings.warn(f"compile() was not called while loading {path}: the class {type(model).__name__} "
+                      "overrides compile(). Override get_compile_config() and compile_from_config(config) too "
+                      "(as in Keras), or call compile() yourself after loading.", UserWarning, stacklevel=3)
+    else:
+        compile_from_keras(model, config, builder)
 
 
 def load_assets(model: Model, folder: str) -> None:

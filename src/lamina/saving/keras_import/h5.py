@@ -9,6 +9,7 @@ through a ``H5ReadStore`` (checked datasets, NumPy arrays) after all other check
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from lamina.layers.weights import export
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 from lamina.saving.keras_export.layout import Group, layout
+from lamina.saving.keras_export.optimizer import from_keras
 
 MAX_DEPTH = 64
 
@@ -183,6 +185,34 @@ def count_datasets(group: Any, where: str = "", depth: int = 0) -> int:
         item = _child(group, key, where)
         total += 1 if isinstance(item, h5py.Dataset) else count_datasets(item, f"{where}/{key}", depth + 1)
     return total
+
+
+def load_optimizer_h5(model: Any, path: str) -> None:
+    """Restore the compiled ``model``'s optimizer variables from the file's ``optimizer/vars`` (as Keras's
+    ``load_model`` does): the optimizer is built on the model's trainable weights first. A state saved for other
+    weights or settings is skipped with a warning, as in Keras."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "load_own_variables"):
+        return
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as error:
+        raise FileFormatError(f"The Keras weights are not a readable HDF5 file: {error}.") from None
+    with f:
+        node = _group_at(f, "optimizer/vars")
+        if node is None or not len(node):
+            return
+        store = H5ReadStore(node, "optimizer/vars")
+        trainer = getattr(model, "_trainer", None)
+        if trainer is not None:
+            model.to(trainer.device)
+        if not optimizer.built:
+            optimizer.build(model.trainable_weights)
+        arrays = [store[str(i)] for i in range(len(store))] if _vars(node, "optimizer/vars") else []
+        try:
+            optimizer.load_own_variables({str(i): a for i, a in enumerate(from_keras(model, arrays))})
+        except (ValueError, KeyError) as error:
+            warnings.warn(f"Skipping the optimizer state of the file: {error}", UserWarning, stacklevel=3)
 
 
 def load_h5(model: Any, path: str, names: Mapping[int, str] | None = None) -> None:
