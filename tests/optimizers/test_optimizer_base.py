@@ -14,7 +14,8 @@ from lamina import optimizers
 from lamina.optimizers import SGD, Adam, Optimizer, RMSprop
 from lamina.optimizers.schedules import CosineDecayRestarts, ExponentialDecay
 
-ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Adafactor"]
+ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Lion", "Adafactor", "Ftrl", "Lamb",
+       "Muon", "ScheduleFreeAdamW"]
 TOL = {"rtol": 1e-5, "atol": 1e-5}  # Adam-like optimizers: Keras rounds its betas to float32 (see test_adam.py)
 
 OPTIONS = [
@@ -184,7 +185,9 @@ def test_plain_callables_are_called_with_or_without_the_step():
 RESUME = [("SGD", {"momentum": 0.9}), ("Adam", {"amsgrad": True, "use_ema": True}),
           ("Nadam", {"gradient_accumulation_steps": 2}), ("Adadelta", {"weight_decay": 0.01}),
           ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {}), ("Adamax", {}), ("Lion", {}),
-          ("Adafactor", {"use_ema": True, "gradient_accumulation_steps": 3}), ("AdamW", {"clipnorm": 1.0})]
+          ("Adafactor", {"use_ema": True, "gradient_accumulation_steps": 3}), ("AdamW", {"clipnorm": 1.0}),
+          ("Ftrl", {"l1_regularization_strength": 0.01}), ("Lamb", {"use_ema": True}), ("Muon", {}),
+          ("ScheduleFreeAdamW", {"warmup_steps": 2, "gradient_accumulation_steps": 2})]
 
 
 @pytest.mark.parametrize(("name", "kwargs"), RESUME, ids=[n for n, _ in RESUME])
