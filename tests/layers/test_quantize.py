@@ -228,3 +228,46 @@ def test_int8_embedding_with_lora_saves_requantized_kernel_as_keras(keras):
         a, b = ours_store[key], to_numpy(theirs_store[key])
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a.astype("float32"), b.astype("float32"), rtol=1e-5, atol=1.01)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "bfloat16", "float64"])
+@pytest.mark.parametrize("mode", ["int8", "float8"])
+def test_quantize_under_other_dtype_policies_matches_keras(keras, policy, mode):
+    kernel, bias, x = _data((6, 4), seed=16), _data((4,), seed=17), _data((3, 6), seed=18)
+    outputs, variables, names = [], [], []
+    for lib in (lamina, keras):
+        layer = lib.layers.Dense(4, dtype=policy)
+        layer.build((None, 6))
+        layer.set_weights([kernel, bias])
+        layer.quantize(mode)
+        out = layer(torch.tensor(x))
+        outputs.append(out)
+        variables.append(_variables(layer.weights))
+        names.append(layer.dtype_policy.name)
+    assert outputs[0].dtype == outputs[1].dtype
+    np.testing.assert_array_equal(to_numpy(outputs[0].float()), to_numpy(outputs[1].float()))
+    assert variables[0] == variables[1] and names[0] == names[1] == f"{mode}_from_{policy}"
+
+
+def test_int8_refuses_float16_compute_as_keras(keras):
+    for lib in (lamina, keras):
+        layer = lib.layers.Dense(4, dtype="mixed_float16")
+        layer.build((None, 3))
+        with pytest.raises(ValueError, match="compute_dtype='float16'"):
+            layer.quantize("int8")
+
+
+def test_float8_model_saves_and_loads(tmp_path):
+    model = lamina.Sequential([layers.Input((4,)), layers.Dense(3)])
+    model.quantize("float8")
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(_data((8, 4), scale=5.0), _data((8, 3)), epochs=2, verbose=0)
+    dense = model.layers[0]
+    assert float(dense.inputs_amax_history.max()) > 0 and float(dense.outputs_grad_scale) != 1.0
+    path = os.path.join(tmp_path, "f8.lamina")
+    model.save(path)
+    again = lamina.models.load_model(path)
+    for a, b in zip(model.weights, again.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    x = _data((5, 4), seed=19)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

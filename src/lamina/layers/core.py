@@ -143,9 +143,9 @@ class Dense(QuantizableLayer, Layer):
         if self.quantization_mode == "int8":
             x = quantization.int8_dense_output(self, inputs)
             if self.lora_enabled:
-                x = x + torch.matmul(inputs, lora.delta(self))
+                x = x + torch.matmul(inputs.to(x.dtype), lora.delta(self).to(x.dtype))
             if self.bias is not None:
-                x = x + self.bias
+                x = x + self.bias.to(x.dtype)
         else:
             x = float8.dense_output(self, inputs, self.kernel, self.bias, training)
         return activations.activate_fresh(self.activation, x)

@@ -35,8 +35,8 @@ def add_state(layer: Any, history_length: int) -> None:
     """Add the six scaling variables, in Keras's order; from now on the layer's calls receive ``training``."""
     layer._call_has_training = True
     for role in ROLES:
-        layer.add_weight(shape=(), initializer="ones", trainable=False, name=f"{role}_scale")
-        layer.add_weight(shape=(history_length,), initializer="zeros", trainable=False,
+        layer.add_weight(shape=(), initializer="ones", dtype="float32", trainable=False, name=f"{role}_scale")
+        layer.add_weight(shape=(history_length,), initializer="zeros", dtype="float32", trainable=False,
                          name=f"{role}_amax_history")
 
 
@@ -82,7 +82,8 @@ class _GradRoundTrip(torch.autograd.Function):
 def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None,
                  training: bool | None) -> torch.Tensor:
     """``inputs @ kernel + bias`` through float8 (before the activation); a training call advances the scaling
-    state. As Keras does, the bias is added rounded to bfloat16."""
+    state. As Keras 3.15 does (observed on its torch backend), a float32 layer adds its bias rounded to
+    bfloat16."""
     x = _RoundTrip.apply(inputs, layer.inputs_scale.to(inputs.dtype))
     k = _RoundTrip.apply(kernel.to(inputs.dtype), layer.kernel_scale.to(inputs.dtype))
     update = bool(training) and torch.is_grad_enabled()
@@ -92,4 +93,6 @@ def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: t
         _update(layer, "kernel", kernel, FORWARD)
     if torch.is_grad_enabled():
         y = _GradRoundTrip.apply(y, layer, update)
-    return y if bias is None else y + bias.to(torch.bfloat16).to(y.dtype)
+    if bias is None:
+        return y
+    return y + (bias.to(torch.bfloat16).to(y.dtype) if y.dtype == torch.float32 else bias.to(y.dtype))

@@ -17,6 +17,7 @@ over the last axis), multiplies the integers exactly and divides by both scales.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -161,6 +162,10 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
     if mode_of(layer) is not None:
         raise ValueError(f"Layer '{layer.name}' is already quantized with mode {mode_of(layer)!r}; quantize the "
                          "float model instead.")
+    if mode == "int8" and layer.compute_dtype == "float16":
+        raise ValueError(f"Quantization mode='int8' doesn't work well with compute_dtype='float16' (layer "
+                         f"'{layer.name}'): int8 scales overflow half precision. Quantize a float32 or "
+                         "'mixed_bfloat16' layer instead.")
     config = get_config_object(config)
     if config is not None and config.mode != mode:
         raise ValueError(f"quantize: mode={mode!r} but the config is for mode {config.mode!r}.")
@@ -198,6 +203,13 @@ def serialize_quantization_config(layer: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- int8 compute
+def _no_autocast(device_type: str) -> Any:
+    """Leave an enclosing ``torch.autocast`` region (the int8 product is computed in the dtypes given)."""
+    if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 class _Int8Matmul(torch.autograd.Function):
     """``(x_q @ k_q) / (x_scale * k_scale)`` with the integer product exact; the gradient reaches the inputs
     through the dequantized kernel (the int8 kernel itself is not trained)."""
@@ -208,11 +220,12 @@ class _Int8Matmul(torch.autograd.Function):
         ctx.save_for_backward(kernel, kernel_scale)
         # float32 holds every integer sum of up to 1040 products of int8s exactly; float64 beyond that
         exact = torch.float32 if kernel.shape[0] <= 1040 else torch.float64
-        if activation_quantizer is None:
-            return (x.to(exact) @ kernel.to(exact)).to(x.dtype) / kernel_scale
-        x_q, x_scale = activation_quantizer(x)
-        product = (x_q.to(exact) @ kernel.to(exact)).to(x.dtype)
-        return product / (x_scale * kernel_scale)
+        with _no_autocast(x.device.type):
+            if activation_quantizer is None:
+                return (x.to(exact) @ kernel.to(exact)).to(x.dtype) / kernel_scale
+            x_q, x_scale = activation_quantizer(x)
+            product = (x_q.to(exact) @ kernel.to(exact)).to(x.dtype)
+            return product / (x_scale * kernel_scale)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
@@ -226,10 +239,12 @@ def int8_dense_output(layer: Any, inputs: torch.Tensor) -> torch.Tensor:
     config = getattr(layer, "_quantization_config", None)
     activation_quantizer = quantizers.QuantizationConfig.activation_quantizer_or_default(
         config, quantizers.AbsMaxQuantizer(axis=-1))
-    return _Int8Matmul.apply(inputs, stored(layer, "kernel"), stored(layer, "kernel_scale"), activation_quantizer)
+    compute = layer._compute_dtype  # as Keras, the float variables take part in the compute dtype
+    scale = stored(layer, "kernel_scale").to(compute)
+    return _Int8Matmul.apply(inputs.to(compute), stored(layer, "kernel"), scale, activation_quantizer)
 
 
 def int8_embedding_output(layer: Any, ids: torch.Tensor) -> torch.Tensor:
     """Rows of the int8 table divided by their scales."""
-    table, scale = stored(layer, "embeddings"), stored(layer, "embeddings_scale")
+    table, scale = stored(layer, "embeddings"), stored(layer, "embeddings_scale").to(layer._compute_dtype)
     return table[ids].to(scale.dtype) / scale[ids].unsqueeze(-1)
