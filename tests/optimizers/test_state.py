@@ -191,3 +191,36 @@ def test_add_variable_and_assign_helpers():
     ref.path = "dense/kernel"
     momentum, velocity = opt.add_optimizer_variables([ref], ["momentum", "velocity"])
     assert momentum[0].dtype == torch.float64 and velocity[0].name == "dense_kernel_velocity"
+
+
+def test_a_custom_optimizer_trains_in_fit_like_keras_and_resumes_exactly(keras):
+    import lamina
+    from lamina import layers
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 3)).astype("float32"), rng.normal(size=(12, 2)).astype("float32")
+    weights = [rng.normal(size=s).astype("float32") for s in ((3, 2), (2,))]
+
+    class KerasMomentum(keras.optimizers.Optimizer):
+        def build(self, variables):
+            if self.built:
+                return
+            super().build(variables)
+            self.velocities = self.add_optimizer_variables(variables, "velocity")
+
+        def update_step(self, gradient, variable, learning_rate):
+            v = self.velocities[self._get_variable_index(variable)]
+            self.assign(v, 0.5 * v + gradient)
+            self.assign_sub(variable, learning_rate * v)
+
+    keras_model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    keras_model.set_weights(weights)
+    keras_model.compile(optimizer=KerasMomentum(learning_rate=0.1), loss="mse")
+    want = keras_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
+    model = lamina.Sequential([layers.Input((3,)), layers.Dense(2)])
+    model.set_weights(weights)
+    model.compile(optimizer=KerasStyleMomentum(learning_rate=0.1), loss="mse", jit_compile=True)
+    got = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    tensors, meta = model.optimizer.state_dict()
+    assert sorted(k for k in tensors if k.startswith("own/")) == ["own/0", "own/1"]

@@ -306,6 +306,8 @@ class OptimizerState:
             tensors[f"ema/{i}"] = t
         for i, t in enumerate(self._accumulators):
             tensors[f"accumulators/{i}"] = t
+        for i, t in enumerate(self._own_variables):  # a custom optimizer's add_variable slots
+            tensors[f"own/{i}"] = t
         meta["variables"] = [[list(p.shape), str(p.dtype).removeprefix("torch.")] for p in self._params]
         meta["group_steps"] = [g.get("step") if isinstance(g.get("step"), int) else None
                                for g in self.torch_optimizer.param_groups]
