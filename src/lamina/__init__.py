@@ -21,6 +21,7 @@ from lamina import (
     models,
     ops,
     optimizers,
+    preprocessing,
     quantizers,
     random,
     regularizers,
@@ -59,7 +60,7 @@ __all__ = [
     "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer", "RematScope", "Sequential",
     "StatelessScope", "SymbolicScope", "Variable", "activations", "backend", "callbacks", "clear_session", "config",
     "constraints", "datasets", "device", "distribution", "epsilon", "floatx", "get_device", "initializers",
-    "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops", "optimizers", "quantizers",
-    "random", "regularizers", "remat", "saving", "set_device", "set_epsilon", "set_flush_denormal", "set_floatx",
-    "tree", "utils", "version",
+    "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops", "optimizers", "preprocessing",
+    "quantizers", "random", "regularizers", "remat", "saving", "set_device", "set_epsilon", "set_flush_denormal",
+    "set_floatx", "tree", "utils", "version",
 ]

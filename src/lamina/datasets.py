@@ -7,7 +7,7 @@ The modules live in :mod:`lamina.data.datasets`; this shim re-exports them and a
 >>> (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # doctest: +SKIP
 """
 
-import sys
+import sys as _sys
 
 from lamina.data.datasets import (
     DatasetIntegrityError,
@@ -24,7 +24,7 @@ from lamina.data.datasets import (
 
 _MODULES = (boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters)
 for _module in _MODULES:
-    sys.modules.setdefault(f"{__name__}.{_module.__name__.rsplit('.', 1)[-1]}", _module)
+    _sys.modules.setdefault(f"{__name__}.{_module.__name__.rsplit('.', 1)[-1]}", _module)
 
 __all__ = [
     "DatasetIntegrityError",
