@@ -271,3 +271,44 @@ def test_float8_model_saves_and_loads(tmp_path):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     x = _data((5, 4), seed=19)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _configs(lib):
+    Q = lib.quantizers
+    return [Q.Int8QuantizationConfig(activation_quantizer=None),
+            Q.Int8QuantizationConfig(weight_quantizer=Q.AbsMaxQuantizer(axis=0, value_range=(-100, 100))),
+            Q.Int8QuantizationConfig(weight_quantizer=Q.AbsMaxQuantizer(axis=0),
+                                     activation_quantizer=Q.AbsMaxQuantizer(axis=-1, value_range=(-50, 50)))]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_int8_quantization_configs_match_keras(keras, which):
+    x = _data((3, 6), seed=20)
+    outputs, configs = [], []
+    for lib in (lamina, keras):
+        layer = lib.layers.Dense(4)
+        layer.build((None, 6))
+        layer.set_weights([_data((6, 4), seed=21), _data((4,), seed=22)])
+        layer.quantize("int8", config=_configs(lib)[which])
+        outputs.append(to_numpy(layer(torch.tensor(x))))
+        configs.append(layer.get_config()["quantization_config"])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert configs[0] == configs[1]
+    layer = layers.Dense(2)
+    layer.build((None, 3))
+    with pytest.raises(ValueError, match="config is for mode 'float8'"):
+        layer.quantize("int8", config=lamina.quantizers.Float8QuantizationConfig())
+
+
+def test_int8_model_trains_like_keras(keras):
+    ours, theirs = _models(keras)
+    ours.quantize("int8")
+    theirs.quantize("int8")
+    x, y = _data((8, 6), seed=23), _data((8, 3), seed=24)
+    ours.compile(optimizer=lamina.optimizers.SGD(0.05), loss="mse")
+    theirs.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    for _ in range(3):
+        ours.train_on_batch(x, y)
+        theirs.train_on_batch(x, y)
+    for a, b in zip(ours.weights, theirs.weights, strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-5, err_msg=b.path)
