@@ -124,8 +124,21 @@ def keras_data_parallel(out: str) -> dict:
     return {"history": history.history, **info}
 
 
+def keras_initialize(out: str) -> dict:
+    """Started twice with plain python: Keras's initialize() joins the job from KERAS_DISTRIBUTION_* variables."""
+    distribution.initialize()
+    devices = list_devices()
+    distribution.set_distribution(DataParallel(devices=devices))
+    x, y = linear_data()
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=0)
+    return {"devices": devices, "rank": distribution.rank(), "history": history.history}
+
+
 MODES = {"tensor_parallel": tensor_parallel, "batch_and_weights": batch_and_weights,
-         "stateful_layers": stateful_layers, "keras_data_parallel": keras_data_parallel}
+         "stateful_layers": stateful_layers, "keras_data_parallel": keras_data_parallel,
+         "keras_initialize": keras_initialize}
 
 if __name__ == "__main__":
     mode, out_dir = sys.argv[1], sys.argv[2]

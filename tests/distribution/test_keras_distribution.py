@@ -124,6 +124,23 @@ def test_data_parallel_takes_keras_arguments_and_unsharded_data(tmp_path):
     assert_same_training(rank0, rank1, reference)
 
 
+@needs_gloo
+def test_initialize_joins_a_job_from_keras_s_variables_without_torchrun(tmp_path):
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, str(WORKER), "keras_initialize", str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env(
+                                  KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
+                                  KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(rank)))
+             for rank in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [r["rank"] for r in reports] == [0, 1]
+    assert reports[0]["devices"] == reports[1]["devices"] == ["cpu:0", "cpu:1"]
+    assert reports[0]["history"] == reports[1]["history"]  # one job: global logs on both
+
+
 # ---------------------------------------------------------------------------------------------- Keras's API
 def parameters(fn) -> list[tuple]:
     """(name, kind, default) of each parameter: the signature without type hints."""
