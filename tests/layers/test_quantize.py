@@ -124,6 +124,10 @@ def test_model_quantize_filters_and_errors():
         model.quantize("int4")
     with pytest.raises(ValueError, match="already quantized"):
         model.layers[1].quantize("int8")
+    with pytest.raises(ValueError, match="already quantized"):
+        model.quantize("int8")
+    with pytest.warns(UserWarning, match="no layer that can be quantized"):
+        lamina.Sequential([layers.Input((3,)), layers.Flatten()]).quantize("int8")
     with pytest.raises(ValueError, match="isn't yet built"):
         layers.Dense(2).quantize("int8")
     emb = layers.Embedding(5, 2)

@@ -15,6 +15,7 @@ and ``quantize_model`` behind ``Model.quantize``.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import torch
@@ -121,9 +122,8 @@ def quantize_model(model: Any, mode: str | None = None, config: Any = None, filt
         spec = getattr(type(layer), "QUANTIZATION", None)
         if layer is model or spec is None or mode not in spec[2] or not chosen(layer):
             continue
-        if layer.quantization_mode is None:
-            layer.quantize(mode, config=config)
-            done += 1
-    if done == 0:
-        raise ValueError(f"Model '{model.name}' has no layer that can be quantized with mode {mode!r} (lamina "
-                         "quantizes Dense and Embedding layers; Embedding supports 'int8' only).")
+        layer.quantize(mode, config=config)  # an already quantized layer refuses, as in Keras
+        done += 1
+    if done == 0:  # Keras warns and goes on
+        warnings.warn(f"Model '{model.name}' has no layer that can be quantized with mode {mode!r} (lamina "
+                      "quantizes Dense and Embedding layers; Embedding supports 'int8' only).", stacklevel=2)
