@@ -160,3 +160,20 @@ def test_lora_model_round_trips_through_keras_files(keras, tmp_path):
     ours.save(back)
     again = keras.models.load_model(back)
     np.testing.assert_allclose(again.predict(x, verbose=0), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_quantize_after_lora_keeps_the_factors_as_keras(keras):
+    kernel, bias = _data((6, 4), seed=16), _data((4,), seed=17)
+    a, b = _data((6, 2), seed=18), _data((2, 4), seed=19)
+    x = _data((3, 6), seed=20)
+    outputs, names = [], []
+    for lib in (lamina, keras):
+        layer = lib.layers.Dense(4)
+        layer.build((None, 6))
+        layer.enable_lora(2)
+        layer.set_weights([kernel, bias, a, b])
+        layer.quantize("int8")
+        outputs.append(to_numpy(layer(torch.tensor(x))))
+        names.append(_names(layer.weights))
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+    assert names[0] == names[1]

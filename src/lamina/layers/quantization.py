@@ -147,6 +147,7 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
         mode: ``"int8"``, or ``"float8"`` (Dense only).
         config: an optional ``lamina.quantizers.QuantizationConfig`` of that mode (for int8: the weight
             quantizer's ``value_range``/``epsilon`` and the activation quantizer; None for Keras's defaults).
+        type_check: accepted for Keras compatibility (lamina checks the layer's kind in any case).
     """
     spec = getattr(type(layer), "QUANTIZATION", None)
     if spec is None:
