@@ -15,9 +15,9 @@ from typing import Any
 
 from lamina.core import serialization
 from lamina.layers.layer import Layer
-from lamina.layers.op_layer import OpLayer
 from lamina.models.model import Model
 from lamina.saving.errors import SavingError
+from lamina.saving.keras_export.ops import keras_op_entry
 
 # lamina's registry kinds -> Keras's public modules
 MODULES = {
@@ -74,13 +74,25 @@ def _layers_by_name(model: Any) -> dict[str, Any]:
     return {layer.name: layer for layer in layers}
 
 
-def _check_exportable(model: Any) -> None:
-    for module in model.modules():
-        if isinstance(module, OpLayer):
-            raise SavingError(
-                f"Layer {module.name!r} is a lamina op node (a lamina.ops call on symbolic tensors), which has no "
-                "Keras 3 config: wrap the op in a Layer subclass registered on both sides, or save to a '.lamina' "
-                "file instead.")
+def _convert_ops(config: dict) -> None:
+    """Replace lamina op nodes (``OpLayer``) by Keras op nodes, in nested functional configs too; an op Keras
+    has no settings-free class for is refused with what to do instead."""
+    inner = config.get("config")
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        return
+    for i, entry in enumerate(inner["layers"]):
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("class_name") == "OpLayer":
+            converted = keras_op_entry(entry)
+            if converted is None:
+                raise SavingError(
+                    f"Layer {entry.get('name')!r} is a lamina op node ({(entry.get('config') or {}).get('op')!r} "
+                    "called on symbolic tensors) that has no Keras 3 config: wrap the op in a Layer subclass "
+                    "registered on both sides, or save to a '.lamina' file instead.")
+            inner["layers"][i] = converted
+        else:
+            _convert_ops(entry)
 
 
 def _add_build_configs(config: dict, model: Any) -> None:
@@ -100,6 +112,40 @@ def _add_build_configs(config: dict, model: Any) -> None:
         build = build_config(layer)
         if build:
             entry["build_config"] = build
+
+
+def _renumber_nested_calls(config: dict, model: Any) -> None:
+    """Keras numbers the calls of a nested functional model from 1 (its node 0 is its own graph); lamina's
+    graph config numbers them from 0: shift every reference to such a layer (nested graphs too)."""
+    inner = config.get("config")
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        return
+    layers = _layers_by_name(model)
+    nested = {name for name, layer in layers.items()
+              if isinstance(layer, Model) and layer._graph is not None and type(layer).__name__ != "Sequential"}
+    for entry in inner["layers"]:
+        sub = layers.get(entry.get("name")) if isinstance(entry, dict) else None
+        if sub is not None and isinstance(sub, Model):
+            _renumber_nested_calls(entry, sub)
+
+    def shift(value: Any) -> Any:
+        if isinstance(value, list):
+            if len(value) == 3 and value[0] in nested and type(value[1]) is int and type(value[2]) is int:
+                return [value[0], value[1] + 1, value[2]]
+            return [shift(v) for v in value]
+        if isinstance(value, dict):
+            if value.get("class_name") == "__keras_tensor__" and isinstance(value.get("config"), dict):
+                history = value["config"].get("keras_history")
+                return {**value, "config": {**value["config"], "keras_history": shift(history)}}
+            return {k: shift(v) for k, v in value.items()}
+        return value
+
+    if nested:
+        for entry in inner["layers"]:
+            if isinstance(entry, dict) and "inbound_nodes" in entry:
+                entry["inbound_nodes"] = shift(entry["inbound_nodes"])
+        for key in ("input_layers", "output_layers"):
+            inner[key] = shift(inner.get(key))
 
 
 def _lists(value: Any) -> Any:
@@ -126,9 +172,10 @@ def build_config(layer: Any) -> dict | None:
 def model_config(model: Any) -> dict:
     """The Keras 3 ``config.json`` of ``model``: class, module, config, registered name, build and compile
     configs (``{}`` / ``None`` when the model was never compiled or built, as Keras writes them)."""
-    _check_exportable(model)
     config = to_keras(serialization.serialize_layer(model))
+    _convert_ops(config)
     _add_build_configs(config, model)
+    _renumber_nested_calls(config, model)
     config["build_config"] = build_config(model) or {"input_shape": None}
     compile_config = model.get_compile_config() if getattr(model, "compiled", False) else None
     config["compile_config"] = compile_to_keras(compile_config) if compile_config else {}

@@ -6,9 +6,9 @@ Sequential model keeps its layers under ``layers/<snake_case class name>[_n]``. 
 their weights flat, so the Keras sub-layers of recurrent and attention layers are mapped here.
 
 >>> import lamina
->>> model = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(2)])
+>>> model = lamina.Sequential([lamina.Input((3,)), lamina.layers.LayerNormalization()])
 >>> [(g.path, len(g.entries)) for g in layout(model)]
-[('', 0), ('layers/dense', 2)]
+[('', 0), ('layers/layer_normalization', 2)]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lamina.core.naming import snake_case
 from lamina.core.serialization import layer_class_name
 from lamina.layers.attention import MultiHeadAttention
 from lamina.layers.layer import Layer
+from lamina.layers.op_layer import OpLayer
 from lamina.layers.recurrent import GRU, LSTM, SimpleRNN
 from lamina.layers.weights import own_entries
 from lamina.models.model import Model
@@ -116,7 +117,7 @@ def _visit(layer: Any, path: str, hook: str, names: Mapping[int, str], out: list
     else:
         out.append(Group(path, layer, own_entries(layer)))
     if is_graph_model(layer):
-        layers = layer.layers
+        layers = [sub for sub in layer.layers if not isinstance(sub, OpLayer)]  # op nodes: no group in Keras
         keys = group_names([names.get(id(sub)) or layer_class_name(sub) for sub in layers])
         for sub, key in zip(layers, keys, strict=True):
             _visit(sub, join(path, "layers", key), hook, names, out, depth + 1)

@@ -20,6 +20,7 @@ from lamina.models.model import Model
 from lamina.models.sequential import Sequential
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 from lamina.saving.keras_export.layout import overrides
+from lamina.saving.keras_import.ops import is_op_entry, op_call
 
 # Keras classes that carry code or Python objects: never rebuilt from a file, whatever the registry holds.
 REFUSED = {
@@ -222,8 +223,11 @@ class Builder:
                 layers[name], produced[(name, 0)] = tensor, [tensor]
                 plan.append((tensor.node.layer, "InputLayer"))
                 continue
-            layers[name] = layer = self.layer(entry, f"layers[{i}]")
-            plan.append((layer, entry["class_name"]))
+            if is_op_entry(entry):  # a Keras op node (a mask's not_equal...): the lamina op of that name
+                layers[name] = op_call(entry, f"layers[{i}]")
+            else:
+                layers[name] = layer = self.layer(entry, f"layers[{i}]")
+                plan.append((layer, entry["class_name"]))
             nodes = entry.get("inbound_nodes") or []
             if not isinstance(nodes, list):
                 raise FileFormatError(f"inbound_nodes of layer {name!r} must be a list.")
@@ -237,7 +241,9 @@ class Builder:
                     waiting.append((name, k, node))
                     continue
                 out = _safe_call(layers[name], *args, what=f"calling layer {name!r} on its inputs", **kwargs)
-                produced[(name, k)] = out if isinstance(out, list) else list(out) if isinstance(out, tuple) else [out]
+                # Keras numbers a nested functional model's calls from 1 (its node 0 is its own graph)
+                key = (name, k + 1 if _is_nested_functional(layers[name]) else k)
+                produced[key] = out if isinstance(out, list) else list(out) if isinstance(out, tuple) else [out]
             if len(waiting) == len(pending):
                 raise FileFormatError("The functional config's graph cannot be rebuilt: layer(s) "
                                       f"{sorted({n for n, _, _ in waiting})} wait for tensors no layer produces.")
@@ -275,6 +281,10 @@ def _shapes(value: Any, what: str) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _shape(v, what) for k, v in value.items()}
     return _shape(value, what)
+
+
+def _is_nested_functional(layer: Any) -> bool:
+    return isinstance(layer, Model) and not isinstance(layer, Sequential) and layer._graph is not None
 
 
 def _accepted(cls: type) -> set[str] | None:
