@@ -435,24 +435,27 @@ class Model(KerasModelMembers, Layer):
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the weights to a ``.weights.safetensors`` file, atomically."""
+        """Write the weights, atomically: ``.weights.safetensors`` (lamina's format) or ``.weights.h5`` (Keras 3's,
+        which Keras's ``load_weights`` reads)."""
         from lamina.saving.weights import save_weights
 
         # (distributed: full weights, gathered when sharded, written by rank 0; call it on every rank)
         strategy.current().save(self, lambda: save_weights(self, filepath, overwrite=overwrite))
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
-        """Read weights written by ``save_weights``."""
+        """Read weights written by ``save_weights`` (``.weights.safetensors``), or Keras 3's ``.weights.h5``."""
         from lamina.saving.weights import load_weights
 
         # (distributed: every rank reads; a sharded model keeps its shard)
         strategy.current().load(self, lambda: load_weights(self, filepath, skip_mismatch=skip_mismatch))
 
     def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
-        """Write the whole model (architecture, weights, compile settings, optimizer state) to a ``.lamina``
-        file, atomically; ``lamina.models.load_model`` reads it back without running code from the file.
+        """Write the whole model (architecture, weights, compile settings, optimizer state), atomically: a
+        ``.lamina`` file (lamina's format: signing, encryption), a ``.keras`` file (Keras 3's, which
+        ``keras.saving.load_model`` reads) or a legacy ``.h5`` file. ``lamina.models.load_model`` reads all three
+        back without running code from the file.
 
-        >>> model.save("classifier.lamina")  # doctest: +SKIP
+        >>> model.save("classifier.keras")  # doctest: +SKIP
         """
         from lamina.saving import save_model
 
@@ -509,8 +512,8 @@ def _full_precision(t: Any) -> Any:
 
 def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True,
                **kwargs: Any) -> Model:
-    """Read a model written by ``model.save``; class names resolve only through lamina's registry and
-    ``custom_objects``, and nothing in the file is ever executed.
+    """Read a model written by ``model.save`` (``.lamina``) or by Keras (``.keras``, legacy ``.h5``); class names
+    resolve only through lamina's registry and ``custom_objects``, and nothing in the file is ever executed.
 
     >>> model = lamina.models.load_model("classifier.lamina")  # doctest: +SKIP
     """
