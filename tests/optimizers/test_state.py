@@ -186,7 +186,8 @@ def test_add_variable_and_assign_helpers():
     opt.assign_sub(counter, 0.5)
     torch.testing.assert_close(counter.detach(), torch.full((2,), 1.5))
     opt.assign(counter, [3.0, 4.0])
-    assert counter.path == "sgd/counter" and not counter.requires_grad and opt.variables == [counter]
+    assert counter.path == "sgd/counter" and not counter.requires_grad and opt.variables[-1] is counter
+    assert [v.path for v in SGD().variables] == ["sgd/iteration", "sgd/learning_rate"]  # as Keras, before build
     ref = torch.nn.Parameter(torch.zeros(2, 2, dtype=torch.float64))
     ref.path = "dense/kernel"
     momentum, velocity = opt.add_optimizer_variables([ref], ["momentum", "velocity"])

@@ -98,6 +98,7 @@ class Optimizer(OptimizerState):
         self.name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", owner).lower()
         self._learning_rate: Variable | LearningRateSchedule | Callable[..., float] | None = None
         self._lr_takes_step = False
+        self._lr_cache: tuple[int, float] = (-1, 0.0)  # (version of the learning-rate variable, its value)
         self._set_learning_rate(learning_rate)
         self._iterations = 0  # calls of step/apply; Keras's `_iterations` (not divided by the accumulation steps)
         self.torch_optimizer: torch.optim.Optimizer | None = None
@@ -143,10 +144,16 @@ class Optimizer(OptimizerState):
                 # float64 on the host: reading it needs no device sync and keeps the number as given.
                 self._learning_rate = Variable.wrap(torch.tensor(float(value), dtype=torch.float64),
                                                     name="learning_rate", path=f"{self.name}/learning_rate")
+                self._lr_cache = (-1, 0.0)
             self._lr_takes_step = False
 
     def _current_lr(self) -> float:
         lr = self._learning_rate
+        if isinstance(lr, Variable):
+            # Read the variable only when it changed (its in-place version counter moved): no tensor read a step.
+            if self._lr_cache[0] != lr._version:
+                self._lr_cache = (lr._version, float(lr))
+            return self._lr_cache[1]
         if not callable(lr):
             return float(lr)
         return float(lr(self._iterations) if self._lr_takes_step else lr())

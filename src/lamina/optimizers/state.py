@@ -50,9 +50,8 @@ class OptimizerState:
     def variables(self) -> list[torch.Tensor]:
         """The optimizer's variables in Keras's order (see the module doc). ``iteration`` is a snapshot (an int32
         0-dim tensor: lamina counts steps on the host); the learning rate is the live variable
-        ``optimizer.learning_rate``; the others are the live state tensors. Empty until built."""
-        if not self.built:
-            return list(self._own_variables)
+        ``optimizer.learning_rate``; the others are the live state tensors (before ``build``, only the first
+        two, as in Keras)."""
         head = [Variable.wrap(torch.tensor(self._iterations, dtype=torch.int32), name="iteration",
                               path=f"{self.name}/iteration")]
         if isinstance(self._learning_rate, Variable):
