@@ -55,7 +55,7 @@ def save_model(model: Any, filepath: str, overwrite: bool = True, signing_key: A
                              f"'{SUFFIX}' file for signing_key/encryption_key.")
         from lamina.saving.keras_export import save_keras_model
 
-        return save_keras_model(model, filepath, overwrite=overwrite)
+        return save_keras_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
     if filepath.endswith(LEGACY_SUFFIXES) and not filepath.endswith(".weights.h5"):
         if signing_key is not None or encryption_key is not None:
             raise ValueError("model.save: legacy '.h5' files cannot be signed or encrypted; save to a "

@@ -34,8 +34,9 @@ def _check(model: Any, filepath: str, overwrite: bool, what: str) -> None:
                          "input_shape, call it on a batch, or fit it).")
 
 
-def save_keras_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:
-    """Write ``model`` to a Keras 3 ``.keras`` file (config, weights, assets), atomically.
+def save_keras_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
+                     include_optimizer: bool = True) -> None:
+    """Write ``model`` to a Keras 3 ``.keras`` file (config, weights, optimizer variables, assets), atomically.
 
     >>> model.save("classifier.keras")  # what model.save does for a .keras path  # doctest: +SKIP
     """
@@ -43,7 +44,7 @@ def save_keras_model(model: Any, filepath: str | os.PathLike, overwrite: bool = 
     _check(model, path, overwrite, "model.save")
     config = model_config(model)
     assets = collect_assets([g for g in layout(model, "save_assets") if g.hook])
-    write_archive(path, config, lambda f: write_weights(model, f, include_optimizer=True), assets)
+    write_archive(path, config, lambda f: write_weights(model, f, include_optimizer=include_optimizer), assets)
 
 
 def save_keras_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:

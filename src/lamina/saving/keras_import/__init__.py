@@ -2,8 +2,10 @@
 
 ``load_keras_model`` rebuilds the architecture from ``config.json`` with lamina's own classes (resolved through
 lamina's registry and ``custom_objects`` only; Keras ``Lambda`` layers, unknown classes and foreign modules are
-refused with ``UnsafeFileError``), then loads ``model.weights.h5`` after checking every group and dataset
-against the built model. Any malformed file raises ``FileFormatError``.
+refused with ``UnsafeFileError``; a registered class is found by its registered name, whatever module the file
+names), then loads ``model.weights.h5`` after checking every group and dataset against the built model, calling
+the layers' ``load_own_variables`` / ``load_assets`` hooks as Keras does. Legacy ``.h5`` model files go through
+``legacy.load_legacy_h5``. Any malformed file raises ``FileFormatError``.
 
 >>> import lamina
 >>> model = lamina.saving.load_keras_model("model.keras")  # files saved by Keras  # doctest: +SKIP
@@ -74,9 +76,11 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
                 _compile(model, config.get("compile_config"), builder, path)
                 if model.compiled:
                     load_optimizer_h5(model, weights)
-        with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
-            archive.extract_assets(folder)
-            load_assets(model, folder)
+        hooked = [g for g in layout(model, "load_assets") if g.hook]
+        if hooked:  # assets are copied out only for layers that read them
+            with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
+                archive.extract_assets(folder)
+                load_assets(hooked, folder)
     return model
 
 
@@ -96,13 +100,12 @@ def _compile(model: Model, config: Any, builder: Builder, path: str) -> None:
         compile_from_keras(model, config, builder)
 
 
-def load_assets(model: Model, folder: str) -> None:
-    """Call ``load_assets(dir)`` of every layer that overrides it, with its folder under ``assets/``."""
-    for group in layout(model, "load_assets"):
-        if group.hook:
-            target = os.path.join(folder, ASSETS_DIR, *[p for p in group.path.split("/") if p])
-            os.makedirs(target, exist_ok=True)
-            group.layer.load_assets(target)
+def load_assets(groups: list, folder: str) -> None:
+    """Call ``load_assets(dir)`` of each layer whose group is given, with its folder under ``assets/``."""
+    for group in groups:
+        target = os.path.join(folder, ASSETS_DIR, *[p for p in group.path.split("/") if p])
+        os.makedirs(target, exist_ok=True)
+        group.layer.load_assets(target)
 
 
 def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:

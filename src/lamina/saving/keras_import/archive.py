@@ -1,7 +1,9 @@
-"""Checked reading of a Keras 3 ``.keras`` zip: only its three known members, bounded sizes, no paths.
+"""Checked reading of a Keras 3 ``.keras`` zip: its three known members and plain files under ``assets/``,
+bounded sizes, no ``..`` or absolute paths.
 
-The HDF5 weights are copied (within their declared size) to a private temporary file for ``h5py``; nothing in
-the archive is ever written next to the user's files or executed.
+The HDF5 weights are copied (within their declared size) to a private temporary file for ``h5py``, and assets
+to a private temporary folder only when a layer's ``load_assets`` reads them; nothing in the archive is ever
+written next to the user's files or executed.
 """
 
 from __future__ import annotations
