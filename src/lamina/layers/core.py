@@ -126,11 +126,9 @@ class Dense(QuantizableLayer, Layer):
         quantized to int8)."""
         return self._compute_weight()
 
-    def call(self, inputs: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        # (no `training` argument, so that a float layer keeps the fast path of calling.plain; a float8 layer
-        # asks for it: layers/float8.py)
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.quantization_mode is not None:
-            return self.quantized_call(inputs, **kwargs)
+            return self.quantized_call(inputs)
         bias, kernel = self.bias, self.kernel
         if inputs.ndim == 2 and bias is not None:
             x = torch.addmm(bias, inputs, kernel)  # (batch, in) @ (in, units) + (units,)
@@ -138,7 +136,7 @@ class Dense(QuantizableLayer, Layer):
             x = F.linear(inputs, kernel.T, bias)  # (..., in) @ (in, units) + (units,)
         return activations.activate_fresh(self.activation, x)
 
-    def quantized_call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+    def quantized_call(self, inputs: torch.Tensor) -> torch.Tensor:
         """The int8 or float8 forward pass (layers/quantization.py, layers/float8.py)."""
         if self.quantization_mode == "int8":
             x = quantization.int8_dense_output(self, inputs)
@@ -147,7 +145,7 @@ class Dense(QuantizableLayer, Layer):
             if self.bias is not None:
                 x = x + self.bias.to(x.dtype)
         else:
-            x = float8.dense_output(self, inputs, self.kernel, self.bias, training)
+            x = float8.dense_output(self, inputs, self.kernel, self.bias)
         return activations.activate_fresh(self.activation, x)
 
     def get_config(self) -> dict:

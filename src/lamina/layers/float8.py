@@ -6,8 +6,9 @@ The state (``inputs_scale``, ``inputs_amax_history``, ``kernel_scale``, ``kernel
 ``outputs_grad_scale``, ``outputs_grad_amax_history``) is updated by each training step: the scale from the
 largest value of the history so far, then the history with this step's absolute maximum. Keras lists these
 variables as trainable and has the optimizer overwrite them; lamina keeps them as non-trainable state and updates
-them during the step (the inputs and kernel ones in the forward pass, the gradient ones in the backward pass), to
-the same values.
+them during the training step (the inputs and kernel ones in the forward pass, the gradient ones in the backward
+pass), to the same values. The step is told by the layer's training mode (``model.train()``, which ``fit`` and
+``train_on_batch`` set); a custom training loop calls ``model.train()`` for the state to advance.
 
 >>> import torch
 >>> from lamina import layers
@@ -32,8 +33,7 @@ ROLES = ("inputs", "kernel", "outputs_grad")
 
 
 def add_state(layer: Any, history_length: int) -> None:
-    """Add the six scaling variables, in Keras's order; from now on the layer's calls receive ``training``."""
-    layer._call_has_training = True
+    """Add the six scaling variables, in Keras's order."""
     for role in ROLES:
         layer.add_weight(shape=(), initializer="ones", dtype="float32", trainable=False, name=f"{role}_scale")
         layer.add_weight(shape=(history_length,), initializer="zeros", dtype="float32", trainable=False,
@@ -79,14 +79,14 @@ class _GradRoundTrip(torch.autograd.Function):
         return rounded, None, None
 
 
-def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None,
-                 training: bool | None) -> torch.Tensor:
-    """``inputs @ kernel + bias`` through float8 (before the activation); a training call advances the scaling
-    state. As Keras 3.15 does (observed on its torch backend), a float32 layer adds its bias rounded to
-    bfloat16."""
+def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None
+                 ) -> torch.Tensor:
+    """``inputs @ kernel + bias`` through float8 (before the activation). A training step (the layer in training
+    mode, as ``fit`` and ``train_on_batch`` set it, with gradients on) advances the scaling state. As Keras 3.15
+    does (observed on its torch backend), a float32 layer adds its bias rounded to bfloat16."""
     x = _RoundTrip.apply(inputs, layer.inputs_scale.to(inputs.dtype))
     k = _RoundTrip.apply(kernel.to(inputs.dtype), layer.kernel_scale.to(inputs.dtype))
-    update = bool(training) and torch.is_grad_enabled()
+    update = layer.training is True and torch.is_grad_enabled()
     y = torch.matmul(x, k)
     if update:
         _update(layer, "inputs", inputs, FORWARD)
