@@ -58,9 +58,12 @@ class QuantizableLayer:
         """
         quantization.quantize(self, mode, config, type_check)
 
-    def quantized_build(self, input_shape: Any, mode: str) -> None:
-        """Create the weights of ``mode`` in place of the float kernel (a layer loaded from a quantized config)."""
-        quantization.quantized_build(self, mode)
+    def quantized_build(self, kernel_shape: Any, mode: str, config: Any = None) -> None:
+        """Create the weights of ``mode`` in place of the float kernel (a layer loaded from a quantized config);
+        ``kernel_shape`` None means the float kernel's shape, ``config`` a ``QuantizationConfig`` to compute with."""
+        if config is not None:
+            self._quantization_config = get_config_object(config)
+        quantization.quantized_build(self, mode, kernel_shape)
 
     def quantized_call(self, *args: Any, **kwargs: Any) -> Any:
         """The forward pass of the quantized layer (``call`` dispatches here once quantized)."""

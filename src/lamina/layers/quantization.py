@@ -187,13 +187,14 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
     layer.dtype_policy = make_policy(mode, source)
 
 
-def quantized_build(layer: Any, mode: str) -> None:
-    """Create the quantized weights of a layer built from a quantized config (before its weights are loaded)."""
+def quantized_build(layer: Any, mode: str, shape: tuple | None = None) -> None:
+    """Create the quantized weights of a layer built from a quantized config (before its weights are loaded):
+    for int8, an int8 kernel of ``shape`` (default: the float kernel's) and its scale in place of the float one."""
     name, axis, supported = type(layer).QUANTIZATION
     _check_mode(mode, supported, layer)
-    weight = stored(layer, name)
     if mode == "int8":
-        add_int8_weights(layer, name, tuple(weight.shape), (weight.shape[1 - axis % 2],))
+        shape = tuple(shape) if shape is not None else tuple(stored(layer, name).shape)
+        add_int8_weights(layer, name, shape, (shape[1 - axis % 2],))
     else:
         float8.add_state(layer, getattr(layer.dtype_policy, "amax_history_length", AMAX_HISTORY_LENGTH))
 
