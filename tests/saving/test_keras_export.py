@@ -454,3 +454,18 @@ def test_nested_models_both_ways(keras, tmp_path):
     assert json.loads(zipfile.ZipFile(tmp_path / "l.keras").read("config.json"))["config"]["output_layers"] == \
         ["head", 1, 0]
     _same(model, lamina.models.load_model(tmp_path / "k.keras"), x)
+
+
+def test_config_demanding_huge_weights_is_refused_before_allocating(tmp_path):
+    model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][1]["config"]["units"] = 2_000_000_000  # 16 TB of kernel
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "huge.keras", "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(UnsafeFileError, match="far more weight memory"):
+        lamina.models.load_model(tmp_path / "huge.keras")

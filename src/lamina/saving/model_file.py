@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 from safetensors.torch import save as safetensors_bytes
-from torch.overrides import TorchFunctionMode
 
 from lamina.core import serialization
 from lamina.models.model import Model
 from lamina.saving import crypto, model_config
 from lamina.saving import format as fmt
+from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
 from lamina.saving.weights import _state
 
@@ -188,48 +188,9 @@ def _verified_members(archive: fmt.Archive, trusted_keys: Any, key: bytes | None
     return out
 
 
-class _AllocationBudget(TorchFunctionMode):
-    """Refuses tensor allocations (outside the meta device) beyond ``budget`` bytes while a model is built from a
-    config, so a config cannot demand far more memory than its weights file holds."""
-
-    SIZED = {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full, torch.empty_strided,
-             torch.randint, torch.eye}
-
-    def __init__(self, budget: int):
-        super().__init__()
-        self.left = budget
-
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        kwargs = kwargs or {}
-        if func in self.SIZED and str(kwargs.get("device", "cpu")) != "meta":
-            numel = _requested_numel(func, args, kwargs)
-            dtype = kwargs.get("dtype") or torch.get_default_dtype()
-            self.left -= numel * torch.empty((), dtype=dtype, device="meta").element_size()
-            if self.left < 0:
-                raise UnsafeFileError("The config asks for far more weight memory than the file's weights hold "
-                                      f"(a {numel}-element tensor): refusing to build it.")
-        return func(*args, **kwargs)
-
-
-def _requested_numel(func: Any, args: tuple, kwargs: dict) -> int:
-    if func is torch.eye:
-        dims = [a for a in args[:2] if isinstance(a, int)]
-        return dims[0] * (dims[1] if len(dims) > 1 else dims[0]) if dims else 0
-    size = kwargs.get("size")
-    if size is None:
-        candidates = [a for a in args if isinstance(a, (tuple, list, torch.Size))]
-        size = candidates[0] if candidates else [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-        if func in (torch.full, torch.randint) and not candidates:
-            size = []
-    numel = 1
-    for d in size:
-        numel *= int(d) if isinstance(d, int) else 1
-    return numel
-
-
 def _build(config: dict, custom_objects: Any, budget: int) -> Any:
     try:
-        with serialization.custom_object_scope(custom_objects), _AllocationBudget(budget):
+        with serialization.custom_object_scope(custom_objects), AllocationBudget(budget):
             model = serialization.deserialize_layer(config)
             if not isinstance(model, Model):
                 raise FileFormatError(f"config.json describes a {type(model).__name__}, not a model.")

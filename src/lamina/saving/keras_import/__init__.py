@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from lamina.models.model import Model
+from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError
-from lamina.saving.format import DEFAULT_LIMITS, Limits
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB
 from lamina.saving.keras_export.layout import layout, overrides
 from lamina.saving.keras_import.archive import ASSETS as ASSETS_DIR
-from lamina.saving.keras_import.archive import CONFIG, METADATA, KerasArchive
+from lamina.saving.keras_import.archive import CONFIG, METADATA, WEIGHTS, KerasArchive
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder, apply_build_config
 from lamina.saving.keras_import.h5 import load_h5, load_optimizer_h5
@@ -66,10 +67,12 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         if not isinstance(config, Mapping) or "class_name" not in config:
             raise FileFormatError(f"{CONFIG} of {path} must be a JSON object describing a model (with class_name).")
         builder = Builder(custom_objects)
-        model = builder.layer(config, "the model")
-        if not isinstance(model, Model):
-            raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
-        apply_build_config(model, config.get("build_config"), "the model")
+        # building may allocate no more than a few times what the weights file holds (hostile configs)
+        with AllocationBudget(3 * archive.infos[WEIGHTS].file_size + 64 * MiB):
+            model = builder.layer(config, "the model")
+            if not isinstance(model, Model):
+                raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
+            apply_build_config(model, config.get("build_config"), "the model")
         with archive.weights_file() as weights:
             load_h5(model, weights, builder.names())
             if compile:

@@ -20,8 +20,9 @@ import numpy as np
 
 from lamina.layers.weights import export, with_owner
 from lamina.models.model import Model
+from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError, UnsafeFileError
-from lamina.saving.format import DEFAULT_LIMITS, Limits, parse_json
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, parse_json
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder
 from lamina.saving.keras_import.h5 import _child, _dataset
@@ -143,7 +144,8 @@ def load_legacy_h5(filepath: str | os.PathLike, custom_objects: Mapping[str, Any
                                   "file (use model.load_weights) or not a Keras model file.")
         training = _attr_json(f, "training_config", path, limits)
         builder = Builder(custom_objects)
-        model = builder.layer(to_keras3(config), "the model")
+        with AllocationBudget(3 * os.path.getsize(path) + 64 * MiB):  # no more than the file's weights need
+            model = builder.layer(to_keras3(config), "the model")
         if not isinstance(model, Model):
             raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
         weights = _child(f, "model_weights", "")
