@@ -334,3 +334,16 @@ def test_misuse_raises_clear_errors():
         opt.apply([torch.zeros(2)], [torch.nn.Parameter(torch.zeros(2))])
     with pytest.raises(ValueError, match="all are None"):
         opt.apply([None], [w])
+
+
+def test_every_keras_optimizer_name_exists(keras):
+    missing = [n for n in dir(keras.optimizers) if not n.startswith("_") and not hasattr(optimizers, n)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", ["Adam", "SGD", "Ftrl", "RMSprop", "Adagrad", "Optimizer"])
+def test_legacy_optimizers_refuse_like_keras_3(keras, name):
+    with pytest.raises(ImportError):
+        getattr(keras.optimizers.legacy, name)()
+    with pytest.raises(ImportError, match=f"lamina.optimizers.{name} instead"):
+        getattr(optimizers.legacy, name)()

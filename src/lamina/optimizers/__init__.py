@@ -10,7 +10,7 @@ The torch optimizer is created when the weights exist (``build``), so lazily bui
 1
 """
 
-from lamina.optimizers import schedules
+from lamina.optimizers import legacy, schedules
 from lamina.optimizers.adafactor import Adafactor
 from lamina.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from lamina.optimizers.adaptive import Adadelta, Adagrad, RMSprop
@@ -28,5 +28,5 @@ from lamina.optimizers.sgd import SGD
 __all__ = [
     "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ForeachOptimizer", "Ftrl",
     "Lamb", "Lion", "LossScaleOptimizer", "MultiOptimizer", "Muon", "Nadam", "Optimizer", "OptimizerMap",
-    "RMSprop", "ScheduleFreeAdamW", "deserialize", "get", "schedules", "serialize",
+    "RMSprop", "ScheduleFreeAdamW", "deserialize", "get", "legacy", "schedules", "serialize",
 ]

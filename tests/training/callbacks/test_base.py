@@ -365,3 +365,10 @@ def test_callback_model_is_a_read_only_property_like_keras(keras):
         stub = StubModel()
         cb.set_model(stub)
         assert cb.model is stub
+
+
+def test_every_keras_callback_name_exists_but_orbax(keras):
+    import lamina.callbacks
+
+    missing = {n for n in dir(keras.callbacks) if not n.startswith("_") and not hasattr(lamina.callbacks, n)}
+    assert missing <= {"OrbaxCheckpoint"}  # Orbax: JAX's checkpoint library, outside this callbacks package
