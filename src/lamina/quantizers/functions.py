@@ -138,8 +138,9 @@ def quantize_and_dequantize(inputs: Any, scale: Any, quantized_dtype: Any, compu
         raise ValueError(f"quantize_and_dequantize rounds to a floating type such as 'float8_e4m3fn' or "
                          f"'float8_e5m2'; received quantized_dtype={quantized_dtype!r}.")
     x = to_float_tensor(inputs)
-    scale_t = torch.as_tensor(scale, dtype=x.dtype, device=x.device) if not isinstance(scale, torch.Tensor) \
-        else scale.to(device=x.device)
+    # the scale takes part in the compute dtype, as in Keras (a half-precision compute rounds it first)
+    scale_t = (scale if isinstance(scale, torch.Tensor) else torch.as_tensor(scale, dtype=torch.float32))
+    scale_t = scale_t.to(device=x.device, dtype=cdtype)
     limit = torch.finfo(qdtype).max
     rounded = torch.clamp(x / scale_t, -limit, limit).to(qdtype).to(cdtype)
-    return rounded * scale_t.to(cdtype)
+    return rounded * scale_t
