@@ -469,3 +469,52 @@ def test_config_demanding_huge_weights_is_refused_before_allocating(tmp_path):
             z.writestr(name, data)
     with pytest.raises(UnsafeFileError, match="far more weight memory"):
         lamina.models.load_model(tmp_path / "huge.keras")
+
+
+def _guide_layer(lib, package, fixed):
+    """The custom-variable layer of Keras's guide "customizing_saving_and_serialization" (``fixed``: its
+    ``load_own_variables`` reads only the Dense weights, which is what ``save_own_variables`` stored as 0, 1)."""
+
+    @lib.saving.register_keras_serializable(package=package)
+    class LayerWithCustomVariable(lib.layers.Dense):
+        def __init__(self, units, **kwargs):
+            super().__init__(units, **kwargs)
+            self.my_variable = lib.Variable(np.arange(units, dtype="float32") + 0.5, name="my_variable",
+                                            dtype="float32")
+
+        def save_own_variables(self, store):
+            super().save_own_variables(store)
+            store["variables"] = self.my_variable.numpy()
+
+        def load_own_variables(self, store):
+            self.my_variable.assign(store["variables"])
+            weights = [self.kernel, self.bias] if fixed else self.weights
+            for i, v in enumerate(weights):
+                v.assign(store[f"{i}"])
+
+        def call(self, inputs):
+            return super().call(inputs) + self.my_variable
+
+    return LayerWithCustomVariable
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_keras_guide_custom_variable_layer_behaves_as_in_keras(keras, tmp_path, fixed):
+    outcomes = {}
+    for lib in (keras, lamina):
+        layer_class = _guide_layer(lib, f"guide_{fixed}", fixed)
+        model = lib.Sequential([lib.Input((10,)), layer_class(2)])
+        model.compile(optimizer="adam", loss="mean_squared_error")
+        model.fit(_rand(8, 10), _rand(8, 2), verbose=0)
+        model.layers[0].my_variable.assign(np.array([3.0, -1.0], "float32"))
+        path = tmp_path / f"{lib.__name__}.keras"
+        model.save(path)
+        try:
+            restored = lib.models.load_model(path)
+        except ValueError as error:  # as written in the guide, self.weights also lists my_variable: "2" is missing
+            outcomes[lib.__name__] = ("error", "must match" in str(error) or "2" in str(error))
+            continue
+        _same(model, restored, _rand(3, 10))
+        outcomes[lib.__name__] = ("loaded", list(restored.layers[0].my_variable.numpy()))
+    assert outcomes["lamina"] == outcomes["keras"]
+    assert outcomes["keras"][0] == ("loaded" if fixed else "error")

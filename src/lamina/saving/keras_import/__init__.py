@@ -73,12 +73,13 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
             if not isinstance(model, Model):
                 raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
             apply_build_config(model, config.get("build_config"), "the model")
+        # Keras's order: build_from_config, compile_from_config, load_own_variables, load_assets
+        if compile:
+            _compile(model, config.get("compile_config"), builder, path)
         with archive.weights_file() as weights:
             load_h5(model, weights, builder.names())
-            if compile:
-                _compile(model, config.get("compile_config"), builder, path)
-                if model.compiled:
-                    load_optimizer_h5(model, weights)
+            if compile and model.compiled:
+                load_optimizer_h5(model, weights)
         hooked = [g for g in layout(model, "load_assets") if g.hook]
         if hooked:  # assets are copied out only for layers that read them
             with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
