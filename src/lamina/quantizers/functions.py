@@ -69,7 +69,7 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
                                              dtype: Any = "int8", epsilon: float = 1e-7,
                                              to_numpy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric quantization of a 2-D ``(input_dim, output_dim)`` tensor in groups of ``block_size`` rows: each
-    group and column gets ``scale = (max - min) / (qmax - qmin)`` and an int8 zero point
+    group and column gets ``scale = (max - min + epsilon) / (qmax - qmin)`` and an int8 zero point
     ``clip(round(qmin - min / scale))``; a constant group is widened to ``[min - 1, max + 1]``, and a short last
     group (after a full one) is padded with rows of zeros. Returns
     ``(quantized, scale, zero_point)``, the last two of shape ``(ceil(input_dim / block_size), output_dim)``.
@@ -93,7 +93,7 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
     low, high = blocks.amin(dim=1), blocks.amax(dim=1)
     flat = high - low <= 0
     low, high = torch.where(flat, low - 1, low), torch.where(flat, high + 1, high)
-    scale = torch.clamp(high - low, min=epsilon) / (qmax - qmin)
+    scale = (high - low + const(epsilon, x)) / (qmax - qmin)
     zero = torch.clamp(torch.round(qmin - low / scale), qmin, qmax)
     row_scale = scale.repeat_interleave(block_size, dim=0)[:rows]
     row_zero = zero.repeat_interleave(block_size, dim=0)[:rows]
