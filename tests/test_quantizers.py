@@ -155,12 +155,13 @@ def test_grouped_quantize_matches_keras(keras, rows, block):
         assert a.dtype == b.dtype and a.shape == b.shape
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
-    unsigned = Q.abs_max_quantize_grouped_with_zero_point(x, block_size=block, value_range=(0, 15), dtype="uint8")
-    expected = keras.quantizers.abs_max_quantize_grouped_with_zero_point(x, block_size=block, value_range=(0, 15),
-                                                                         dtype="uint8")
-    for a, b in zip(unsigned, expected, strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    for value_range, dtype in (((0, 15), "uint8"), ((0, 255), "uint8"), ((-4, 3), "int8")):
+        other = Q.abs_max_quantize_grouped_with_zero_point(x, block, value_range=value_range, dtype=dtype)
+        expected = keras.quantizers.abs_max_quantize_grouped_with_zero_point(x, block, value_range=value_range,
+                                                                             dtype=dtype)
+        for a, b in zip(other, expected, strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     for const in (0.0, 1.0, -3.0):
         flat = np.full((4, 2), const, dtype="float32")
         a = Q.abs_max_quantize_grouped_with_zero_point(flat, block_size=4)

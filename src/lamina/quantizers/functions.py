@@ -70,8 +70,10 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
                                              to_numpy: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric quantization of a 2-D ``(input_dim, output_dim)`` tensor in groups of ``block_size`` rows: each
     group and column gets ``scale = (max - min + epsilon) / (qmax - qmin)`` and an int8 zero point
-    ``clip(round(qmin - min / scale))``; a constant group is widened to ``[min - 1, max + 1]``, and a short last
-    group (after a full one) is padded with rows of zeros. Returns
+    ``clip(round(qmin - min / scale))`` (for an unsigned range such as ``(0, 15)``, shifted down by
+    ``(qmax + 1) // 2`` as Keras stores and uses it); a constant group is widened to ``[min - 1, max + 1]``, and a
+    short last group (after a full one) is padded with rows of zeros. Keras's results are matched for the ranges
+    ``(-2**(b-1), 2**(b-1) - 1)`` and ``(0, 2**b - 1)``. Returns
     ``(quantized, scale, zero_point)``, the last two of shape ``(ceil(input_dim / block_size), output_dim)``.
 
     >>> q, s, z = abs_max_quantize_grouped_with_zero_point(torch.arange(8.0).reshape(4, 2), block_size=2)
@@ -95,6 +97,8 @@ def abs_max_quantize_grouped_with_zero_point(inputs: Any, block_size: int, value
     low, high = torch.where(flat, low - 1, low), torch.where(flat, high + 1, high)
     scale = (high - low + const(epsilon, x)) / (qmax - qmin)
     zero = torch.clamp(torch.round(qmin - low / scale), qmin, qmax)
+    if qmin >= 0:  # an unsigned range: as Keras, the zero point is kept (and used) shifted into int8
+        zero = zero - (qmax + 1) // 2
     row_scale = scale.repeat_interleave(block_size, dim=0)[:rows]
     row_zero = zero.repeat_interleave(block_size, dim=0)[:rows]
     quantized = torch.clamp(torch.round(x / row_scale) + row_zero, qmin, qmax).to(to_dtype(dtype))
