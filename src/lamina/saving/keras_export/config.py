@@ -29,6 +29,8 @@ MODULES = {
 # nested objects lamina writes without a module: their kind follows from the config key
 KEY_SUFFIXES = (("_initializer", "keras.initializers"), ("_regularizer", "keras.regularizers"),
                 ("_constraint", "keras.constraints"), ("learning_rate", "keras.optimizers.schedules"))
+# config keys of lamina layers that Keras's class of the same name does not take (its __init__ refuses them)
+KERAS_REFUSES = {f"SpatialDropout{n}D": ("trainable",) for n in (1, 2, 3)}
 MODEL_MODULES = {"Functional": ("keras.src.models.functional", "Functional"), "Sequential": ("keras", None)}
 
 
@@ -61,6 +63,8 @@ def to_keras(value: Any, key: str | None = None) -> Any:
         out["module"], out["registered_name"] = MODEL_MODULES[class_name]
     elif isinstance(module, str) and module in MODULES:
         out["module"], out["registered_name"] = MODULES[module], None
+        if module == "lamina.layers" and isinstance(out["config"], dict) and class_name in KERAS_REFUSES:
+            out["config"] = {k: v for k, v in out["config"].items() if k not in KERAS_REFUSES[class_name]}
     elif module is None and value.get("registered_name") is None and _module_for_key(key):
         out["module"], out["registered_name"] = _module_for_key(key), None
     else:  # the user's own class: Keras finds it by its registered name
