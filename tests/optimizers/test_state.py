@@ -18,17 +18,26 @@ def _shapes(variables) -> list[tuple]:
     return [tuple(v.shape) for v in variables]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("SGD", {"momentum": 0.9}), ("Adam", {}), ("RMSprop", {}),
-                                              ("Adam", {"use_ema": True, "gradient_accumulation_steps": 2}),
-                                              ("Lamb", {}), ("Ftrl", {}), ("ScheduleFreeAdamW", {}), ("Lion", {})])
-def test_variables_follow_keras_order(keras, name, kwargs):
-    w0 = initial()
-    keras_opt = getattr(keras.optimizers, name)(**kwargs)
-    keras_opt.build([keras.Variable(w) for w in w0])
-    opt = getattr(optimizers, name)(**kwargs)
-    opt.build([torch.nn.Parameter(torch.tensor(w)) for w in w0])
-    assert _shapes(opt.variables) == _shapes(keras_opt.variables)
-    assert len(opt.get_weights()) == len(keras_opt.variables)
+ORDER_CASES = [("SGD", {"momentum": 0.9}), ("Adam", {"amsgrad": True}),
+               ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Adadelta", {}),
+               ("Adamax", {}), ("Nadam", {}), ("Lion", {}), ("Ftrl", {}), ("Lamb", {}), ("Muon", {}),
+               ("ScheduleFreeAdamW", {}), ("Adam", {"use_ema": True, "gradient_accumulation_steps": 2})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ORDER_CASES, ids=[f"{n}-{k}" for n, k in ORDER_CASES])
+def test_variables_follow_keras_order_and_values(keras, name, kwargs):
+    w0, grads = initial(), gradients(3)
+    lr = 1.0 if name == "Adadelta" else 0.1
+    keras_opt, opt = getattr(keras.optimizers, name)(lr, **kwargs), getattr(optimizers, name)(lr, **kwargs)
+    assert _shapes(opt.variables) == _shapes(keras_opt.variables)  # before build: iteration, learning_rate
+    run_keras(keras, keras_opt, w0, grads)
+    run_lamina(opt, w0, grads, api="apply")
+    theirs = [np.asarray(keras.ops.convert_to_numpy(v)) for v in keras_opt.variables]
+    ours = opt.get_weights()
+    assert [a.shape for a in ours] == [a.shape for a in theirs]
+    for mine, keras_value, variable in zip(ours, theirs, keras_opt.variables, strict=True):
+        np.testing.assert_allclose(mine.astype("float64"), keras_value.astype("float64"), rtol=1e-4, atol=1e-5,
+                                   err_msg=variable.path)
 
 
 def test_set_weights_takes_keras_state_and_continues_like_keras(keras):

@@ -36,6 +36,7 @@ class Adam(Optimizer):
     """
 
     torch_class = torch.optim.Adam
+    _keras_slot_groups = (("exp_avg", "exp_avg_sq"), ("max_exp_avg_sq",))  # Keras: velocity_hat after the rest
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any):
@@ -153,6 +154,15 @@ class Nadam(Optimizer):
     """
 
     torch_class = torch.optim.NAdam
+
+    def _keras_extra_variables(self) -> list[torch.Tensor]:
+        """Keras's one ``u_product`` (torch keeps the same product in every weight's state)."""
+        return [self.torch_optimizer.state[self._params[0]]["mu_product"]] if self.built else []
+
+    def _after_set_weights(self) -> None:
+        product = self.torch_optimizer.state[self._params[0]]["mu_product"]
+        for p in self._params[1:]:
+            self.torch_optimizer.state[p]["mu_product"].copy_(product)
 
     def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs: Any):

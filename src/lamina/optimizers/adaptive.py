@@ -72,6 +72,7 @@ class RMSprop(Optimizer):
     """
 
     torch_class = KerasRMSprop
+    _keras_slot_groups = (("velocity",), ("momentum",), ("average_gradient",))  # Keras: each kind for all weights
 
     def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs: Any):

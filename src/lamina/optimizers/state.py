@@ -38,13 +38,31 @@ class OptimizerState:
     (``torch_optimizer``, ``_params``, ``_ema``, ``_accumulators``, ``_iterations``, ``_learning_rate``)."""
 
     _own_variables: list
+    # Keras's order of the slots: groups of torch state keys, each group weight by weight (Adam: momentum and
+    # velocity of each weight, then amsgrad's maxima); None: every key of each weight, weight by weight.
+    _keras_slot_groups: tuple[tuple[str, ...], ...] | None = None
 
     # -------------------------------------------------------------- Keras's variables
-    def _slots(self) -> list[torch.Tensor]:
+    def _slot_items(self) -> list[tuple[torch.Tensor, str, torch.Tensor]]:
+        """``(weight, state key, slot)`` for every slot, in Keras's order."""
         if self.torch_optimizer is None:
             return []
-        return [t for p in self._params for key, t in self.torch_optimizer.state[p].items()
-                if key not in _NOT_SLOTS and isinstance(t, torch.Tensor)]
+        states = [(p, self.torch_optimizer.state[p]) for p in self._params]
+        if self._keras_slot_groups is None:
+            return [(p, key, t) for p, state in states for key, t in state.items()
+                    if key not in _NOT_SLOTS and isinstance(t, torch.Tensor)]
+        return [(p, key, state[key]) for keys in self._keras_slot_groups for p, state in states for key in keys
+                if isinstance(state.get(key), torch.Tensor)]
+
+    def _slots(self) -> list[torch.Tensor]:
+        return [t for _, _, t in self._slot_items()] + self._keras_extra_variables()
+
+    def _keras_extra_variables(self) -> list[torch.Tensor]:
+        """Variables Keras keeps once per optimizer after the slots (Nadam's momentum product)."""
+        return []
+
+    def _after_set_weights(self) -> None:
+        """Called after ``set_weights`` wrote the variables (Nadam copies its product to every weight's state)."""
 
     @property
     def variables(self) -> list[torch.Tensor]:
@@ -95,6 +113,7 @@ class OptimizerState:
             for target, value in zip(targets[1:], values[1:], strict=True):
                 target.copy_(value.to(device=target.device, dtype=target.dtype))
         self._set_raw_iterations(int(values[0]))
+        self._after_set_weights()
 
     def _set_raw_iterations(self, raw: int) -> None:
         n = self.gradient_accumulation_steps or 1
@@ -106,9 +125,8 @@ class OptimizerState:
         names = ["iteration"] + (["learning_rate"] if isinstance(self._learning_rate, Variable) else [])
         names += [f"{_path(p)}_average" for p in self._params if self._ema]
         names += [f"{_path(p)}_gradient_accumulator" for p in self._params if self._accumulators]
-        if self.torch_optimizer is not None:
-            names += [f"{_path(p)}_{key}" for p in self._params for key, t in self.torch_optimizer.state[p].items()
-                      if key not in _NOT_SLOTS and isinstance(t, torch.Tensor)]
+        names += [f"{_path(p)}_{key}" for p, key, _ in self._slot_items()]
+        names += [f"{self.name}/{getattr(t, 'name', None) or 'variable'}" for t in self._keras_extra_variables()]
         return names + [_path(v) for v in self._own_variables]
 
     def save_own_variables(self, store: dict) -> None:
