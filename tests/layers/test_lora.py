@@ -177,3 +177,16 @@ def test_quantize_after_lora_keeps_the_factors_as_keras(keras):
         names.append(_names(layer.weights))
     np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
     assert names[0] == names[1]
+
+
+def test_float8_and_lora_refuse_each_other_as_keras():
+    layer = layers.Dense(3)
+    layer.build((None, 4))
+    layer.quantize("float8")
+    with pytest.raises(NotImplementedError, match="float8"):
+        layer.enable_lora(2)
+    other = layers.Dense(3)
+    other.build((None, 4))
+    other.enable_lora(2)
+    with pytest.raises(NotImplementedError, match="LoRA"):
+        other.quantize("float8")

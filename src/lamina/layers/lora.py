@@ -38,6 +38,9 @@ def enable(layer: Any, rank: int, lora_alpha: float | None = None, a_initializer
                          "on data, or pass lora_rank to its constructor) first.")
     if getattr(layer, "lora_enabled", False):
         raise ValueError(f"lora is already enabled on layer '{layer.name}'. This can only be done once per layer.")
+    if getattr(layer.dtype_policy, "quantization_mode", None) == "float8":
+        raise NotImplementedError(f"Layer '{layer.name}' is quantized to float8, which does not support LoRA (as in "
+                                  "Keras 3). Enable LoRA on a float or int8 layer.")
     if not isinstance(rank, int) or isinstance(rank, bool) or rank <= 0:
         raise ValueError(f"enable_lora: rank must be a positive int; received {rank!r}.")
     base, a_name, b_name = names(layer)

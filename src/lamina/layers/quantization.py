@@ -167,6 +167,9 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
         raise ValueError(f"Quantization mode='int8' doesn't work well with compute_dtype='float16' (layer "
                          f"'{layer.name}'): int8 scales overflow half precision. Quantize a float32 or "
                          "'mixed_bfloat16' layer instead.")
+    if mode == "float8" and getattr(layer, "lora_enabled", False):
+        raise NotImplementedError(f"Layer '{layer.name}' has LoRA enabled, which float8 does not support (as in "
+                                  "Keras 3). Quantize it to 'int8', or merge the LoRA update first.")
     config = get_config_object(config)
     if config is not None and config.mode != mode:
         raise ValueError(f"quantize: mode={mode!r} but the config is for mode {config.mode!r}.")
