@@ -65,6 +65,9 @@ ALLOWED_LOCAL = {
     ("lamina.saving", "lamina.saving.keras_import"):
         "optional dependency: the Keras 3 importer needs h5py (lamina[keras-import]); lamina.saving imports it "
         "when load_keras_model/load_keras_weights is first asked for, so that saving works without h5py.",
+    ("lamina.saving", "lamina.saving.keras_export"):
+        "optional dependency: the Keras 3 exporter needs h5py; lamina.saving imports it when save_keras_model/"
+        "save_keras_weights is first asked for.",
     ("lamina.saving.weights", "lamina.saving.keras_import"):
         "optional dependency: only a Keras '.weights.h5' file needs the importer (and h5py).",
     ("lamina.saving.weights", "lamina.saving.keras_export"):

@@ -1,4 +1,5 @@
-"""Saving: whole models (``.lamina``), weights files (``.weights.safetensors``), and the serialization registry
+"""Saving: whole models (``.lamina``; Keras 3's ``.keras`` and legacy ``.h5``), weights files
+(``.weights.safetensors``; Keras 3's ``.weights.h5``), and the serialization registry
 (also under Keras's ``keras.saving`` names: ``register_keras_serializable``, ``serialize_keras_object``, ...).
 
 >>> import lamina
@@ -29,15 +30,19 @@ from lamina.saving.weights import load_weights, save_weights
 __all__ = [
     "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope", "deserialize_keras_object",
     "get_custom_objects", "get_registered_name", "get_registered_object", "load_keras_model", "load_keras_weights",
-    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_model",
-    "save_weights", "serialize_keras_object",
+    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_keras_model",
+    "save_keras_weights", "save_model", "save_weights", "serialize_keras_object",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # The Keras 3 importer lives in its own module (h5py is needed only there).
+    # The Keras 3 importer and exporter live in their own packages (h5py is needed only there).
     if name in ("load_keras_model", "load_keras_weights"):
         from lamina.saving import keras_import
 
         return getattr(keras_import, name)
+    if name in ("save_keras_model", "save_keras_weights"):
+        from lamina.saving import keras_export
+
+        return getattr(keras_export, name)
     raise AttributeError(f"module 'lamina.saving' has no attribute {name!r}")
