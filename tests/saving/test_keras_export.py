@@ -206,7 +206,7 @@ def test_saving_refuses_what_keras_cannot_read(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- callbacks
 @pytest.mark.parametrize("filepath,weights_only", [("best.keras", False), ("ckpt.weights.h5", True),
-                                                   ("model_{epoch:02d}.keras", False)])
+                                                   ("model_{epoch:02d}.keras", False), ("best_model.h5", False)])
 def test_model_checkpoint_writes_keras_files(keras, tmp_path, filepath, weights_only):
     model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -220,8 +220,8 @@ def test_model_checkpoint_writes_keras_files(keras, tmp_path, filepath, weights_
     if weights_only:
         twin = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         twin.load_weights(path)
-    else:
-        twin = keras.saving.load_model(path)
+    else:  # (Keras's legacy .h5 loader cannot compile string losses, even from its own files)
+        twin = keras.saving.load_model(path, compile=not filepath.endswith(".h5"))
     _same(model, twin, _rand(3, 4))  # the last file holds the final weights
     again = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(1)])
     if weights_only:

@@ -192,7 +192,9 @@ def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r"must end in '\.lamina'.*save_weights_only=True"):
         ModelCheckpoint("x.weights.safetensors")
     with pytest.raises(ValueError, match=r"'\.lamina'.*'\.keras'"):
-        ModelCheckpoint("model.h5")
+        ModelCheckpoint("model.hdf5")
+    with pytest.raises(ValueError, match=r"'\.lamina'.*'\.keras'"):
+        ModelCheckpoint("model.weights.h5")
     with pytest.raises(ValueError, match="mode"):
         ModelCheckpoint("m.lamina", mode="best")
 

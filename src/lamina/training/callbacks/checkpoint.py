@@ -12,11 +12,11 @@ WEIGHTS_SUFFIX = ".weights.safetensors"
 MODEL_SUFFIX = ".lamina"
 KERAS_WEIGHTS_SUFFIX, KERAS_MODEL_SUFFIX = ".weights.h5", ".keras"  # Keras 3's formats, which Keras reads back
 WEIGHTS_SUFFIXES = (WEIGHTS_SUFFIX, KERAS_WEIGHTS_SUFFIX)
-MODEL_SUFFIXES = (MODEL_SUFFIX, KERAS_MODEL_SUFFIX)
+MODEL_SUFFIXES = (MODEL_SUFFIX, KERAS_MODEL_SUFFIX, ".h5")  # ".h5": the legacy HDF5 model format, as Keras 3 allows
 
 
 class ModelCheckpoint(MonitorCallback):
-    """Save the model (``model.save``: a ``.lamina`` file, or Keras 3's ``.keras``) or its weights
+    """Save the model (``model.save``: a ``.lamina`` file, Keras 3's ``.keras``, or a legacy ``.h5``) or its weights
     (``model.save_weights``: ``.weights.safetensors``, or Keras 3's ``.weights.h5``) at the end of every epoch, or
     every ``save_freq`` batches.
 
@@ -57,11 +57,13 @@ class ModelCheckpoint(MonitorCallback):
                 f"filepath={self.filepath!r}. For the whole model use save_weights_only=False and a "
                 f"'{MODEL_SUFFIX}' or '{KERAS_MODEL_SUFFIX}' filepath."
             )
-        if not save_weights_only and not self.filepath.endswith(MODEL_SUFFIXES):
+        if not save_weights_only and (not self.filepath.endswith(MODEL_SUFFIXES) or
+                                      self.filepath.endswith(KERAS_WEIGHTS_SUFFIX)):
             raise ValueError(
                 f"ModelCheckpoint(save_weights_only=False) saves the whole model, so the filepath must end in "
-                f"'{MODEL_SUFFIX}' (lamina's format) or '{KERAS_MODEL_SUFFIX}' (Keras 3's); received "
-                f"filepath={self.filepath!r}. For weights only pass save_weights_only=True and a "
+                f"'{MODEL_SUFFIX}' (lamina's format) or '{KERAS_MODEL_SUFFIX}' (Keras 3's; '.h5' for the legacy "
+                f"HDF5 format); received filepath={self.filepath!r}. For weights only pass save_weights_only=True "
+                "and a "
                 f"'{WEIGHTS_SUFFIX}' or '{KERAS_WEIGHTS_SUFFIX}' filepath."
             )
         self.verbose = verbose
