@@ -21,7 +21,8 @@ def _shapes(variables) -> list[tuple]:
 ORDER_CASES = [("SGD", {"momentum": 0.9}), ("Adam", {"amsgrad": True}),
                ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Adadelta", {}),
                ("Adamax", {}), ("Nadam", {}), ("Lion", {}), ("Ftrl", {}), ("Lamb", {}), ("Muon", {}),
-               ("ScheduleFreeAdamW", {}), ("Adam", {"use_ema": True, "gradient_accumulation_steps": 2})]
+               ("ScheduleFreeAdamW", {}), ("Adafactor", {}),
+               ("Adam", {"use_ema": True, "gradient_accumulation_steps": 2})]
 
 
 @pytest.mark.parametrize(("name", "kwargs"), ORDER_CASES, ids=[f"{n}-{k}" for n, k in ORDER_CASES])

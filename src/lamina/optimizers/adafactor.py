@@ -73,6 +73,24 @@ class Adafactor(Optimizer):
 
     torch_class = KerasAdafactor
 
+    def _slot_items(self) -> list[tuple[torch.Tensor, str, torch.Tensor]]:
+        """Keras's three variables per weight: row and column factors, then the velocity. A vector has no
+        factors (zeros of shape ``()`` here, as in Keras); a factored weight's velocity is the estimate its
+        factors give (computed here, as Keras stores it; setting it changes nothing)."""
+        if self.torch_optimizer is None:
+            return []
+        items = []
+        for p in self._params:
+            state = self.torch_optimizer.state[p]
+            if "r" in state:
+                r, c = state["r"], state["c"]
+                velocity = ((r / r.mean(dim=-1, keepdim=True)).unsqueeze(-1) * c.unsqueeze(-2)).nan_to_num(0.0)
+                items += [(p, "r", r), (p, "c", c), (p, "velocity", velocity)]
+            else:
+                zero = p.new_zeros(())
+                items += [(p, "r", zero), (p, "c", zero.clone()), (p, "velocity", state["v"])]
+        return items
+
     def __init__(self, learning_rate: LearningRate = 0.001, beta_2_decay: float = -0.8, epsilon_1: float = 1e-30,
                  epsilon_2: float = 1e-3, clip_threshold: float = 1.0, relative_step: bool = True, **kwargs: Any):
         super().__init__(learning_rate=learning_rate, **kwargs)
