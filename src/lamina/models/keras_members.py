@@ -5,12 +5,12 @@
 ``Model`` takes them from ``KerasModelMembers``.
 
 >>> import numpy as np, lamina
->>> model = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(1, name="out")])
+>>> model = lamina.Sequential([lamina.Input((3,)), lamina.layers.Dense(1, name="out")], name="net")
 >>> model.compile(optimizer="sgd", loss="mse")
 >>> step = model.make_train_function()
 >>> sorted(step([(np.ones((2, 3), "float32"), np.zeros((2, 1), "float32"))]))
 ['loss']
->>> sorted(model.get_state_tree()["trainable_variables"]["out"])
+>>> sorted(model.get_state_tree()["trainable_variables"]["net"]["out"])
 ['bias', 'kernel']
 """
 
