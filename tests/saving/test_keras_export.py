@@ -100,7 +100,7 @@ def test_keras_functional_model_loads_in_lamina_compiled(keras, tmp_path):
 def test_sequential_both_ways(keras, tmp_path):
     model = lamina.Sequential([lamina.Input((4,)), lamina.layers.Dense(3, activation="tanh"), lamina.layers.Dense(2)])
     _jiggle(model)
-    model.save(tmp_path / "s.keras")
+    lamina.models.save_model(model, tmp_path / "s.keras")  # keras.models.save_model's name
     restored = keras.saving.load_model(tmp_path / "s.keras")
     assert type(restored).__name__ == "Sequential"
     _same(model, restored, _rand(3, 4))

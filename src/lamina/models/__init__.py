@@ -9,11 +9,11 @@ from lamina import optimizers as _optimizers
 from lamina import regularizers as _regularizers
 from lamina.core import serialization as _serialization
 from lamina.models.cloning import clone_model
-from lamina.models.model import Model, load_model, model_from_json
+from lamina.models.model import Model, load_model, model_from_json, save_model
 from lamina.models.sequential import Sequential
 from lamina.optimizers import schedules as _schedules
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]
 
 # A model's config names activations, initializers, ..., optimizers and schedules: their packages' catalogues
 # enter the one registry here, once (layers enter it from lamina.layers, Model and Sequential from their modules).

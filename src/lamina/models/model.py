@@ -522,6 +522,15 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode, **kwargs)
 
 
+def save_model(model: Model, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+    """``model.save(filepath, ...)``, under Keras's ``keras.models.save_model`` name: the suffix picks the format
+    (``.keras``, ``.lamina``, legacy ``.h5``).
+
+    >>> lamina.models.save_model(model, "classifier.keras")  # doctest: +SKIP
+    """
+    model.save(filepath, overwrite=overwrite, **kwargs)
+
+
 def model_from_json(json_string: str, custom_objects: dict | None = None) -> Model:
     """A new model (new weights) from ``Model.to_json``'s text: class names resolve only through lamina's
     registry, ``register_serializable`` and ``custom_objects``, as in ``load_model``; no code is read from it."""
