@@ -158,3 +158,14 @@ def test_remat_scope_recomputes_and_gives_the_same_gradients():
     assert len(calls) == 1
     with pytest.raises(ValueError, match="layer_names"):
         scopes.RematScope(mode="list_of_layers")
+
+
+def test_layers_without_quantization_refuse_it_as_keras(keras):
+    for lib in (keras, lamina):
+        conv = lib.layers.Conv2D(2, 3)
+        conv.build((None, 8, 8, 3))
+        assert conv.quantization_mode is None
+        for call in (lambda c=conv: c.quantize("int8"), lambda c=conv: c.quantized_build((3, 3), "int8"),
+                     lambda c=conv: c.quantized_call(None)):
+            with pytest.raises(NotImplementedError):
+                call()

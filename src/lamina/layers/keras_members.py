@@ -117,6 +117,25 @@ class KerasLayerMembers:
                         found.append(item)
         return found
 
+    # ------------------------------------------------------------------ quantization (Dense/Embedding implement it)
+    @property
+    def quantization_mode(self) -> str | None:
+        """The quantization mode of the layer's weights (None: not quantized)."""
+        return None
+
+    def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
+        """Quantize the layer's weights; only Dense and Embedding can (``model.quantize`` skips other layers)."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize` method implemented; "
+                                  "lamina quantizes Dense and Embedding layers.")
+
+    def quantized_build(self, kernel_shape: Any, mode: str, config: Any = None) -> None:
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantized_build` method "
+                                  "implemented; lamina quantizes Dense and Embedding layers.")
+
+    def quantized_call(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"Layer {type(self).__name__} is not quantized (quantization_mode=None): call "
+                                  "layer.quantize('int8') first, on a Dense or Embedding layer.")
+
     def add_metric(self, *args: Any, **kwargs: Any) -> None:
         """Refused, as in Keras 3: metrics are given to ``compile(metrics=[...])``, or created in ``__init__``
         and updated with ``metric.update_state()`` in ``call``/``train_step``."""
