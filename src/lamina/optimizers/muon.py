@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 from lamina.optimizers.base import OPTIMIZERS, LearningRate, Optimizer
@@ -92,7 +93,7 @@ class KerasMuon(ForeachOptimizer):
         denominators = torch._foreach_sqrt(v)
         torch._foreach_add_(denominators, group["epsilon"])
         # The bias corrections in float32, as Keras computes them (1 - float32(0.999) is 1.3e-5 off 0.001).
-        correction_1, correction_2 = (1.0 - float(torch.tensor(b, dtype=torch.float32) ** t) for b in (b1, b2))
+        correction_1, correction_2 = (1.0 - float(np.float32(b) ** np.float32(t)) for b in (b1, b2))
         torch._foreach_addcdiv_(params, m, denominators, value=-lr * math.sqrt(correction_2) / correction_1)
 
 
