@@ -103,6 +103,26 @@ def stateful_layers(out: str) -> dict:
     return {"history": history.history, "placements": placements(model)}
 
 
+def embedding_and_conv(out: str) -> dict:
+    """Mesh (1, 2): an Embedding split by columns, then a replicated Conv1D (its input gathered whole: DTensor
+    cannot split a convolution), integer inputs, Adam."""
+    if not SINGLE:
+        distribution.set_distribution(model_parallel((1, 2), ["batch", "model"], {
+            ".*embedding/embeddings": (None, "model")}))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 50, size=(600, 10))
+    y = (x[:, 0] % 3).astype("int64")
+    set_random_seed(2)
+    model = keras.Sequential([keras.Input((10,), dtype="int32"), keras.layers.Embedding(50, 8),
+                              keras.layers.Conv1D(6, 3, activation="relu"), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(3, activation="softmax")], name="sequential")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0)
+    pred = model.predict(x[:100], verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), pred=pred, **full_weights(model))
+    return {"history": history.history, "placements": placements(model)}
+
+
 def keras_data_parallel(out: str) -> dict:
     """DataParallel(devices=list_devices()) as in Keras, and auto_shard_dataset=False with each rank's own half."""
     x, y = linear_data()
@@ -137,7 +157,8 @@ def keras_initialize(out: str) -> dict:
 
 
 MODES = {"tensor_parallel": tensor_parallel, "batch_and_weights": batch_and_weights,
-         "stateful_layers": stateful_layers, "keras_data_parallel": keras_data_parallel,
+         "stateful_layers": stateful_layers, "embedding_and_conv": embedding_and_conv,
+         "keras_data_parallel": keras_data_parallel,
          "keras_initialize": keras_initialize}
 
 if __name__ == "__main__":

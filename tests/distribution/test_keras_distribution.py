@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import lamina
 from lamina import distribution as dist
 from lamina.distribution import (
     DataParallel,
@@ -28,6 +29,7 @@ from lamina.distribution import (
     list_devices,
 )
 from lamina.distribution.mesh import check_covers_job
+from lamina.distribution.weight_axes import stored_axes
 
 WORKER = Path(__file__).with_name("model_parallel_worker.py")
 needs_gloo = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
@@ -111,6 +113,14 @@ def test_model_parallel_with_a_penalty_and_replicated_batch_norm_state(tmp_path)
     rank0, rank1, reference = run_both("stateful_layers", tmp_path)
     assert rank0[1]["placements"]["batch_normalization.moving_mean"] == "(Replicate(), Replicate())"
     assert_same_training(rank0, rank1, reference)  # the moving statistics too: updated in place, not on a copy
+
+
+@needs_gloo
+def test_model_parallel_split_embedding_before_a_replicated_convolution(tmp_path):
+    rank0, rank1, reference = run_both("embedding_and_conv", tmp_path)
+    assert rank0[1]["placements"]["embedding.embeddings"] == "(Replicate(), Shard(dim=1))"
+    assert rank0[1]["placements"]["conv1d.kernel"] == "(Replicate(), Replicate())"
+    assert_same_training(rank0, rank1, reference)
 
 
 @needs_gloo
@@ -254,6 +264,10 @@ def test_errors_say_what_is_wrong():
         DataParallel(device_mesh=DeviceMesh((2,), ["batch"], ["cpu:0", "cpu:1"]), devices=["cpu:0", "cpu:1"])
     with pytest.raises(ValueError, match="one process per device"):
         check_covers_job(DeviceMesh((2,), ["batch"], ["gpu:0", "gpu:0"]), 2)
+    conv = lamina.layers.Conv2D(4, 3)
+    conv.build((None, 8, 8, 3))
+    with pytest.raises(ValueError, match="no sharding rule for a convolution"):
+        stored_axes(conv, "kernel", tuple(conv.kernel.shape), (None, None, None, "model"))
     with pytest.raises(ValueError, match="'TYPE:INDEX'"):
         DeviceMesh((1,), ["batch"], ["first"]).ranks()
 

@@ -31,6 +31,7 @@ from lamina.distribution import launch, reduce
 from lamina.distribution.base import _ScaleGrad
 from lamina.distribution.mesh import DeviceMesh, LayoutMap, TensorLayout, check_covers_job
 from lamina.distribution.sharded_state import ShardedState
+from lamina.distribution.weight_axes import stored_axes
 
 
 class ModelParallel(ShardedState):
@@ -152,7 +153,7 @@ class ModelParallel(ShardedState):
                     if param is None or isinstance(param, DTensor):
                         continue
                     if id(param) not in done:
-                        placements = self._placements_of(model, prefix, name, param)
+                        placements = self._placements_of(model, prefix, name, param, module)
                         new = nn.Parameter(distribute_tensor(param.detach(), mesh, placements),
                                            requires_grad=param.requires_grad)
                         new.__dict__.update({k: v for k, v in getattr(param, "__dict__", {}).items()
@@ -161,7 +162,7 @@ class ModelParallel(ShardedState):
                     module._parameters[name] = done[id(param)]
                 for name, buffer in list(module._buffers.items()):  # non-trainable weights: looked up too
                     if buffer is not None and not isinstance(buffer, DTensor):
-                        placements = self._placements_of(model, prefix, name, buffer)
+                        placements = self._placements_of(model, prefix, name, buffer, module)
                         module._buffers[name] = distribute_tensor(buffer, mesh, placements)
                 if _replicated_state(module):
                     module.register_forward_pre_hook(self._replicate_inputs)
@@ -179,14 +180,17 @@ class ModelParallel(ShardedState):
             optimizer.__dict__["_apply"] = _reducing_apply(optimizer._apply)
 
     def _replicate_inputs(self, module: nn.Module, args: tuple) -> tuple:
-        """Before a layer whose state is replicated and updated in place (BatchNormalization's moving
-        statistics): its inputs whole along the model axes, so the update reaches the layer's own state (an
-        operation on differently laid out arguments would update a redistributed copy)."""
+        """Before a layer whose weights and state are all replicated: its inputs whole along the model axes (split
+        along the batch axis only), so it runs as under data parallelism. Its operations then need no sharding
+        rule (DTensor has none for a convolution over split channels), and in-place updates of its state
+        (BatchNormalization's moving statistics) reach the state itself, not a redistributed copy."""
         return tree.map_structure(
             lambda t: t.redistribute(t.device_mesh, self._data_placements) if isinstance(t, DTensor) and tuple(
                 t.placements) != self._data_placements else t, args)
 
-    def _placements_of(self, model: Any, prefix: str, name: str, param: torch.Tensor) -> tuple:
+    def _placements_of(self, model: Any, prefix: str, name: str, param: torch.Tensor, module: nn.Module) -> tuple:
+        """The placements of ``module``'s weight ``name`` (``prefix``: the module's path in ``model``): its layout
+        in the layout map, with Keras's axes moved to the order lamina stores the weight in."""
         keras_path = "/".join([model.name, *(prefix.split(".") if prefix else []), name])
         own_path = getattr(param, "path", None)
         layout = self._layout_map[keras_path]
@@ -198,7 +202,10 @@ class ModelParallel(ShardedState):
             raise ValueError(f"The layout for {keras_path!r} is on {layout.device_mesh!r}, not on the "
                              f"distribution's mesh {self._device_mesh!r}; give every layout the layout map's mesh.")
         try:
-            return layout.placements(param.ndim)
+            if len(layout.axes) > param.ndim:
+                layout.placements(param.ndim)  # (raises, saying so)
+            axes = stored_axes(module, name, tuple(param.shape), layout.axes)
+            return TensorLayout(axes, self._device_mesh).placements(param.ndim)
         except ValueError as error:
             raise ValueError(f"The weight {keras_path!r} of shape {tuple(param.shape)}: {error}") from None
 
@@ -279,10 +286,10 @@ class ModelParallel(ShardedState):
 
 
 def _replicated_state(module: nn.Module) -> bool:
-    """Whether ``module`` owns buffers (state it updates in place) and all of them are replicated."""
-    buffers = [b for b in module._buffers.values() if b is not None]
-    return bool(buffers) and all(isinstance(b, DTensor) and all(isinstance(p, Replicate) for p in b.placements)
-                                 for b in buffers)
+    """Whether ``module`` owns weights or buffers itself and all of them are replicated."""
+    state = [t for t in (*module._parameters.values(), *module._buffers.values()) if t is not None]
+    return bool(state) and all(isinstance(t, DTensor) and all(isinstance(p, Replicate) for p in t.placements)
+                               for t in state)
 
 
 class _PlainPenalty:
