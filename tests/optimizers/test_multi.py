@@ -149,3 +149,23 @@ def test_state_round_trip_resumes_bit_for_bit():
     third.build(params)
     third.load_own_variables(store)
     assert third.iterations == second.iterations == 6
+
+
+def test_fit_with_an_ema_sub_optimizer_matches_keras(keras):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    weights = [rng.normal(scale=0.5, size=s).astype("float32") for s in ((3, 4), (4,), (4, 2), (2,))]
+
+    def build(lib, o):
+        m = lib.Sequential([lib.layers.Input((3,)), lib.layers.Dense(4, activation="tanh", name="encoder"),
+                            lib.layers.Dense(2, name="head")])
+        m.set_weights(weights)
+        ema = o.Adam(0.01, use_ema=True, ema_momentum=0.5)
+        m.compile(optimizer=o.MultiOptimizer(o.OptimizerMap(o.SGD(0.1), {"encoder/.*": ema})), loss="mse")
+        return m
+
+    keras_model, model = build(keras, keras.optimizers), build(lamina, optimizers)
+    keras_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    assert model.optimizer.use_ema
+    assert_weights_close(model.get_weights(), keras_model.get_weights(), rtol=1e-5, atol=1e-6)

@@ -130,6 +130,18 @@ class MultiOptimizer(Optimizer):
         return unique
 
     @property
+    def use_ema(self) -> bool:
+        """Whether a sub-optimizer keeps a moving average of its weights (then ``fit`` ends with the averages,
+        and ``SwapEMAWeights`` swaps them in)."""
+        return any(opt.use_ema for opt in self.optimizers)
+
+    @use_ema.setter
+    def use_ema(self, value: bool) -> None:
+        if value:
+            raise AttributeError("A MultiOptimizer has no moving average of its own: create its sub-optimizers "
+                                 "with use_ema=True.")
+
+    @property
     def learning_rate(self) -> Any:
         raise AttributeError("Learning rate cannot be accessed on a MultiOptimizer: each sub-optimizer has its "
                              "own. Read or set it on `optimizer.optimizers[i].learning_rate`.")
