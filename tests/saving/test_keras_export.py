@@ -518,3 +518,21 @@ def test_keras_guide_custom_variable_layer_behaves_as_in_keras(keras, tmp_path, 
         outcomes[lib.__name__] = ("loaded", list(restored.layers[0].my_variable.numpy()))
     assert outcomes["lamina"] == outcomes["keras"]
     assert outcomes["keras"][0] == ("loaded" if fixed else "error")
+
+
+def test_weights_h5_skip_mismatch_as_keras(keras, tmp_path):
+    source = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    _jiggle(source)
+    source.save_weights(tmp_path / "w.weights.h5")
+    outcomes = {}
+    for lib in (keras, lamina):
+        target = lib.Sequential([lib.Input((4,)), lib.layers.Dense(3), lib.layers.Dense(5)])
+        before = [np.array(w) for w in target.get_weights()]
+        with pytest.raises(ValueError):
+            target.load_weights(tmp_path / "w.weights.h5")
+        with pytest.warns(UserWarning):
+            target.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)
+        after = target.get_weights()
+        outcomes[lib.__name__] = [not np.array_equal(b, a) for b, a in zip(before, after, strict=True)]
+        np.testing.assert_array_equal(after[0], source.get_weights()[0])
+    assert outcomes["lamina"] == outcomes["keras"] == [True, True, False, False]

@@ -65,7 +65,7 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
     if filepath.endswith(KERAS_SUFFIX):
         from lamina.saving.keras_import import load_keras_weights
 
-        return load_keras_weights(model, filepath)
+        return load_keras_weights(model, filepath, skip_mismatch=skip_mismatch)
     limits = fmt.DEFAULT_LIMITS
     try:
         size = os.path.getsize(filepath)

@@ -112,9 +112,10 @@ def load_assets(groups: list, folder: str) -> None:
         group.layer.load_assets(target)
 
 
-def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:
+def load_keras_weights(model: Model, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
     """Load a Keras 3 weights-only file (``model.save_weights("x.weights.h5")``) into a lamina model of the same
-    architecture (layers of the same classes, in the same order).
+    architecture (layers of the same classes, in the same order); ``skip_mismatch`` skips, with a warning, the
+    layers whose weights do not fit (as Keras's ``load_weights(..., skip_mismatch=True)``).
 
     >>> model = lamina.Sequential([lamina.layers.Dense(2, input_shape=(3,))])  # doctest: +SKIP
     >>> load_keras_weights(model, "x.weights.h5")  # a file saved by Keras  # doctest: +SKIP
@@ -125,4 +126,4 @@ def load_keras_weights(model: Model, filepath: str | os.PathLike) -> None:
     if not getattr(model, "built", False) or not model.weights:
         raise ValueError(f"load_keras_weights: model {model.name!r} has no weights yet. Build it first (call it on "
                          "data, give its first layer input_shape=, or call model.build(input_shape)).")
-    load_h5(model, path)
+    load_h5(model, path, skip_mismatch=skip_mismatch)

@@ -107,49 +107,60 @@ def _check_hooked(layer: Any, node: Any, names: list[str], where: str) -> None:
 class Loader:
     """Matches the groups of an opened weights file to the lamina model's layout and loads them."""
 
-    def __init__(self, names: Mapping[int, str] | None = None):
+    def __init__(self, names: Mapping[int, str] | None = None, skip_mismatch: bool = False):
         self.names = names or {}
+        self.skip_mismatch = skip_mismatch
         self.assignments: list[tuple[Group, list]] = []
         self.hooks: list[tuple[Group, H5ReadStore]] = []
         self.used = 0
 
     def match(self, model: Any, root: Any) -> None:
-        """Check every weight of ``model`` against the file and queue its datasets (or its hook's store)."""
+        """Check every weight of ``model`` against the file and queue its datasets (or its hook's store); with
+        ``skip_mismatch``, a layer whose group does not fit is skipped with a warning (as Keras does)."""
         for group in layout(model, "load_own_variables", self.names):
-            where = group.vars_path
-            node = _group_at(root, where)
-            if group.hook:
-                store = H5ReadStore(node, where)
-                _check_hooked(group.layer, node, store.names, where)
-                self.used += sum(1 for k in store.names if isinstance(node.get(k, getlink=True), h5py.HardLink)
-                                 and isinstance(node[k], h5py.Dataset))
-                self.hooks.append((group, store))
-                continue
-            if not group.entries:
-                continue
-            if node is None:
-                raise FileFormatError(
-                    f"The weights file has no group '{where}' for layer {group.layer.name!r} "
-                    f"({type(group.layer).__name__}); it holds {sorted(root.keys())[:30]} at its top.")
-            keys = _vars(node, where)
-            expected = [export(o, n, t) for o, n, t in group.entries]
-            if len(keys) != len(expected):
-                raise FileFormatError(
-                    f"Layer {group.layer.name!r} ({type(group.layer).__name__}) has {len(expected)} weights "
-                    f"{[tuple(w.shape) for w in expected]} at {where}, but the file holds {len(keys)} "
-                    f"{[tuple(node[k].shape) for k in keys]}.")
-            datasets = []
-            for i, want in enumerate(expected):
-                ds = _dataset(node, str(i), where)
-                if tuple(ds.shape) != tuple(want.shape):
-                    raise FileFormatError(f"{where}/{i} has shape {tuple(ds.shape)}, but layer {group.layer.name!r} "
-                                          f"({type(group.layer).__name__}) expects {tuple(want.shape)} there.")
-                if (ds.dtype.kind == "f") != (want.dtype.kind == "f"):
-                    raise FileFormatError(f"{where}/{i} has dtype {ds.dtype}, but layer {group.layer.name!r} "
-                                          f"expects {want.dtype}.")
-                datasets.append(ds)
-            self.assignments.append((group, datasets))
-            self.used += len(datasets)
+            try:
+                self._match_group(group, root)
+            except FileFormatError as error:
+                if not self.skip_mismatch:
+                    raise
+                warnings.warn(f"Skipping the weights of layer {group.layer.name!r}: {error}", UserWarning,
+                              stacklevel=4)
+
+    def _match_group(self, group: Group, root: Any) -> None:
+        where = group.vars_path
+        node = _group_at(root, where)
+        if group.hook:
+            store = H5ReadStore(node, where)
+            _check_hooked(group.layer, node, store.names, where)
+            self.used += sum(1 for k in store.names if isinstance(node.get(k, getlink=True), h5py.HardLink)
+                             and isinstance(node[k], h5py.Dataset))
+            self.hooks.append((group, store))
+            return
+        if not group.entries:
+            return
+        if node is None:
+            raise FileFormatError(
+                f"The weights file has no group '{where}' for layer {group.layer.name!r} "
+                f"({type(group.layer).__name__}); it holds {sorted(root.keys())[:30]} at its top.")
+        keys = _vars(node, where)
+        expected = [export(o, n, t) for o, n, t in group.entries]
+        if len(keys) != len(expected):
+            raise FileFormatError(
+                f"Layer {group.layer.name!r} ({type(group.layer).__name__}) has {len(expected)} weights "
+                f"{[tuple(w.shape) for w in expected]} at {where}, but the file holds {len(keys)} "
+                f"{[tuple(node[k].shape) for k in keys]}.")
+        datasets = []
+        for i, want in enumerate(expected):
+            ds = _dataset(node, str(i), where)
+            if tuple(ds.shape) != tuple(want.shape):
+                raise FileFormatError(f"{where}/{i} has shape {tuple(ds.shape)}, but layer {group.layer.name!r} "
+                                      f"({type(group.layer).__name__}) expects {tuple(want.shape)} there.")
+            if (ds.dtype.kind == "f") != (want.dtype.kind == "f"):
+                raise FileFormatError(f"{where}/{i} has dtype {ds.dtype}, but layer {group.layer.name!r} "
+                                      f"expects {want.dtype}.")
+            datasets.append(ds)
+        self.assignments.append((group, datasets))
+        self.used += len(datasets)
 
     def load(self) -> None:
         """Read the queued datasets (all checked) and set them; then run the layers' own loading hooks."""
@@ -170,6 +181,10 @@ class Loader:
             try:
                 group.layer.load_own_variables(store)
             except (KeyError, ValueError) as error:
+                if self.skip_mismatch:
+                    warnings.warn(f"Skipping the weights of layer {group.layer.name!r}: {error}", UserWarning,
+                                  stacklevel=3)
+                    continue
                 raise FileFormatError(f"load_own_variables of layer {group.layer.name!r} failed on the file's "
                                       f"{store.where}: {error}") from None
 
@@ -215,21 +230,22 @@ def load_optimizer_h5(model: Any, path: str) -> None:
             warnings.warn(f"Skipping the optimizer state of the file: {error}", UserWarning, stacklevel=3)
 
 
-def load_h5(model: Any, path: str, names: Mapping[int, str] | None = None) -> None:
+def load_h5(model: Any, path: str, names: Mapping[int, str] | None = None, skip_mismatch: bool = False) -> None:
     """Load Keras 3 weights from the HDF5 file at ``path`` into ``model``, checking everything first.
-    ``names`` maps ``id(layer)`` to the class name the file's config gave it (it names the layer's group)."""
+    ``names`` maps ``id(layer)`` to the class name the file's config gave it (it names the layer's group);
+    ``skip_mismatch`` skips, with a warning, the layers whose weights do not fit."""
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as error:
         raise FileFormatError(f"The Keras weights are not a readable HDF5 file: {error}.") from None
     with f:
-        loader = Loader(names)
+        loader = Loader(names, skip_mismatch)
         try:
             loader.match(model, f)
             total = count_datasets(f)
         except (KeyError, OSError, RuntimeError, TypeError) as error:
             raise FileFormatError(f"The Keras weights file is malformed: {error}.") from None
-        if total != loader.used:
+        if total != loader.used and not skip_mismatch:
             raise FileFormatError(f"The Keras weights file holds {total} weight arrays, but model {model.name!r} has "
                                   f"{loader.used}: the file was saved from a different architecture.")
         loader.load()
