@@ -13,6 +13,7 @@ from lamina import (
     constraints,
     datasets,
     distribution,
+    dtype_policies,
     initializers,
     layers,
     losses,
@@ -31,9 +32,9 @@ from lamina import (
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
 from lamina.core.device import device, get_device, set_device, set_flush_denormal
-from lamina.core.dtype_policy import DTypePolicy
 from lamina.core.scopes import RematScope, StatelessScope, SymbolicScope, name_scope, remat
 from lamina.core.variable import Variable
+from lamina.dtype_policies import DTypePolicy, FloatDTypePolicy
 from lamina.initializers import Initializer
 from lamina.layers import Input, InputSpec, Layer
 from lamina.layers import Layer as Operation  # Keras's base of layers and ops; a lamina op on tensors is a Layer
@@ -47,8 +48,6 @@ from lamina.quantizers import Quantizer
 from lamina.regularizers import Regularizer
 
 __version__ = "0.1.0"
-FloatDTypePolicy = DTypePolicy  # Keras's name for a policy of floating dtypes
-
 
 def version() -> str:
     """lamina's version (Keras's ``keras.version()`` gives Keras's)."""
@@ -59,8 +58,8 @@ __all__ = [
     "DTypePolicy", "FloatDTypePolicy", "Function", "Initializer", "Input", "InputSpec", "KerasTensor", "Layer",
     "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer", "RematScope", "Sequential",
     "StatelessScope", "SymbolicScope", "Variable", "activations", "backend", "callbacks", "clear_session", "config",
-    "constraints", "datasets", "device", "distribution", "epsilon", "floatx", "get_device", "initializers",
-    "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops", "optimizers", "preprocessing",
-    "quantizers", "random", "regularizers", "remat", "saving", "set_device", "set_epsilon", "set_flush_denormal",
-    "set_floatx", "tree", "utils", "version",
+    "constraints", "datasets", "device", "distribution", "dtype_policies", "epsilon", "floatx", "get_device",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops", "optimizers",
+    "preprocessing", "quantizers", "random", "regularizers", "remat", "saving", "set_device", "set_epsilon",
+    "set_flush_denormal", "set_floatx", "tree", "utils", "version",
 ]
