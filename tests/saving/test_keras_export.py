@@ -187,6 +187,8 @@ def test_weights_h5_both_ways(keras, tmp_path):
     model.load_weights(tmp_path / "k.weights.h5")
     _same(model, twin, x)
     assert _h5_tree(tmp_path / "l.weights.h5") == _h5_tree(tmp_path / "k.weights.h5")
+    with pytest.raises(ValueError, match="weights-only file.*load_weights"):
+        lamina.models.load_model(tmp_path / "k.weights.h5")
 
 
 def test_saving_refuses_what_keras_cannot_read(tmp_path):

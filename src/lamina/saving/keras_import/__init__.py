@@ -56,7 +56,10 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
     >>> model.predict(x)  # doctest: +SKIP
     """
     path = os.fspath(filepath)
-    if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
+    if path.endswith(".weights.h5"):
+        raise ValueError(f"{path} is a weights-only file: build the model (the same architecture) and call "
+                         "model.load_weights(path) instead of load_model.")
+    if path.endswith((".h5", ".hdf5")):
         return load_legacy_h5(path, custom_objects=custom_objects, compile=compile)
     with KerasArchive(path, limits) as archive:
         config = archive.json(CONFIG)
