@@ -51,3 +51,8 @@ def get(identifier: Any) -> DTypePolicy:
 
 __all__ = ["DTypePolicy", "DTypePolicyMap", "FloatDTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy",
            "deserialize", "get", "serialize"]
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.dtype_policies)``): not the tools this module imports."""
+    return sorted(__all__)
