@@ -73,7 +73,9 @@ def test_fit_with_a_multi_optimizer_matches_keras(keras):
         m = lib.Sequential([lib.layers.Input((3,)), lib.layers.Dense(4, activation="tanh", name="encoder"),
                             lib.layers.Dense(2, name="head")])
         m.set_weights(weights)
-        m.compile(optimizer=o.MultiOptimizer(o.OptimizerMap(o.SGD(0.1), {"encoder/.*": o.Adam(0.01)})), loss="mse")
+        # a Sequential's weight paths start with its name: "sequential/encoder/kernel", in Keras as in lamina
+        m.compile(optimizer=o.MultiOptimizer(o.OptimizerMap(o.SGD(0.1), {".*/encoder/.*": o.Adam(0.01)})),
+                  loss="mse")
         return m
 
     keras_model = build(keras, keras.optimizers)
@@ -83,6 +85,9 @@ def test_fit_with_a_multi_optimizer_matches_keras(keras):
     got = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history["loss"]
     np.testing.assert_allclose(got, want, rtol=1e-5)
     assert_weights_close(model.get_weights(), keras_model.get_weights(), rtol=1e-5, atol=1e-6)
+    adam = model.optimizer.optimizers[0]
+    assert isinstance(adam, Adam) and [p.path for p in adam._params] == ["sequential/encoder/kernel",
+                                                                         "sequential/encoder/bias"]
 
 
 def test_learning_rate_is_on_the_sub_optimizers_like_keras(keras):
@@ -161,11 +166,11 @@ def test_fit_with_an_ema_sub_optimizer_matches_keras(keras):
                             lib.layers.Dense(2, name="head")])
         m.set_weights(weights)
         ema = o.Adam(0.01, use_ema=True, ema_momentum=0.5)
-        m.compile(optimizer=o.MultiOptimizer(o.OptimizerMap(o.SGD(0.1), {"encoder/.*": ema})), loss="mse")
+        m.compile(optimizer=o.MultiOptimizer(o.OptimizerMap(o.SGD(0.1), {".*/encoder/.*": ema})), loss="mse")
         return m
 
     keras_model, model = build(keras, keras.optimizers), build(lamina, optimizers)
     keras_model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-    assert model.optimizer.use_ema
+    assert model.optimizer.use_ema and len(model.optimizer.optimizers[0]._params) == 2
     assert_weights_close(model.get_weights(), keras_model.get_weights(), rtol=1e-5, atol=1e-6)

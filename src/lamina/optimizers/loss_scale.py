@@ -36,6 +36,8 @@ class LossScaleOptimizer(Optimizer):
         if kwargs:
             raise TypeError(f"LossScaleOptimizer() got unexpected keyword argument(s) {sorted(kwargs)}: the inner "
                             "optimizer holds the learning rate, clipping and the other options.")
+        if isinstance(inner_optimizer, dict) and "class_name" in inner_optimizer:
+            inner_optimizer = deserialize(inner_optimizer)  # a saved config's entry
         if isinstance(inner_optimizer, LossScaleOptimizer) or not isinstance(inner_optimizer, Optimizer):
             raise TypeError(f"LossScaleOptimizer wraps a lamina optimizer; received {inner_optimizer!r}.")
         if not initial_scale > 0 or not isinstance(dynamic_growth_steps, int) or dynamic_growth_steps < 1:

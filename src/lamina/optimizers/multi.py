@@ -37,7 +37,9 @@ def _check_optimizer(value: Any, what: str) -> Optimizer:
 
 class OptimizerMap(MutableMapping):
     """Patterns -> optimizers: a weight goes to the optimizer whose regular expression matches its whole
-    ``path`` (e.g. ``"encoder/.*"``), else to ``default_optimizer``; two matching patterns are an error.
+    ``path`` (e.g. ``"encoder/.*"``), else to ``default_optimizer``; two matching patterns are an error. The
+    weights of a Sequential or a nested model have paths that start with its name (``sequential/encoder/kernel``),
+    as in Keras: match them with ``".*encoder/.*"``.
 
     ``optimizer_map[path]`` gives the optimizer for a path, ``optimizer_map(variable)`` for a weight.
 
@@ -106,6 +108,8 @@ class MultiOptimizer(Optimizer):
 
     def __init__(self, optimizer_map: OptimizerMap | Selector, loss_scale_factor: float | None = None,
                  name: str | None = None):
+        if isinstance(optimizer_map, dict) and optimizer_map.get("class_name") == "OptimizerMap":
+            optimizer_map = OptimizerMap.from_config(optimizer_map.get("config", {}))  # a saved config's entry
         if not isinstance(optimizer_map, OptimizerMap) and not callable(optimizer_map):
             raise TypeError("MultiOptimizer takes an OptimizerMap or a function variable -> optimizer; received "
                             f"{optimizer_map!r}.")
