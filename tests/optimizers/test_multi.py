@@ -174,3 +174,20 @@ def test_fit_with_an_ema_sub_optimizer_matches_keras(keras):
     model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     assert model.optimizer.use_ema and len(model.optimizer.optimizers[0]._params) == 2
     assert_weights_close(model.get_weights(), keras_model.get_weights(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_saved_model_brings_its_multi_optimizer_back(tmp_path):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    model = lamina.Sequential([layers.Input((3,)), layers.Dense(4, name="encoder"), layers.Dense(2)])
+    model.compile(optimizer=MultiOptimizer(OptimizerMap(SGD(0.1), {".*encoder/.*": Adam(0.01)})), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "m.lamina")
+    again = lamina.models.load_model(tmp_path / "m.lamina")
+    assert isinstance(again.optimizer, MultiOptimizer) and again.optimizer.iterations == 2
+    for ours, saved in zip(again.optimizer.get_weights(), model.optimizer.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, saved)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    again.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for ours, theirs in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
