@@ -218,10 +218,12 @@ class History(Callback):
 
 
 def _inside_lamina_loop() -> bool:
-    """Whether the hook now running was called from fit/evaluate/predict (which draw their own bar)."""
+    """Whether the hook now running was called from lamina's fit/evaluate/predict loops (which draw their own
+    bar): a caller in ``lamina.training`` outside this callbacks package. Checked once per loop, not per step."""
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_globals.get("__name__") == "lamina.training.trainer":
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("lamina.training.") and not module.startswith("lamina.training.callbacks"):
             return True
         frame = frame.f_back
     return False
