@@ -71,3 +71,11 @@ def test_an_unreachable_server_warns_and_training_goes_on():
 def test_root_must_be_an_http_url():
     with pytest.raises(ValueError, match="http"):
         RemoteMonitor(root="file:///etc/passwd")
+
+
+def test_tensor_values_become_numbers_and_other_values_pass_through(server):
+    import torch
+
+    root, received = server
+    RemoteMonitor(root=root, send_as_json=True).on_epoch_end(0, {"loss": torch.tensor(0.5), "note": "warm-up"})
+    assert json.loads(received[0][2]) == {"epoch": 0, "loss": 0.5, "note": "warm-up"}

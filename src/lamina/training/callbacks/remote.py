@@ -10,6 +10,9 @@ import urllib.request
 import warnings
 from collections.abc import Mapping
 
+import numpy as np
+import torch
+
 from lamina.training.callbacks.base import Callback
 from lamina.training.progress import to_floats
 
@@ -52,7 +55,11 @@ class RemoteMonitor(Callback):
 
     def payload(self, epoch: int, logs: Mapping | None) -> tuple[bytes, str]:
         """The request body and its content type for one epoch's event."""
-        event = {"epoch": epoch, **to_floats(logs)}
+        logs = dict(logs or {})
+        numeric = {k: v for k, v in logs.items() if isinstance(v, (int, float, torch.Tensor, np.generic, np.ndarray))
+                   and not isinstance(v, bool)}
+        numbers = to_floats(numeric)  # one device read for all tensors
+        event = {"epoch": epoch, **{k: numbers.get(k, v) for k, v in logs.items()}}
         text = json.dumps(event)
         if self.send_as_json:
             return text.encode("utf-8"), "application/json"
