@@ -538,3 +538,30 @@ def test_weights_h5_skip_mismatch_as_keras(keras, tmp_path):
         outcomes[lib.__name__] = [not np.array_equal(b, a) for b, a in zip(before, after, strict=True)]
         np.testing.assert_array_equal(after[0], source.get_weights()[0])
     assert outcomes["lamina"] == outcomes["keras"] == [True, True, False, False]
+
+
+def test_registered_functions_both_ways(keras, tmp_path):
+    functions = {}
+    for lib in (keras, lamina):
+        @lib.saving.register_keras_serializable(package="export_fn")
+        def scaled_tanh(x, lib=lib):
+            return lib.ops.tanh(x) * 2.0
+
+        @lib.saving.register_keras_serializable(package="export_fn")
+        def half_mae(y_true, y_pred, lib=lib):
+            return lib.ops.mean(lib.ops.abs(y_true - y_pred), axis=-1) / 2.0
+
+        functions[lib.__name__] = (scaled_tanh, half_mae)
+    activation, loss = functions["lamina"]
+    inp = lamina.Input((4,))
+    model = lamina.Model(inp, lamina.layers.Dense(2, activation=activation)(inp))
+    model.compile(optimizer="sgd", loss=loss)
+    model.save(tmp_path / "l.keras")
+    restored = keras.saving.load_model(tmp_path / "l.keras")
+    x = _rand(3, 4)
+    _same(model, restored, x)
+    assert restored.loss is functions["keras"][1] and restored.layers[1].activation is functions["keras"][0]
+    restored.save(tmp_path / "k.keras")
+    back = lamina.models.load_model(tmp_path / "k.keras")
+    _same(model, back, x)
+    assert back.loss is loss

@@ -34,6 +34,17 @@ KERAS_REFUSES = {f"SpatialDropout{n}D": ("trainable",) for n in (1, 2, 3)}
 MODEL_MODULES = {"Functional": ("keras.src.models.functional", "Functional"), "Sequential": ("keras", None)}
 
 
+def _is_activation_key(key: Any) -> bool:
+    return isinstance(key, str) and key.endswith("activation")
+
+
+def _function_name(value: Any) -> Any:
+    """A layer's activation: a registered function's name ("package>name") becomes Keras's function dict."""
+    if isinstance(value, str) and ">" in value:
+        return {"module": "builtins", "class_name": "function", "config": value, "registered_name": "function"}
+    return to_keras(value, None)
+
+
 def _module_for_key(key: str | None) -> str | None:
     for suffix, module in KEY_SUFFIXES:
         if key is not None and key.endswith(suffix):
@@ -47,16 +58,19 @@ def to_keras(value: Any, key: str | None = None) -> Any:
         return [to_keras(v, key) for v in value]
     if not isinstance(value, Mapping):
         return value
+    if value.get("class_name") == "__keras_tensor__":
+        return dict(value)
     if "class_name" not in value or not ("config" in value or "module" in value):
-        return {k: to_keras(v, k) for k, v in value.items()}
+        return {k: _function_name(v) if _is_activation_key(k) else to_keras(v, k) for k, v in value.items()}
     out = {k: to_keras(v, k) for k, v in value.items() if k != "config"}
     inner = value.get("config")
     module = value.get("module")
     class_name = value["class_name"]
-    if class_name == "function":  # a function by registered name
-        out["module"] = MODULES.get(module, module) if module else "builtins"
-        out["config"] = inner
-        out["registered_name"] = value.get("registered_name") or inner
+    if class_name == "function":  # a function by name: lamina's own under Keras's module, the user's as Keras
+        if module in MODULES:       # writes registered functions ("builtins", registered_name "function")
+            out["module"], out["config"], out["registered_name"] = MODULES[module], inner, inner
+        else:
+            out["module"], out["config"], out["registered_name"] = "builtins", inner, "function"
         return out
     out["config"] = to_keras(inner, None) if isinstance(inner, Mapping) else inner
     if class_name in MODEL_MODULES and module == "lamina.layers":

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lamina import losses, metrics, optimizers
+from lamina.core import serialization
 from lamina.optimizers import schedules
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 from lamina.saving.keras_import.config import Builder, _is_keras_module, _is_object, _refuse_code
@@ -25,11 +26,13 @@ def _resolve(value: Any, kind: str, builder: Builder, where: str) -> Any:
         return builder.custom_objects[value]
     if isinstance(value, Mapping):
         _refuse_code(value, where)
-        if not _is_keras_module(value.get("module")):
+        if value["class_name"] != "function" and not _is_keras_module(value.get("module")):
             raise UnsafeFileError(f"The compile config names the module {value.get('module')!r} ({where}): refused.")
         inner = value.get("config") or {}
         if value["class_name"] == "function":
             value = inner
+            if isinstance(value, str) and ">" in value:  # a registered function: the user's own, by its name
+                return _registered_function(value, builder, kind, where)
         else:
             if not isinstance(inner, Mapping):
                 raise FileFormatError(f"The {kind} config at {where} must be a dict.")
@@ -44,6 +47,18 @@ def _resolve(value: Any, kind: str, builder: Builder, where: str) -> Any:
     except (ValueError, TypeError, KeyError) as error:
         raise UnsafeFileError(f"The compile config asks for the {kind} {str(value)[:120]} ({where}), which lamina "
                               f"does not have: {error}") from None
+
+
+def _registered_function(name: str, builder: Builder, kind: str, where: str) -> Any:
+    try:
+        fn = serialization.get_registered_object(name, builder.custom_objects, kind=())
+    except serialization.UnknownObjectError:
+        fn = None
+    if not callable(fn) or isinstance(fn, type):
+        raise UnsafeFileError(f"The compile config names the {kind} function {name!r} ({where}), which is not "
+                              "registered: register it with @lamina.saving.register_keras_serializable (same "
+                              "package and name) or pass it in custom_objects.")
+    return fn
 
 
 def compile_from_keras(model: Any, config: Mapping, builder: Builder) -> None:

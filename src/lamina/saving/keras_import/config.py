@@ -85,6 +85,8 @@ class Builder:
             return {str(k): self.value(v, f"{where}.{k}") for k, v in value.items()}
         _refuse_code(value, where)
         module, class_name, inner = value.get("module"), value["class_name"], value.get("config")
+        if class_name == "function":  # by registered name only ("builtins" is Keras's label for user functions)
+            return self._function(inner if isinstance(inner, str) else class_name, where)
         if not _is_keras_module(module):
             raise UnsafeFileError(
                 f"The Keras file names the module {module!r} for {class_name!r} ({where}): refused. lamina imports "
