@@ -128,3 +128,30 @@ def test_legacy_h5_with_code_or_wrong_weights_is_refused(tmp_path):
         f.create_group("layers")
     with pytest.raises(FileFormatError, match="model_config"):
         lamina.models.load_model(tmp_path / "weights_only.h5")
+
+
+def test_keras2_recurrent_config_keys_are_read(tmp_path):
+    """tf.keras 2's LSTM config carries ``implementation`` and ``time_major``, which Keras 3 dropped."""
+    layers = [{"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5, 4], "dtype": "float32",
+                                                      "name": "input_1"}, "name": "input_1", "inbound_nodes": []},
+              {"class_name": "LSTM", "config": {"name": "dense", "units": 3, "implementation": 2, "time_major": False,
+                                                "return_sequences": False, "dtype": "float32"},
+               "name": "dense", "inbound_nodes": [[["input_1", 0, 0, {}]]]}]
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": layers,
+                                                     "input_layers": [["input_1", 0, 0]],
+                                                     "output_layers": [["dense", 0, 0]]}}
+    rng = np.random.default_rng(0)
+    arrays = {"lstm_cell/kernel:0": rng.normal(size=(4, 12)), "lstm_cell/recurrent_kernel:0": rng.normal(size=(3, 12)),
+              "lstm_cell/bias:0": rng.normal(size=(12,))}
+    with h5py.File(tmp_path / "rnn.h5", "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"input_1", b"dense"]
+        group.create_group("input_1").attrs["weight_names"] = []
+        g = group.create_group("dense")
+        g.attrs["weight_names"] = [f"dense/{k}".encode() for k in arrays]
+        for k, v in arrays.items():
+            g[f"dense/{k}"] = v.astype("float32")
+    model = lamina.models.load_model(tmp_path / "rnn.h5")
+    for got, (name, want) in zip(model.layers[-1].get_weights(), arrays.items(), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6, err_msg=name)

@@ -37,6 +37,8 @@ NEUTRAL = {
     "pad_to_aspect_ratio": (False,), "fill_mode": ("constant",), "fill_value": (0.0,), "synchronized": (False,),
     "renorm": (False,), "renorm_clipping": (None,), "renorm_momentum": _ANY, "use_cudnn": _ANY, "unroll": _ANY,
     "zero_output_for_mask": _ANY, "seed": _ANY, "flash_attention": (None,), "output_padding": (None,),
+    # Keras 2 / tf.keras (legacy .h5 files): an RNN's kernel choice and its time-major flag
+    "implementation": _ANY, "time_major": (False,),
 }
 _SIMPLE_KINDS = {
     "keras.initializers": ("initializer", initializers.get),
