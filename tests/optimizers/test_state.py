@@ -235,3 +235,31 @@ def test_a_custom_optimizer_trains_in_fit_like_keras_and_resumes_exactly(keras):
     np.testing.assert_allclose(got, want, rtol=1e-6)
     tensors, meta = model.optimizer.state_dict()
     assert sorted(k for k in tensors if k.startswith("own/")) == ["own/0", "own/1"]
+
+
+FILE_CASES = [("Adam", {"amsgrad": True}), ("RMSprop", {"momentum": 0.5, "centered": True}), ("Nadam", {}),
+              ("Adafactor", {}), ("Lamb", {}), ("Muon", {})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), FILE_CASES, ids=[n for n, _ in FILE_CASES])
+def test_keras_files_carry_the_optimizer_variables_both_ways(keras, tmp_path, name, kwargs):
+    pytest.importorskip("h5py")
+    import lamina
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    model = lamina.Sequential([lamina.layers.Input((3,)), lamina.layers.Dense(4), lamina.layers.Dense(2)])
+    model.compile(optimizer=getattr(optimizers, name)(**kwargs), loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "ours.keras")
+    theirs = keras.models.load_model(tmp_path / "ours.keras")
+    keras_values = [np.asarray(keras.ops.convert_to_numpy(v)) for v in theirs.optimizer.variables]
+    assert len(keras_values) == len(model.optimizer.get_weights())
+    for mine, value in zip(model.optimizer.get_weights(), keras_values, strict=True):
+        np.testing.assert_allclose(mine, value, rtol=1e-6, atol=1e-7)
+    theirs.fit(x, y, epochs=1, verbose=0)
+    theirs.save(tmp_path / "theirs.keras")
+    back = lamina.models.load_model(tmp_path / "theirs.keras")
+    keras_values = [np.asarray(keras.ops.convert_to_numpy(v)) for v in theirs.optimizer.variables]
+    for mine, value in zip(back.optimizer.get_weights(), keras_values, strict=True):
+        np.testing.assert_allclose(mine, value, rtol=1e-6, atol=1e-7)
