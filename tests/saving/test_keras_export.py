@@ -565,3 +565,29 @@ def test_registered_functions_both_ways(keras, tmp_path):
     back = lamina.models.load_model(tmp_path / "k.keras")
     _same(model, back, x)
     assert back.loss is loss
+
+
+def test_a_failing_save_leaves_the_previous_file(tmp_path):
+    class Broken(lamina.layers.Layer):
+        fail = False
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+        def call(self, x):
+            return x * self.w
+
+        def save_own_variables(self, store):
+            if Broken.fail:
+                raise RuntimeError("disk full")
+            super().save_own_variables(store)
+
+    inp = lamina.Input((3,))
+    model = lamina.Model(inp, Broken()(inp))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    before = path.read_bytes()
+    Broken.fail = True
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.keras"]
