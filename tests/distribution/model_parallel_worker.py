@@ -148,12 +148,13 @@ def keras_initialize(out: str) -> dict:
     """Started twice with plain python: Keras's initialize() joins the job from KERAS_DISTRIBUTION_* variables."""
     distribution.initialize()
     devices = list_devices()
-    distribution.set_distribution(DataParallel(devices=devices))
     x, y = linear_data()
     model = mlp()
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
-    history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=0)
-    return {"devices": devices, "rank": distribution.rank(), "history": history.history}
+    with DataParallel(devices=devices).scope():  # Keras's way to make a distribution current for a while
+        history = model.fit(x, y, batch_size=128, epochs=1, shuffle=False, verbose=0)
+        rank = distribution.rank()
+    return {"devices": devices, "rank": rank, "history": history.history, "after": repr(distribution.distribution())}
 
 
 MODES = {"tensor_parallel": tensor_parallel, "batch_and_weights": batch_and_weights,
@@ -164,6 +165,7 @@ MODES = {"tensor_parallel": tensor_parallel, "batch_and_weights": batch_and_weig
 if __name__ == "__main__":
     mode, out_dir = sys.argv[1], sys.argv[2]
     report = MODES[mode](out_dir)
-    with open(os.path.join(out_dir, f"rank{distribution.rank()}.json"), "w") as f:
+    rank = int(os.environ.get("RANK", os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "0")))
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(report, f)
     distribution.shutdown()

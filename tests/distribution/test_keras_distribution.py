@@ -149,6 +149,7 @@ def test_initialize_joins_a_job_from_keras_s_variables_without_torchrun(tmp_path
     assert [r["rank"] for r in reports] == [0, 1]
     assert reports[0]["devices"] == reports[1]["devices"] == ["cpu:0", "cpu:1"]
     assert reports[0]["history"] == reports[1]["history"]  # one job: global logs on both
+    assert reports[0]["after"] == "None"  # scope() put the single process back
 
 
 # ---------------------------------------------------------------------------------------------- Keras's API
@@ -278,6 +279,9 @@ def test_initialize_without_a_job_says_how_to_start_one(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(LaunchError, match="torchrun"):
         dist.initialize()
+    with pytest.raises(LaunchError, match="torchrun"), DataParallel().scope():
+        pass
+    assert dist.distribution() is None
     with pytest.raises(ValueError, match=r"\['process_id'\] missing"):
         dist.initialize("127.0.0.1:1234", num_processes=2)
     with pytest.raises(ValueError, match="process_id must be in"):

@@ -22,6 +22,7 @@ from lamina.core import tree
 from lamina.data.adapters import make_adapter
 from lamina.distribution import iterables, launch, reduce, sharding
 from lamina.distribution import mesh as mesh_module
+from lamina.training import strategy as strategy_module
 from lamina.training.callbacks import CSVLogger, TensorBoard
 from lamina.training.progress import to_floats
 from lamina.training.strategy import Strategy
@@ -73,6 +74,22 @@ class Distribution(Strategy):
         """Join torchrun's process group (``set_distribution`` calls this)."""
         if self.info is None:
             self.info = launch.initialize(self.timeout, self.backend)
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[Distribution]:
+        """Keras's ``with distribution.scope():``: this distribution is the current one inside (joining the
+        process group), the previous one after.
+
+        >>> with DataParallel().scope():  # under torchrun  # doctest: +SKIP
+        ...     model.fit(x, y, batch_size=256)
+        """
+        previous = strategy_module.current()
+        self.initialize()
+        strategy_module.set_current(self)
+        try:
+            yield self
+        finally:
+            strategy_module.set_current(previous)
 
     def _process(self) -> launch.ProcessInfo:
         if self.info is None:
