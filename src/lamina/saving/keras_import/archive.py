@@ -129,9 +129,12 @@ class KerasArchive:
             if not _is_asset(name) or name.endswith("/"):
                 continue
             target = os.path.join(folder, *name.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "wb") as f:
-                self._copy(name, f.write)
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    self._copy(name, f.write)
+            except OSError as error:  # e.g. "assets/a" both a file and a folder
+                raise FileFormatError(f"The asset {name!r} of {self.path} cannot be extracted: {error}.") from None
 
     def close(self) -> None:
         self.zip.close()
