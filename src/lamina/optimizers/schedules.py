@@ -308,3 +308,12 @@ def get(identifier: Any) -> LearningRateSchedule:
         return deserialize(identifier)
     raise ValueError(f"Could not interpret learning rate schedule {identifier!r}: pass a LearningRateSchedule or "
                      "its serialized dict.")
+
+
+__all__ = ["SCHEDULES", "CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
+           "LearningRateSchedule", "PiecewiseConstantDecay", "PolynomialDecay", "deserialize", "get", "serialize"]
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.optimizers.schedules)``): not the tools this module imports."""
+    return sorted(__all__)

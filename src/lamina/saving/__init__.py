@@ -10,7 +10,7 @@
 'docs>halve'
 """
 
-from typing import Any
+from typing import Any as _Any
 
 from lamina.core.serialization import (
     custom_object_scope,
@@ -27,15 +27,18 @@ from lamina.saving.format import Limits
 from lamina.saving.model_file import load_model, save_model
 from lamina.saving.weights import load_weights, save_weights
 
+CustomObjectScope = custom_object_scope  # Keras's class name for the same scope
+
 __all__ = [
-    "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope", "deserialize_keras_object",
-    "get_custom_objects", "get_registered_name", "get_registered_object", "load_keras_model", "load_keras_weights",
-    "load_model", "load_weights", "register_keras_serializable", "register_serializable", "save_keras_model",
-    "save_keras_weights", "save_model", "save_weights", "serialize_keras_object",
+    "CustomObjectScope", "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope",
+    "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object",
+    "load_keras_model", "load_keras_weights", "load_model", "load_weights", "register_keras_serializable",
+    "register_serializable", "save_keras_model", "save_keras_weights", "save_model", "save_weights",
+    "serialize_keras_object",
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # The Keras 3 importer and exporter live in their own packages (h5py is needed only there).
     if name in ("load_keras_model", "load_keras_weights"):
         from lamina.saving import keras_import
@@ -46,3 +49,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(keras_export, name)
     raise AttributeError(f"module 'lamina.saving' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names (as ``dir(keras.saving)``), the lazily imported Keras-file functions included."""
+    return sorted(__all__)
