@@ -92,3 +92,14 @@ def test_operations_lists_the_input_layer_too(keras):
     for lib in (keras, lamina):
         names = [op.name for op in small_model(lib).operations]
         assert names[1:] == ["hidden", "bn", "out"]
+
+
+def test_keras_s_saving_options_lamina_does_not_offer_are_refused_before_writing(tmp_path):
+    model = small_model(lamina)
+    with pytest.raises(ValueError, match="zipped"):
+        model.save(str(tmp_path / "m.keras"), zipped=False)
+    with pytest.raises(ValueError, match="max_shard_size"):
+        model.save_weights(str(tmp_path / "m.weights.h5"), max_shard_size=1.0)
+    assert list(tmp_path.iterdir()) == []
+    model.save(str(tmp_path / "m.keras"), zipped=True)
+    assert (tmp_path / "m.keras").is_file()

@@ -434,10 +434,15 @@ class Model(KerasModelMembers, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+    def save_weights(self, filepath: str, overwrite: bool = True, max_shard_size: float | None = None) -> None:
         """Write the weights, atomically: ``.weights.safetensors`` (lamina's format) or ``.weights.h5`` (Keras 3's,
-        which Keras's ``load_weights`` reads)."""
+        which Keras's ``load_weights`` reads). ``max_shard_size`` (Keras's sharded files) must stay None: lamina
+        writes one file."""
         from lamina.saving.weights import save_weights
+
+        if max_shard_size is not None:
+            raise ValueError(f"save_weights(max_shard_size={max_shard_size!r}): lamina writes the weights as one file "
+                             "and does not shard them; leave max_shard_size=None.")
 
         # (distributed: full weights, gathered when sharded, written by rank 0; call it on every rank)
         strategy.current().save(self, lambda: save_weights(self, filepath, overwrite=overwrite))
@@ -449,26 +454,35 @@ class Model(KerasModelMembers, Layer):
         # (distributed: every rank reads; a sharded model keeps its shard)
         strategy.current().load(self, lambda: load_weights(self, filepath, skip_mismatch=skip_mismatch))
 
-    def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+    def save(self, filepath: str, overwrite: bool = True, zipped: bool | None = None, **kwargs: Any) -> None:
         """Write the whole model (architecture, weights, compile settings, optimizer state), atomically: a
         ``.lamina`` file (lamina's format: signing, encryption), a ``.keras`` file (Keras 3's, which
         ``keras.saving.load_model`` reads) or a legacy ``.h5`` file. ``lamina.models.load_model`` reads all three
         back without running code from the file.
 
+        ``zipped`` (Keras's choice of an unzipped ``.keras`` folder) must be None or True: lamina writes the zip.
+
         >>> model.save("classifier.keras")  # doctest: +SKIP
         """
         from lamina.saving import save_model
 
+        if zipped is False:
+            raise ValueError("model.save(zipped=False): lamina writes .keras files zipped (the form Keras's "
+                             "load_model reads everywhere); leave zipped=None or True.")
+
         strategy.current().save(self, lambda: save_model(self, filepath, overwrite=overwrite, **kwargs))
 
-    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> None:
+    def export(self, filepath: str, format: str = "onnx", verbose: bool | None = None, input_signature: Any = None,
+               **kwargs: Any) -> None:
         """Export the model for inference outside lamina (ONNX through ``torch.onnx``, dynamic batch axis).
+        ``input_signature``: the input shapes (batch first) for models without symbolic inputs.
 
         >>> model.export("classifier.onnx")  # doctest: +SKIP
         """
         from lamina.saving.export import export_model
 
-        export_model(self, filepath, format=format, **kwargs)
+        export_model(self, filepath, format=format, input_signature=input_signature, verbose=bool(verbose),
+                     **kwargs)
 
     def get_config(self) -> dict:
         """Functional models: Keras 3's graph config (``layers`` with ``inbound_nodes``, ``input_layers``,
