@@ -435,3 +435,22 @@ def test_check_pairs_warns_when_a_logit_mix_up_is_the_only_problem():
              ("b", SparseCategoricalCrossentropy(), torch.tensor([0, 1, 2, 2]), probs)]
     with pytest.warns(UserWarning, match=r"\[output 'a'\].*from_logits=True"):
         preflight.check_pairs(pairs)
+
+
+def test_a_user_s_own_loss_is_never_refused_for_its_target_shapes(keras):
+    # Keras's guide "customizing saving": targets (4,) against a softmax of 4 (batch 4), scored by the user's own
+    # function: the shapes broadcast, so Keras computes it; pre-flight cannot know what a user's loss accepts.
+    x = np.random.default_rng(0).random((4, 8)).astype("float32")
+    y = np.random.default_rng(1).random((4,)).astype("float32")
+    results, weights = [], None
+    for lib in (keras, lamina):
+        def small_square_sum_loss(y_true, y_pred, ops=lib.ops):
+            return ops.sum(ops.square(y_pred - y_true), axis=-1) / 10
+
+        model = lib.Sequential([lib.Input((8,)), lib.layers.Dense(4, activation="softmax")])
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(optimizer="sgd", loss=small_square_sum_loss)
+        results.append(model.evaluate(x, y, batch_size=4, verbose=0))
+    assert results[1] == pytest.approx(results[0], rel=1e-5)

@@ -299,6 +299,20 @@ def deserialize(config: Any, custom_objects: Mapping[str, Any] | None = None, sa
     return _deserialize(config, custom_objects, kind)
 
 
+def deserialize_keras_object(config: Any, custom_objects: Mapping[str, Any] | None = None, safe_mode: bool = True,
+                             **kwargs: Any) -> Any:
+    """``keras.saving.deserialize_keras_object``: ``deserialize`` with Keras's rule for a bare string, which
+    stays a string (``"SGD"``, ``"relu"``) unless the user registered it or passed it in ``custom_objects``.
+
+    >>> deserialize_keras_object("SGD")
+    'SGD'
+    """
+    if isinstance(config, str):
+        found = find_registered_object(config, custom_objects)
+        return config if found is None else found
+    return deserialize(config, custom_objects, safe_mode)
+
+
 def _deserialize(config: Any, custom_objects: Mapping[str, Any] | None, kind: Any) -> Any:
     if config is None or isinstance(config, (bool, int, float, str)):
         return config

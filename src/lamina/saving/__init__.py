@@ -14,11 +14,11 @@ from typing import Any as _Any
 
 from lamina.core.serialization import (
     custom_object_scope,
+    deserialize_keras_object,
     get_custom_objects,
     get_registered_name,
     register_serializable,
 )
-from lamina.core.serialization import deserialize as deserialize_keras_object
 from lamina.core.serialization import find_registered_object as get_registered_object
 from lamina.core.serialization import register_serializable as register_keras_serializable
 from lamina.core.serialization import serialize as serialize_keras_object

@@ -32,7 +32,17 @@ def _kind(loss: Any) -> str:
     if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)) or fn in (
             losses.binary_crossentropy, losses.binary_focal_crossentropy):
         return "binary"
+    if _users_own(loss):
+        return "custom"
     return "other"
+
+
+def _users_own(loss: Any) -> bool:
+    """A loss the user wrote (a function, or a ``Loss`` subclass outside lamina): what shapes it accepts is its
+    own business (Keras computes whatever it computes), so pre-flight never refuses its targets."""
+    fn = getattr(loss, "fn", None)
+    owner = fn if fn is not None else type(loss)
+    return not getattr(owner, "__module__", "").startswith("lamina.")
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -64,6 +74,8 @@ def find_problems(name: str, loss: Any, y_true: torch.Tensor, y_pred: torch.Tens
         found = _sparse_problems(loss, where, y_true, y_pred, lo, hi)
     elif kind == "categorical":
         found = _categorical_problems(where, y_true, y_pred)
+    elif kind == "custom":
+        found = []
     else:
         found = _broadcast_problems(loss, where, y_true, y_pred)
         if kind == "binary" and (lo < 0 or hi > 1):

@@ -12,6 +12,7 @@ from lamina.core.random import set_random_seed
 from lamina.core.serialization import (
     custom_object_scope,
     deserialize,
+    deserialize_keras_object,
     find_registered_object,
     get_custom_objects,
     get_registered_name,
@@ -36,7 +37,7 @@ from lamina.utils.progbar import Progbar
 # Keras's names for the registry (``keras.utils`` and ``keras.saving`` carry them).
 register_keras_serializable = register_serializable
 serialize_keras_object = serialize
-deserialize_keras_object = deserialize
+
 get_registered_object = find_registered_object
 CustomObjectScope = custom_object_scope
 

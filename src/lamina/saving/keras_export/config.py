@@ -201,5 +201,17 @@ def model_config(model: Any) -> dict:
 
 
 def compile_to_keras(config: Mapping) -> dict:
-    """A lamina compile config in Keras's form (optimizer, losses and metrics with Keras's modules)."""
-    return to_keras(dict(config))
+    """A lamina compile config in Keras's form (optimizer, losses and metrics with Keras's modules). A model's own
+    ``get_compile_config`` may return live objects (an optimizer, a loss function): they are serialized first, as
+    Keras serializes the compile config."""
+    return to_keras(_serialized(dict(config)))
+
+
+def _serialized(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _serialized(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_serialized(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return serialization.serialize(value)

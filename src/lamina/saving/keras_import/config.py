@@ -270,7 +270,12 @@ def apply_build_config(layer: Any, config: Any, where: str) -> None:
     if overrides(layer, "build_from_config"):
         _safe_call(layer.build_from_config, dict(config), what=f"building layer {layer.name!r} ({where})")
         return
-    if not isinstance(layer, Model) or isinstance(layer, Sequential) or layer._graph is not None:
+    if isinstance(layer, Sequential):  # one without an Input is built from the saved input shape, as in Keras
+        if config.get("input_shape") is not None:
+            shape = _shape(config["input_shape"], f"build_config of {where}")
+            _safe_call(layer.build_from_config, {"input_shape": shape}, what=f"building model {layer.name!r} ({where})")
+        return
+    if not isinstance(layer, Model) or layer._graph is not None:
         return
     shapes = config.get("shapes_dict", config)
     if not isinstance(shapes, Mapping) or all(v is None for v in shapes.values()):
