@@ -255,3 +255,8 @@ def load_archive(filepath: str | os.PathLike) -> LoadedArchive:
 
 
 __all__ = ["ExportArchive", "LoadedArchive", "load_archive"]
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)

@@ -68,3 +68,8 @@ def is_chief() -> bool:
 __all__ = ["DataParallel", "DeviceMesh", "DistributedError", "Distribution", "FullyShardedDataParallel", "LaunchError",
            "LayoutMap", "ModelParallel", "TensorLayout", "distribute_tensor", "distribution", "get_device_count",
            "initialize", "is_chief", "list_devices", "rank", "set_distribution", "shutdown", "world_size"]
+
+
+def __dir__() -> list[str]:
+    """The public names only (as ``dir(keras.<namespace>)``): not the tools this module imports."""
+    return sorted(__all__)
