@@ -73,6 +73,10 @@ def to_keras(value: Any, key: str | None = None) -> Any:
             out["module"], out["config"], out["registered_name"] = "builtins", inner, "function"
         return out
     out["config"] = to_keras(inner, None) if isinstance(inner, Mapping) else inner
+    if isinstance(module, str) and module.startswith("keras."):  # already Keras's form (a quantized policy)
+        out["module"] = module
+        out["registered_name"] = value.get("registered_name")
+        return out
     if class_name in MODEL_MODULES and module == "lamina.layers":
         out["module"], out["registered_name"] = MODEL_MODULES[class_name]
     elif isinstance(module, str) and module in MODULES:

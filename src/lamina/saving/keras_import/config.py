@@ -98,6 +98,9 @@ class Builder:
             if not isinstance(name, str):
                 raise FileFormatError(f"The dtype policy at {where} has no name: {str(value)[:200]}.")
             return name
+        if class_name in ("QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy") or module == "keras.quantizers":
+            # a quantized layer's policy or quantization config: data Dense/Embedding read (and check) themselves
+            return {"module": module, "class_name": class_name, "config": self.value(inner or {}, where)}
         if class_name == "function" or module == "keras.activations":
             return self._function(inner if isinstance(inner, str) else class_name, where)
         if module in _SIMPLE_KINDS:
