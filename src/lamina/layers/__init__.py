@@ -95,6 +95,8 @@ from lamina.layers.reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from lamina.layers.rnn import RNN
+from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 # Keras's short aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

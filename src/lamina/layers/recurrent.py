@@ -22,6 +22,7 @@ import torch
 
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import serialization
+from lamina.layers import rnn_math
 from lamina.layers.layer import InputSpec, Layer, format_shape
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -37,12 +38,6 @@ def _fused_context(x: torch.Tensor) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
         yield
-
-
-def _dropout_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
-    """One inverted-dropout mask per sequence, reused at every step (as Keras does)."""
-    keep = torch.empty_like(like).bernoulli_(1.0 - rate)
-    return keep / (1.0 - rate)
 
 
 class _RNN(Layer):
@@ -193,8 +188,10 @@ class _RNN(Layer):
     def _loop(self, x: torch.Tensor, states: list, mask: Any, dropping: bool) -> tuple:
         """Keras's cell math one step at a time; masked steps keep the previous state and output."""
         if dropping and self.dropout > 0:
-            x = x * _dropout_mask(x[:, 0], self.dropout).unsqueeze(1)
-        rec_mask = _dropout_mask(states[0], self.recurrent_dropout) if dropping and self.recurrent_dropout else None
+            x = x * rnn_math.dropout_mask(x[:, 0], self.dropout).unsqueeze(1)
+        rec_mask = None
+        if dropping and self.recurrent_dropout:
+            rec_mask = rnn_math.dropout_mask(states[0], self.recurrent_dropout)
         projected = self._project_inputs(x)  # (batch, steps, k * units), all steps in one matmul
         outputs = []
         prev_out = states[0].new_zeros(states[0].shape)
@@ -209,11 +206,12 @@ class _RNN(Layer):
         return torch.stack(outputs, 1), states  # (batch, steps, units)
 
     def _project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        proj = x @ self.kernel
-        return proj + self.bias if self.bias is not None else proj
+        return rnn_math.project(self, x)
 
     def _step(self, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
-        raise NotImplementedError("abstract: each recurrent layer implements its cell step")
+        return type(self)._cell_step(self, proj_t, states, rec_mask)
+
+    _cell_step = staticmethod(rnn_math.simple_step)
 
     # ------------------------------------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -254,10 +252,6 @@ class SimpleRNN(_RNN):
                                     1, 0.0, False, False, True)
         return out, [h[0]]
 
-    def _step(self, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
-        h = states[0] if rec_mask is None else states[0] * rec_mask
-        out = self.activation(proj_t + h @ self.recurrent_kernel)
-        return out, [out]
 
 
 class LSTM(_RNN):
@@ -295,14 +289,7 @@ class LSTM(_RNN):
     def _bias_init(self) -> Any:
         if not self.unit_forget_bias:
             return self.bias_initializer
-        base, units = self.bias_initializer, self.units
-
-        def init(shape: tuple, dtype: Any = None) -> torch.Tensor:
-            parts = [torch.as_tensor(base((units,), dtype=dtype)), torch.ones(units, dtype=dtype),
-                     torch.as_tensor(base((2 * units,), dtype=dtype))]
-            return torch.cat(parts)
-
-        return init
+        return rnn_math.forget_bias_initializer(self.bias_initializer, self.units)
 
     def _can_fuse(self) -> bool:
         return self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
@@ -316,15 +303,7 @@ class LSTM(_RNN):
         out, h, c = torch._VF.lstm(x, hx, params, self.bias is not None, 1, 0.0, False, False, True)
         return out, [h[0], c[0]]
 
-    def _step(self, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
-        h, c = states
-        h_in = h if rec_mask is None else h * rec_mask
-        z = proj_t + h_in @ self.recurrent_kernel  # (batch, 4 * units)
-        zi, zf, zc, zo = z.chunk(4, dim=-1)
-        i, f, o = self.recurrent_activation(zi), self.recurrent_activation(zf), self.recurrent_activation(zo)
-        c = f * c + i * self.activation(zc)
-        h = o * self.activation(c)
-        return h, [h, c]
+    _cell_step = staticmethod(rnn_math.lstm_step)
 
     def get_config(self) -> dict:
         cfg = super().get_config()
@@ -382,32 +361,7 @@ class GRU(_RNN):
                                1, 0.0, False, False, True)
         return out, [h[0]]
 
-    def _project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        proj = x @ self.kernel
-        if self.bias is None:
-            return proj
-        return proj + (self.bias[0] if self.reset_after else self.bias)
-
-    def _step(self, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
-        h = states[0]
-        h_in = h if rec_mask is None else h * rec_mask
-        xz, xr, xh = proj_t.chunk(3, dim=-1)
-        if self.reset_after:
-            inner = h_in @ self.recurrent_kernel
-            if self.bias is not None:
-                inner = inner + self.bias[1]
-            rz, rr, rh = inner.chunk(3, dim=-1)
-            z = self.recurrent_activation(xz + rz)
-            r = self.recurrent_activation(xr + rr)
-            hh = self.activation(xh + r * rh)
-        else:
-            u_zr, u_h = self.recurrent_kernel[:, : 2 * self.units], self.recurrent_kernel[:, 2 * self.units:]
-            rz, rr = (h_in @ u_zr).chunk(2, dim=-1)
-            z = self.recurrent_activation(xz + rz)
-            r = self.recurrent_activation(xr + rr)
-            hh = self.activation(xh + (r * h_in) @ u_h)
-        h = z * h + (1 - z) * hh
-        return h, [h]
+    _cell_step = staticmethod(rnn_math.gru_step)
 
     def get_config(self) -> dict:
         cfg = super().get_config()

@@ -1,0 +1,91 @@
+"""Keras's recurrent cell math, one step at a time, shared by the sequence layers (``SimpleRNN``, ``LSTM``,
+``GRU``) and the cells (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``).
+
+Each function reads the weights and settings from ``owner`` (a layer or a cell with ``kernel``,
+``recurrent_kernel``, ``bias``, ``units``, ``activation``, ``recurrent_activation``, ``reset_after``) and works
+on the input already projected by the kernel (``project``), so a sequence layer projects all its steps in one
+matrix product. Gate orders are Keras's: LSTM ``i, f, c, o``; GRU ``z, r, h``.
+
+>>> import torch
+>>> class Owner:  # what a layer or cell holds
+...     units, activation = 2, torch.tanh
+...     recurrent_kernel = torch.zeros(2, 2)
+>>> out, states = simple_step(Owner(), torch.ones(1, 2), [torch.zeros(1, 2)], None)
+>>> [round(v, 4) for v in out[0].tolist()]
+[0.7616, 0.7616]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def dropout_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
+    """One inverted-dropout mask, reused at every step of a sequence (as Keras does)."""
+    keep = torch.empty_like(like).bernoulli_(1.0 - rate)
+    return keep / (1.0 - rate)
+
+
+def project(owner: Any, x: torch.Tensor) -> torch.Tensor:
+    """``x @ kernel + input bias``: a GRU with ``reset_after`` adds the first row of its two-row bias here."""
+    proj = x @ owner.kernel
+    bias = owner.bias
+    if bias is None:
+        return proj
+    return proj + (bias[0] if getattr(owner, "reset_after", False) and bias.ndim == 2 else bias)
+
+
+def simple_step(owner: Any, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
+    """``h = activation(x W + h U + b)``."""
+    h = states[0] if rec_mask is None else states[0] * rec_mask
+    out = owner.activation(proj_t + h @ owner.recurrent_kernel)
+    return out, [out]
+
+
+def lstm_step(owner: Any, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
+    """Keras's LSTM step; states ``[h, c]``."""
+    h, c = states
+    h_in = h if rec_mask is None else h * rec_mask
+    z = proj_t + h_in @ owner.recurrent_kernel  # (batch, 4 * units)
+    zi, zf, zc, zo = z.chunk(4, dim=-1)
+    act, rec = owner.activation, owner.recurrent_activation
+    i, f, o = rec(zi), rec(zf), rec(zo)
+    c = f * c + i * act(zc)
+    h = o * act(c)
+    return h, [h, c]
+
+
+def gru_step(owner: Any, proj_t: torch.Tensor, states: list, rec_mask: Any) -> tuple:
+    """Keras's GRU step (``reset_after`` True: the reset gate after the recurrent product, cuDNN's form)."""
+    h = states[0]
+    h_in = h if rec_mask is None else h * rec_mask
+    xz, xr, xh = proj_t.chunk(3, dim=-1)
+    act, rec, units = owner.activation, owner.recurrent_activation, owner.units
+    if owner.reset_after:
+        inner = h_in @ owner.recurrent_kernel
+        if owner.bias is not None:
+            inner = inner + owner.bias[1]
+        rz, rr, rh = inner.chunk(3, dim=-1)
+        z, r = rec(xz + rz), rec(xr + rr)
+        hh = act(xh + r * rh)
+    else:
+        u_zr, u_h = owner.recurrent_kernel[:, : 2 * units], owner.recurrent_kernel[:, 2 * units:]
+        rz, rr = (h_in @ u_zr).chunk(2, dim=-1)
+        z, r = rec(xz + rz), rec(xr + rr)
+        hh = act(xh + (r * h_in) @ u_h)
+    h = z * h + (1 - z) * hh
+    return h, [h]
+
+
+def forget_bias_initializer(base: Callable[..., Any], units: int) -> Callable[..., torch.Tensor]:
+    """LSTM's ``unit_forget_bias``: the forget gate's bias starts at 1, the others from ``base``."""
+
+    def init(shape: tuple, dtype: Any = None) -> torch.Tensor:
+        parts = [torch.as_tensor(base((units,), dtype=dtype)), torch.ones(units, dtype=dtype),
+                 torch.as_tensor(base((2 * units,), dtype=dtype))]
+        return torch.cat(parts)
+
+    return init
