@@ -33,7 +33,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("utils", "FeatureSpace"): "needs the category preprocessing layers of issue 17",
     ("utils", "bounding_boxes"): "bounding-box utilities belong with the augmentation layers of issue 17",
     ("callbacks", "OrbaxCheckpoint"): "Orbax is JAX's checkpoint library; lamina checkpoints with ModelCheckpoint",
-    ("saving", "KerasFileEditor"): "an interactive editor of .keras files: a follow-up issue",
     ("quantizers", "GPTQConfig"): "GPTQ calibrates on a dataset through a tokenizer with per-model layer plans",
     ("quantizers", "AWQConfig"): "AWQ calibrates on a dataset through a tokenizer with per-model layer plans",
     ("dtype_policies", "GPTQDTypePolicy"): "GPTQ quantization is not provided (see keras.quantizers.GPTQConfig)",

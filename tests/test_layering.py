@@ -69,6 +69,9 @@ ALLOWED_LOCAL = {
     ("lamina.saving", "lamina.saving.keras_export"):
         "optional dependency: the Keras 3 exporter needs h5py; lamina.saving imports it when save_keras_model/"
         "save_keras_weights is first asked for.",
+    ("lamina.saving", "lamina.saving.file_editor"):
+        "optional dependency: KerasFileEditor reads and writes Keras's HDF5 weights through h5py; lamina.saving "
+        "imports it when lamina.saving.KerasFileEditor is first asked for.",
     ("lamina.saving.weights", "lamina.saving.keras_import"):
         "optional dependency: only a Keras '.weights.h5' file needs the importer (and h5py).",
     ("lamina.saving.weights", "lamina.saving.keras_export"):

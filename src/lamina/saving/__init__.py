@@ -30,11 +30,11 @@ from lamina.saving.weights import load_weights, save_weights
 CustomObjectScope = custom_object_scope  # Keras's class name for the same scope
 
 __all__ = [
-    "CustomObjectScope", "FileFormatError", "Limits", "SavingError", "UnsafeFileError", "custom_object_scope",
-    "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object",
-    "load_keras_model", "load_keras_weights", "load_model", "load_weights", "register_keras_serializable",
-    "register_serializable", "save_keras_model", "save_keras_weights", "save_model", "save_weights",
-    "serialize_keras_object",
+    "CustomObjectScope", "FileFormatError", "KerasFileEditor", "Limits", "SavingError", "UnsafeFileError",
+    "custom_object_scope", "deserialize_keras_object", "get_custom_objects", "get_registered_name",
+    "get_registered_object", "load_keras_model", "load_keras_weights", "load_model", "load_weights",
+    "register_keras_serializable", "register_serializable", "save_keras_model", "save_keras_weights", "save_model",
+    "save_weights", "serialize_keras_object",
 ]
 
 
@@ -48,6 +48,10 @@ def __getattr__(name: str) -> _Any:
         from lamina.saving import keras_export
 
         return getattr(keras_export, name)
+    if name == "KerasFileEditor":  # reads and writes HDF5 through h5py, as the importer and exporter
+        from lamina.saving.file_editor import KerasFileEditor
+
+        return KerasFileEditor
     raise AttributeError(f"module 'lamina.saving' has no attribute {name!r}")
 
 
