@@ -153,3 +153,15 @@ def test_dropout_masks_are_one_per_sequence_and_only_in_training():
     assert not torch.allclose(trained, infer_a)
     cell = layer.cell
     assert cell._masks["input"] is not None and cell._masks["input"].shape == (3, 4)
+
+
+def test_rnn_of_stacked_cells_travels_through_keras_files_both_ways(keras, tmp_path):
+    x = RNG.normal(size=(2, 5, 3)).astype("float32")
+    for writer, reader in ((lamina, keras), (keras, lamina)):
+        inputs = writer.Input((5, 3))
+        model = writer.Model(inputs, writer.layers.RNN([writer.layers.LSTMCell(4), writer.layers.GRUCell(2)])(inputs))
+        path = str(tmp_path / f"{writer.__name__}.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path) if reader is keras else lamina.models.load_model(path)
+        np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), np.asarray(model.predict(x, verbose=0)),
+                                   atol=1e-6)

@@ -99,6 +99,7 @@ CASES = {
     "SeparableConv1D": (lambda: L.SeparableConv1D(3, 2), (6, 2), "float"),
     "SeparableConv2D": (lambda: L.SeparableConv2D(3, 2), (4, 4, 2), "float"),
     "SimpleRNN": (lambda: L.SimpleRNN(3), (4, 2), "float"),
+    "RNN": (lambda: L.RNN(L.LSTMCell(3), return_sequences=True, go_backwards=True), (4, 2), "float"),
     "Softmax": (lambda: L.Softmax(), (5,), "float"),
     "SpatialDropout1D": (lambda: L.SpatialDropout1D(0.3), (4, 3), "float"),
     "SpatialDropout2D": (lambda: L.SpatialDropout2D(0.3), (3, 3, 2), "float"),
@@ -116,6 +117,13 @@ CASES = {
 # Not layers one saves in a model on their own: the base class, the Input behind every model, and the wrapper of
 # arbitrary torch code (refused with a clear error: test_torch_module_wrapper_is_refused).
 NOT_SAVED = {"Layer", "InputLayer", "TorchModuleWrapper"}
+# Cells step one time step with states: they are saved inside the RNN that runs them.
+CELLS = {
+    "SimpleRNNCell": lambda: L.RNN(L.SimpleRNNCell(3, dropout=0.2)),
+    "LSTMCell": lambda: L.RNN(L.LSTMCell(3, unit_forget_bias=False), return_state=True),
+    "GRUCell": lambda: L.RNN(L.GRUCell(3, reset_after=False)),
+    "StackedRNNCells": lambda: L.RNN([L.GRUCell(3), L.LSTMCell(2)], return_sequences=True),
+}
 
 
 def exported_layer_classes():
@@ -123,7 +131,7 @@ def exported_layer_classes():
 
 
 def test_every_exported_layer_has_a_case():
-    missing = sorted(set(exported_layer_classes()) - set(CASES) - NOT_SAVED)
+    missing = sorted(set(exported_layer_classes()) - set(CASES) - NOT_SAVED - set(CELLS))
     assert not missing, f"layers without a save/load round-trip case: {missing}"
 
 
@@ -167,6 +175,25 @@ def test_layer_round_trip(class_name, tmp_path):
     loaded = load_model(path)
     assert type(loaded.get_layer(layer.name)) is type(layer)
     assert loaded.get_layer(layer.name).get_config() == layer.get_config()
+    with torch.no_grad():
+        got = loaded(x)
+    for e, g in zip(lamina.core.tree.flatten(expected), lamina.core.tree.flatten(got), strict=True):
+        torch.testing.assert_close(g, e, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("class_name", sorted(CELLS))
+def test_cells_round_trip_inside_their_rnn(class_name, tmp_path):
+    layer = CELLS[class_name]()
+    inputs = lamina.Input(shape=(4, 2))
+    model = lamina.Model(inputs, layer(inputs))
+    _randomize(model, np.random.default_rng(1))
+    x = _data((4, 2), "float", np.random.default_rng(2))
+    with torch.no_grad():
+        expected = model(x)
+    model.save(tmp_path / "m.lamina")
+    loaded = load_model(tmp_path / "m.lamina")
+    cell = loaded.get_layer(layer.name).cell
+    assert type(cell).__name__ == class_name and cell.get_config() == layer.cell.get_config()
     with torch.no_grad():
         got = loaded(x)
     for e, g in zip(lamina.core.tree.flatten(expected), lamina.core.tree.flatten(got), strict=True):
