@@ -1,0 +1,84 @@
+"""Helpers shared by the image augmentation modules (color, geometric, mixing, policies).
+
+Factor ranges, value-range normalization and per-image random draws; the seeded base class and the
+channels-last plumbing live in :mod:`lamina.layers.preprocessing` and are re-used from there.
+
+>>> factor_range(0.3, "f")
+(0.0, 0.3)
+>>> factor_range(0.3, "f", symmetric=True, low=-1.0)
+(-0.3, 0.3)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# ITU-R 601-2 luma weights, as Keras's rgb_to_grayscale uses them
+GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
+
+
+def factor_range(factor: Any, name: str, *, symmetric: bool = False, low: float | None = 0.0,
+                 high: float | None = 1.0) -> tuple[float, float]:
+    """``factor`` as a pair ``(lower, upper)``.
+
+    A pair is taken as is; a single float f means ``(0, f)`` (or ``(-f, f)`` when ``symmetric``).
+    Both bounds must lie in ``[low, high]`` (``None``: unbounded on that side).
+
+    >>> factor_range((0.2, 0.4), "f")
+    (0.2, 0.4)
+    """
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2:
+            raise ValueError(f"{name} must be a float or a pair (lower, upper); received {factor!r}.")
+        lower, upper = float(factor[0]), float(factor[1])
+    else:
+        f = float(factor)
+        lower, upper = (-abs(f), abs(f)) if symmetric else (0.0, f)
+    if lower > upper:
+        raise ValueError(f"{name}: lower bound {lower} exceeds upper bound {upper}; pass (lower, upper).")
+    for v in (lower, upper):
+        if (low is not None and v < low) or (high is not None and v > high):
+            raise ValueError(f"{name} values must lie in [{low}, {high}]; received {factor!r}.")
+    return lower, upper
+
+
+def check_value_range(value_range: Any, name: str) -> tuple[float, float]:
+    """``value_range`` as a validated pair ``(low, high)`` with ``low < high``."""
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError(f"{name}: value_range must be a pair (low, high); received {value_range!r}.")
+    low, high = value_range
+    if not float(low) < float(high):
+        raise ValueError(f"{name}: value_range must have low < high; received {value_range!r}.")
+    return low, high
+
+
+def to_unit(x: torch.Tensor, value_range: tuple) -> torch.Tensor:
+    """Map ``value_range`` onto [0, 1] (no clipping)."""
+    low, high = float(value_range[0]), float(value_range[1])
+    return (x - low) / (high - low)
+
+
+def from_unit(x: torch.Tensor, value_range: tuple) -> torch.Tensor:
+    """Map [0, 1] back onto ``value_range`` (no clipping)."""
+    low, high = float(value_range[0]), float(value_range[1])
+    return x * (high - low) + low
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """The luma of channels-last RGB images ``(..., 3)`` as ``(..., 1)``."""
+    if x.shape[-1] != 3:
+        raise ValueError(f"Grayscale conversion needs 3 (RGB) channels; received {x.shape[-1]}.")
+    weights = torch.tensor(GRAY_WEIGHTS, dtype=x.dtype, device=x.device)
+    return (x * weights).sum(dim=-1, keepdim=True)
+
+
+def per_image(values: torch.Tensor) -> torch.Tensor:
+    """A per-image vector ``(n,)`` shaped ``(n, 1, 1, 1)`` to broadcast over channels-last images."""
+    return values.reshape(-1, 1, 1, 1)
+
+
+def plain(factor: Any) -> Any:
+    """A factor as JSON-friendly config: tuples become lists."""
+    return list(factor) if isinstance(factor, (tuple, list)) else factor

@@ -1,0 +1,214 @@
+"""Color augmentation layers: auto-contrast, solarization, inversion, grayscale, posterization and
+color degeneration, as Keras 3's layers of the same names.
+
+Images are channels-last ``(batch, height, width, channels)`` (an unbatched ``(h, w, c)`` image works too;
+``data_format="channels_first"`` is accepted). Pixel values live in ``value_range`` (default ``(0, 255)``).
+Random layers change their input only when called with ``training=True`` and pass it through otherwise;
+``AutoContrast`` is deterministic and transforms always. Integer images come out in the layer's float dtype.
+Each image of a batch draws its own random parameters.
+
+>>> import torch
+>>> AutoContrast()(torch.tensor([[[[1.0], [3.0]]]])).flatten()
+tensor([  0., 255.])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lamina.layers.augmentation_utils import (
+    check_value_range,
+    factor_range,
+    from_unit,
+    grayscale,
+    per_image,
+    to_unit,
+)
+from lamina.layers.preprocessing import _float, _from_nhwc, _RandomLayer, _to_nhwc
+
+__all__ = ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomInvert",
+           "RandomPosterization", "Solarization"]
+
+
+class AutoContrast(_RandomLayer):
+    """Stretch each channel of each image so that its minimum and maximum span ``value_range``.
+
+    Deterministic: applied in training and at inference alike. A constant channel is left unchanged.
+
+    >>> import torch
+    >>> AutoContrast(value_range=(0, 1))(torch.tensor([[[[0.2], [0.6]]]])).flatten()
+    tensor([0., 1.])
+    """
+
+    def __init__(self, value_range: tuple = (0, 255), **kwargs: Any):
+        super().__init__(**kwargs)
+        self.value_range = check_value_range(value_range, "AutoContrast")
+
+    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
+        return _from_nhwc(self.augment(x), unbatched, self.data_format)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        lo = x.amin(dim=(1, 2), keepdim=True)  # (n, 1, 1, c)
+        hi = x.amax(dim=(1, 2), keepdim=True)
+        span = hi - lo
+        flat = span <= 0
+        scaled = from_unit((x - lo) / torch.where(flat, torch.ones_like(span), span), self.value_range)
+        return torch.where(flat, x, scaled)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("seed", None)
+        return {**config, "value_range": list(self.value_range)}
+
+
+class Solarization(_RandomLayer):
+    """Invert pixels at or above a threshold: ``high - x + low`` within ``value_range = (low, high)``.
+
+    In training each image draws ``a`` from ``addition_factor`` and ``t`` from ``threshold_factor`` (a float f
+    means ``(0, f)``, both within [0, 1]); ``a * (high - low)`` is added to every pixel (clipped to the range),
+    then pixels at or above ``low + t * (high - low)`` are inverted. With the defaults (0, 0) every pixel is
+    inverted. At inference the input passes through, as in Keras.
+
+    Keras 3.15 draws both values from ``(0, upper)`` whatever the lower bound; lamina draws from
+    ``(lower, upper)`` as documented, so ``(0.5, 0.5)`` is a fixed setting here.
+
+    >>> import torch
+    >>> Solarization(value_range=(0, 1))(torch.tensor([[[[0.0], [0.75]]]]), training=True).flatten()
+    tensor([1.0000, 0.2500])
+    """
+
+    def __init__(self, addition_factor: Any = 0.0, threshold_factor: Any = 0.0, value_range: tuple = (0, 255),
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, **kwargs)
+        self.addition_factor = factor_range(addition_factor, "Solarization addition_factor")
+        self.threshold_factor = factor_range(threshold_factor, "Solarization threshold_factor")
+        self.value_range = check_value_range(value_range, "Solarization")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        add = per_image(self._uniform(n, *self.addition_factor, x.device, x.dtype))
+        threshold = per_image(self._uniform(n, *self.threshold_factor, x.device, x.dtype))
+        u = (to_unit(x, self.value_range) + add).clamp(0, 1)
+        return from_unit(torch.where(u >= threshold, 1 - u, u), self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "addition_factor": list(self.addition_factor),
+                "threshold_factor": list(self.threshold_factor), "value_range": list(self.value_range)}
+
+
+class RandomInvert(_RandomLayer):
+    """Invert each image (``high - x + low``) with probability ``p``, drawn per image from ``factor`` (a float
+    f means ``(0, f)``; default ``(0, 1)``, i.e. half the images on average).
+
+    >>> import torch
+    >>> RandomInvert(factor=(1.0, 1.0))(torch.zeros(1, 1, 1, 1), training=True).flatten()
+    tensor([255.])
+    """
+
+    def __init__(self, factor: Any = 1.0, value_range: tuple = (0, 255), seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = factor_range(factor, "RandomInvert factor")
+        self.value_range = check_value_range(value_range, "RandomInvert")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        p = self._uniform(n, *self.factor, x.device, x.dtype)
+        chosen = per_image(self._uniform(n, 0, 1, x.device, x.dtype) < p)
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        return torch.where(chosen, high + low - x, x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomGrayscale(_RandomLayer):
+    """Replace each RGB image, with probability ``factor``, by its luma
+    (``0.2989 R + 0.587 G + 0.114 B``) in all three channels; the shape is kept.
+
+    >>> import torch
+    >>> RandomGrayscale(factor=1.0)(torch.tensor([[[[1.0, 0.0, 0.0]]]]), training=True)
+    tensor([[[[0.2989, 0.2989, 0.2989]]]])
+    """
+
+    def __init__(self, factor: float = 0.5, data_format: str | None = None, seed: int | None = None,
+                 **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if not 0 <= float(factor) <= 1:
+            raise ValueError(f"RandomGrayscale: factor must be in [0, 1]; received {factor!r}.")
+        self.factor = float(factor)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        chosen = per_image(self._uniform(n, 0, 1, x.device, x.dtype) < self.factor)
+        return torch.where(chosen, grayscale(x).expand_as(x), x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": self.factor}
+
+
+class RandomPosterization(_RandomLayer):
+    """Keep only the top ``b`` bits of each 8-bit channel value, ``b`` an integer drawn per image.
+
+    ``factor`` is an int ``u`` (meaning the pair ``(1, u)``) or a pair ``(lower, upper)`` within 1..8. As in
+    Keras 3.15, ``b`` is uniform over ``lower .. upper - 1`` (the upper bound excluded) unless
+    ``lower == upper``, which fixes ``b``.
+
+    Values are mapped from ``value_range`` onto 0..255, truncated to integers, masked, and mapped back.
+
+    >>> import torch
+    >>> RandomPosterization(factor=(3, 3))(torch.tensor([[[[162.0]]]]), training=True).flatten()
+    tensor([160.])
+    """
+
+    def __init__(self, factor: Any, value_range: tuple = (0, 255), data_format: str | None = None,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if isinstance(factor, (tuple, list)):
+            lower, upper = int(factor[0]), int(factor[1])
+        else:
+            lower, upper = 1, int(factor)
+        if not 1 <= lower <= upper <= 8:
+            raise ValueError(f"RandomPosterization: factor must be bits in 1..8 (lower <= upper); received "
+                             f"{factor!r}.")
+        self.factor = (lower, upper)
+        self.value_range = check_value_range(value_range, "RandomPosterization")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        lower, upper = self.factor
+        top = upper if lower == upper else upper - 1
+        bits = torch.floor(self._uniform(n, lower, top + 1, x.device, torch.float32)).clamp(lower, top)
+        step = per_image(2.0 ** (8 - bits)).to(x.dtype)  # the value of the lowest kept bit
+        levels = torch.floor((to_unit(x, self.value_range) * 255).clamp(0, 255))
+        return from_unit(torch.floor(levels / step) * step / 255, self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomColorDegeneration(_RandomLayer):
+    """Blend each RGB image towards its grayscale version: ``x + f * (gray(x) - x)``, clipped to
+    ``value_range``, with ``f`` drawn per image from ``factor`` (a float f means ``(-f, f)``, as Keras 3.15
+    does; a negative f moves away from gray, i.e. saturates). ``(1, 1)`` gives the grayscale image.
+
+    >>> import torch
+    >>> RandomColorDegeneration((1.0, 1.0))(torch.tensor([[[[1.0, 0.0, 0.0]]]]), training=True)
+    tensor([[[[0.2989, 0.2989, 0.2989]]]])
+    """
+
+    def __init__(self, factor: Any, value_range: tuple = (0, 255), data_format: str | None = None,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomColorDegeneration factor", symmetric=True, low=-1.0)
+        self.value_range = check_value_range(value_range, "RandomColorDegeneration")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        f = per_image(self._uniform(x.shape[0], *self.factor, x.device, x.dtype))
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        return (x + f * (grayscale(x) - x)).clamp(low, high)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
