@@ -19,7 +19,7 @@ import lamina
 
 NAMESPACES = ["", "utils", "models", "saving", "initializers", "regularizers", "constraints", "activations", "losses",
               "metrics", "optimizers", "optimizers.schedules", "callbacks", "mixed_precision", "datasets", "export",
-              "quantizers", "distribution", "dtype_policies"]
+              "quantizers", "distribution", "dtype_policies", "visualization"]
 
 #: (namespace, name) -> why lamina does not have it. Each reason is in docs/keras-compatibility.md too.
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -28,7 +28,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("", "distillation"): "the knowledge-distillation API new in Keras 3.15: a follow-up issue",
     ("", "wrappers"): "scikit-learn wrappers: a follow-up issue (scikit-learn is not a dependency)",
-    ("", "visualization"): "bounding-box and segmentation-mask plotting helpers: a follow-up issue",
     ("utils", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("utils", "FeatureSpace"): "needs the category preprocessing layers of issue 17",
     ("utils", "bounding_boxes"): "bounding-box utilities belong with the augmentation layers of issue 17",

@@ -30,6 +30,7 @@ from lamina import (
     saving,
     tree,
     utils,
+    visualization,
 )
 from lamina.core.config import clear_session, epsilon, floatx, set_epsilon, set_floatx
 from lamina.core.device import device, get_device, set_device, set_flush_denormal
@@ -62,5 +63,5 @@ __all__ = [
     "constraints", "datasets", "device", "distribution", "dtype_policies", "epsilon", "export", "floatx",
     "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops",
     "optimizers", "preprocessing", "quantizers", "random", "regularizers", "remat", "saving", "set_device",
-    "set_epsilon", "set_floatx", "set_flush_denormal", "tree", "utils", "version",
+    "set_epsilon", "set_floatx", "set_flush_denormal", "tree", "utils", "version", "visualization",
 ]
