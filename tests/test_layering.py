@@ -48,6 +48,7 @@ LEVEL_OF_SUBPACKAGE = {
     # keras.utils's façade: it gathers functions from every level (get_source_inputs reads symbolic tensors of
     # layers) and nothing inside lamina imports it.
     "utils": 5, "preprocessing": 5, "dtype_policies": 5,
+    "wrappers": 5,
     "visualization": 5,
 }
 
