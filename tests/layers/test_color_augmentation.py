@@ -189,7 +189,8 @@ def test_random_color_degeneration_factor_range(keras):
 @pytest.mark.parametrize("make", [lambda s: C.RandomInvert(seed=s), lambda s: C.RandomGrayscale(seed=s),
                                   lambda s: C.RandomPosterization(8, seed=s),
                                   lambda s: C.RandomColorDegeneration(0.5, seed=s),
-                                  lambda s: C.Solarization(0.5, 0.5, seed=s)])
+                                  lambda s: C.Solarization(0.5, 0.5, seed=s), lambda s: C.RandomHue(0.5, seed=s),
+                                  lambda s: C.RandomSaturation(0.5, seed=s), lambda s: C.RandomSharpness(1.0, seed=s)])
 def test_seeded_layers_repeat_and_vary(make):
     a, b = make(7), make(7)
     first = _ours(a, IMAGES)
@@ -197,3 +198,91 @@ def test_seeded_layers_repeat_and_vary(make):
     assert any(not np.array_equal(first, _ours(a, IMAGES)) for _ in range(5))  # the draws advance
     out = a(torch.tensor(IMAGES), training=True)
     assert out.dtype == torch.float32 and tuple(out.shape) == IMAGES.shape
+
+
+# -------------------------------------------------------------------------------------------- RandomSharpness
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1), (-1, 1)])
+@pytest.mark.parametrize("factor", [0.0, 0.25, 0.5, 0.8, 1.0])
+def test_random_sharpness_fixed_against_keras(keras, value_range, factor):
+    low, high = value_range
+    x = IMAGES / 255 * (high - low) + low
+    ours = C.RandomSharpness((factor, factor), value_range=value_range)
+    theirs = keras.layers.RandomSharpness((factor, factor), value_range=value_range)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4 * (high - low))
+    np.testing.assert_allclose(_ours(ours, x, False), x)
+
+
+def test_random_sharpness_factor_and_channels_first(keras):
+    layer = C.RandomSharpness(0.3, seed=1)
+    assert layer.get_config()["factor"] == list(keras.layers.RandomSharpness(0.3).get_config()["factor"])
+    _roundtrip(layer)
+    blurred = _ours(C.RandomSharpness((0.0, 0.0)), IMAGES)
+    first = C.RandomSharpness((0.0, 0.0), data_format="channels_first")
+    out = first(torch.tensor(IMAGES).permute(0, 3, 1, 2), training=True)
+    np.testing.assert_allclose(to_numpy(out.permute(0, 2, 3, 1)), blurred, atol=1e-4)
+    # a random draw lies between the blur (f = 0) and the image (f = 0.5), pixel by pixel
+    out = _ours(C.RandomSharpness((0.0, 0.5), seed=3), IMAGES)
+    assert np.all((out - blurred) * (IMAGES - out) >= -1e-3)
+
+
+# ------------------------------------------------------------------------------------------- RandomSaturation
+@pytest.mark.parametrize("value_range,factor", [((0, 255), f) for f in (0.0, 0.2, 0.4, 0.5)]
+                         + [((0, 1), f) for f in (0.0, 0.2, 0.5, 0.75, 0.9, 1.0)])
+def test_random_saturation_fixed_against_keras(keras, value_range, factor):
+    low, high = value_range
+    x = IMAGES / 255 * (high - low) + low
+    ours = C.RandomSaturation((factor, factor), value_range=value_range)
+    theirs = keras.layers.RandomSaturation((factor, factor), value_range=value_range)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4 * (high - low))
+    np.testing.assert_allclose(_ours(ours, x, False), x)
+
+
+def test_random_saturation_stays_in_range_where_keras_extrapolates(keras):
+    out = _ours(C.RandomSaturation((0.8, 0.8)), IMAGES)  # Keras 3.15 leaves (0, 255) here
+    assert out.min() >= -1e-3 and out.max() <= 255 + 1e-3
+    expected = _ours(C.RandomSaturation((0.8, 0.8), value_range=(0, 1)), IMAGES / 255) * 255
+    np.testing.assert_allclose(out, expected, atol=1e-3)
+    np.testing.assert_allclose(out, _theirs(keras.layers.RandomSaturation((0.8, 0.8), value_range=(0, 1)),
+                                            IMAGES / 255) * 255, atol=1e-2)
+    full = _ours(C.RandomSaturation((1.0, 1.0)), IMAGES)
+    np.testing.assert_allclose(full.min(-1), 0, atol=1e-3)  # fully saturated: one channel at zero
+
+
+def test_random_saturation_single_float_draws_like_keras(keras):
+    layer = C.RandomSaturation(0.3, seed=0)
+    assert layer.get_config()["factor"] == list(keras.layers.RandomSaturation(0.3).get_config()["factor"])
+    x = np.repeat(IMAGES[:1, :1, :1], 4000, axis=0)
+    spread = {}
+    for name, out in [("ours", _ours(layer, x)), ("keras", _theirs(keras.layers.RandomSaturation(0.3, seed=0), x))]:
+        gray = np.ptp(out, axis=-1)[:, 0, 0] < 1e-3
+        spread[name] = gray.mean()
+    assert abs(spread["ours"] - 0.5) < 0.03 and abs(spread["keras"] - 0.5) < 0.03  # draws below 0 turn gray
+    _roundtrip(layer)
+
+
+# -------------------------------------------------------------------------------------------------- RandomHue
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1), (-1, 1)])
+@pytest.mark.parametrize("factor", [0.0, 1.0])
+def test_random_hue_fixed_against_keras(keras, value_range, factor):
+    low, high = value_range
+    x = IMAGES / 255 * (high - low) + low
+    ours = C.RandomHue((factor, factor), value_range=value_range)
+    theirs = keras.layers.RandomHue((factor, factor), value_range=value_range)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4 * (high - low))
+    np.testing.assert_allclose(_ours(ours, x, False), x)
+
+
+def test_random_hue_shift_is_plus_or_minus_half_factor(keras):
+    from lamina.layers.augmentation_utils import rgb_to_hsv
+
+    x = np.repeat(IMAGES[:1], 2000, axis=0)
+    hue_in = to_numpy(rgb_to_hsv(torch.tensor(x) / 255))[..., 0]
+    for make in (lambda: C.RandomHue((0.5, 0.5), seed=2), lambda: keras.layers.RandomHue((0.5, 0.5), seed=2)):
+        layer = make()
+        out = _ours(layer, x) if isinstance(layer, C.RandomHue) else _theirs(layer, x)
+        shift = np.remainder(to_numpy(rgb_to_hsv(torch.tensor(out) / 255))[..., 0] - hue_in, 1.0)[:, 0, 0]
+        assert np.all(np.minimum(np.abs(shift - 0.25), np.abs(shift - 0.75)) < 1e-3)
+        assert abs((np.abs(shift - 0.25) < 1e-3).mean() - 0.5) < 0.04
+    layer = C.RandomHue(0.3, seed=0)
+    assert layer.get_config()["factor"] == list(keras.layers.RandomHue(0.3).get_config()["factor"]) == [0, 0.3]
+    _roundtrip(layer)

@@ -82,3 +82,35 @@ def per_image(values: torch.Tensor) -> torch.Tensor:
 def plain(factor: Any) -> Any:
     """A factor as JSON-friendly config: tuples become lists."""
     return list(factor) if isinstance(factor, (tuple, list)) else factor
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """Channels-last RGB in [0, 1] as HSV, each of hue, saturation and value in [0, 1] (gray: hue 0, saturation 0).
+
+    >>> rgb_to_hsv(torch.tensor([0.0, 0.5, 0.5]))
+    tensor([0.5000, 1.0000, 0.5000])
+    """
+    r, g, b = x.unbind(-1)
+    v = x.amax(-1)
+    chroma = v - x.amin(-1)
+    safe_v = torch.where(v > 0, v, torch.ones_like(v))
+    s = torch.where(v > 0, chroma / safe_v, torch.zeros_like(v))
+    safe_c = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    sector = torch.where(v == r, (g - b) / safe_c, torch.where(v == g, 2 + (b - r) / safe_c, 4 + (r - g) / safe_c))
+    h = torch.where(chroma > 0, torch.remainder(sector / 6, 1.0), torch.zeros_like(v))
+    return torch.stack([h, s, v], dim=-1)
+
+
+def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`rgb_to_hsv`; saturations above 1 are not clipped (they extrapolate).
+
+    >>> hsv_to_rgb(torch.tensor([0.5, 1.0, 0.5]))
+    tensor([0.0000, 0.5000, 0.5000])
+    """
+    h, s, v = x.unbind(-1)
+
+    def channel(offset: float) -> torch.Tensor:
+        k = torch.remainder(offset + h * 6, 6)
+        return v - v * s * torch.clamp(torch.minimum(k, 4 - k), 0, 1)
+
+    return torch.stack([channel(5.0), channel(3.0), channel(1.0)], dim=-1)

@@ -17,19 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from lamina.layers.augmentation_utils import (
     check_value_range,
     factor_range,
     from_unit,
     grayscale,
+    hsv_to_rgb,
     per_image,
+    rgb_to_hsv,
     to_unit,
 )
 from lamina.layers.preprocessing import _float, _from_nhwc, _RandomLayer, _to_nhwc
 
 __all__ = ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomInvert",
-           "RandomPosterization", "Solarization"]
+           "RandomHue", "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization"]
 
 
 class AutoContrast(_RandomLayer):
@@ -209,6 +212,100 @@ class RandomColorDegeneration(_RandomLayer):
         f = per_image(self._uniform(x.shape[0], *self.factor, x.device, x.dtype))
         low, high = float(self.value_range[0]), float(self.value_range[1])
         return (x + f * (grayscale(x) - x)).clamp(low, high)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomSharpness(_RandomLayer):
+    """Blend each image with its blur: ``blur + 2 f (x - blur)``, clipped to ``value_range``, with ``f`` drawn
+    per image from ``factor`` (a float f means ``(0, f)``, within [0, 1]).
+
+    ``f = 0`` gives the blur, ``f = 0.5`` the image itself, ``f = 1`` twice as sharp. The blur is the 3x3
+    kernel ``[[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13`` per channel, with zeros beyond the border (as Keras).
+
+    >>> import torch
+    >>> x = torch.rand(1, 4, 4, 3) * 255
+    >>> torch.allclose(RandomSharpness((0.5, 0.5))(x, training=True), x)
+    True
+    """
+
+    def __init__(self, factor: Any, value_range: tuple = (0, 255), data_format: str | None = None,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomSharpness factor")
+        self.value_range = check_value_range(value_range, "RandomSharpness")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, c = x.shape
+        f = per_image(self._uniform(n, *self.factor, x.device, x.dtype))
+        kernel = torch.ones(3, 3, dtype=x.dtype, device=x.device)
+        kernel[1, 1] = 5.0
+        kernel = (kernel / 13).expand(c, 1, 3, 3)
+        blur = F.conv2d(x.permute(0, 3, 1, 2), kernel, padding=1, groups=c).permute(0, 2, 3, 1)
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        return (blur + (x - blur) * (2 * f)).clamp(low, high)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomSaturation(_RandomLayer):
+    """Scale the HSV saturation of each RGB image by ``f / (1 - f)``, ``f`` drawn per image from ``factor``.
+
+    ``f = 0`` gives grayscale (the HSV value in every channel), ``f = 0.5`` the image itself, ``f = 1`` full
+    saturation. The new saturation is clipped to [0, 1], as Keras 3.15 does for ``value_range=(0, 1)``; with
+    ``(0, 255)`` Keras leaves it unclipped, so that its ``f > 0.5`` leaves the value range there. As in Keras,
+    a single float f means ``(-f, f)`` and the draw is then clipped to [0, 1], so draws below 0 make the
+    image gray; pass a pair to choose the range.
+
+    >>> import torch
+    >>> RandomSaturation((0.0, 0.0))(torch.tensor([[[[255.0, 0.0, 0.0]]]]), training=True)
+    tensor([[[[255., 255., 255.]]]])
+    """
+
+    def __init__(self, factor: Any, value_range: tuple = (0, 255), data_format: str | None = None,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomSaturation factor", symmetric=True, low=-1.0)
+        self.value_range = check_value_range(value_range, "RandomSaturation")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        f = self._uniform(x.shape[0], *self.factor, x.device, x.dtype).clamp(0, 1)
+        scale = per_image(f / (1 - f).clamp_min(1e-7))
+        hsv = rgb_to_hsv(to_unit(x, self.value_range))
+        hsv = torch.cat([hsv[..., :1], (hsv[..., 1:2] * scale).clamp(0, 1), hsv[..., 2:]], dim=-1)
+        return from_unit(hsv_to_rgb(hsv), self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomHue(_RandomLayer):
+    """Rotate the HSV hue of each RGB image by ``±f / 2`` of a full turn, ``f`` drawn per image from
+    ``factor`` (a float f means ``(0, f)``, within [0, 1]) and the sign by a fair coin.
+
+    ``f = 0`` leaves the image, ``f = 1`` turns the hue half way round (the complementary colors).
+
+    >>> import torch
+    >>> RandomHue((1.0, 1.0))(torch.tensor([[[[255.0, 0.0, 0.0]]]]), training=True)
+    tensor([[[[  0., 255., 255.]]]])
+    """
+
+    def __init__(self, factor: Any, value_range: tuple = (0, 255), data_format: str | None = None,
+                 seed: int | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomHue factor")
+        self.value_range = check_value_range(value_range, "RandomHue")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        f = self._uniform(n, *self.factor, x.device, x.dtype)
+        sign = torch.where(self._uniform(n, 0, 1, x.device, x.dtype) < 0.5, -1.0, 1.0).to(x.dtype)
+        delta = per_image(f * sign / 2)
+        hsv = rgb_to_hsv(to_unit(x, self.value_range))
+        hsv = torch.cat([torch.remainder(hsv[..., :1] + delta, 1.0), hsv[..., 1:]], dim=-1)
+        return from_unit(hsv_to_rgb(hsv), self.value_range)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
