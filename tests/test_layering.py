@@ -45,6 +45,7 @@ LEVEL_OF_SUBPACKAGE = {
     "training": 3, "callbacks": 3,
     "models": 4,
     "saving": 5, "distribution": 5, "export": 5,
+    "distillation": 5,
     # keras.utils's façade: it gathers functions from every level (get_source_inputs reads symbolic tensors of
     # layers) and nothing inside lamina imports it.
     "utils": 5, "preprocessing": 5, "dtype_policies": 5,
