@@ -286,3 +286,37 @@ def test_random_hue_shift_is_plus_or_minus_half_factor(keras):
     layer = C.RandomHue(0.3, seed=0)
     assert layer.get_config()["factor"] == list(keras.layers.RandomHue(0.3).get_config()["factor"]) == [0, 0.3]
     _roundtrip(layer)
+
+
+# ------------------------------------------------------------------------------------------ RandomColorJitter
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1)])
+def test_random_color_jitter_fixed_against_keras(keras, value_range):
+    low, high = value_range
+    x = IMAGES / 255 * (high - low) + low
+    kwargs = {"value_range": value_range, "brightness_factor": (0.2, 0.2), "contrast_factor": (0.0, 0.0),
+              "saturation_factor": (0.3, 0.3), "hue_factor": (1.0, 1.0)}
+    ours, theirs = C.RandomColorJitter(**kwargs), keras.layers.RandomColorJitter(**kwargs)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4 * (high - low))
+    np.testing.assert_allclose(_ours(ours, x, False), x)
+    # the order matters (brightness clips first): brightness, contrast, saturation, hue
+    chained = x
+    for step in (C.RandomSaturation((0.3, 0.3), value_range=value_range),
+                 C.RandomHue((1.0, 1.0), value_range=value_range)):
+        chained = _ours(step, chained)
+    np.testing.assert_allclose(_ours(ours, x), _ours(C.RandomColorJitter(
+        value_range=value_range, saturation_factor=(0.3, 0.3), hue_factor=(1.0, 1.0)),
+        np.clip(x + 0.2 * (high - low), low, high)), atol=1e-4 * (high - low))
+    np.testing.assert_allclose(_ours(C.RandomColorJitter(value_range=value_range), x), x)  # no factor: no-op
+
+
+def test_random_color_jitter_random_contrast_and_config(keras):
+    layer = C.RandomColorJitter(contrast_factor=0.5, seed=3)
+    x = np.repeat(IMAGES[:1] * 0.3 + 90, 500, axis=0)  # never clipped
+    out = _ours(layer, x)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    c = ((out - mean) * (x - mean)).sum(axis=(1, 2, 3)) / ((x - mean) ** 2).sum(axis=(1, 2, 3))
+    assert 0.5 - 1e-3 < c.min() < 0.55 and 1.45 < c.max() < 1.5 + 1e-3  # before clipping to the range
+    config = _roundtrip(C.RandomColorJitter(brightness_factor=0.2, saturation_factor=(0.5, 0.6), seed=1)).get_config()
+    theirs = keras.layers.RandomColorJitter(brightness_factor=0.2, saturation_factor=(0.5, 0.6)).get_config()
+    for key in ("brightness_factor", "contrast_factor", "saturation_factor", "hue_factor", "value_range"):
+        assert config[key] == (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key])

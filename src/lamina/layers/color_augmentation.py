@@ -26,12 +26,20 @@ from lamina.layers.augmentation_utils import (
     grayscale,
     hsv_to_rgb,
     per_image,
+    plain,
     rgb_to_hsv,
     to_unit,
 )
-from lamina.layers.preprocessing import _float, _from_nhwc, _RandomLayer, _to_nhwc
+from lamina.layers.preprocessing import (
+    RandomBrightness,
+    RandomContrast,
+    _float,
+    _from_nhwc,
+    _RandomLayer,
+    _to_nhwc,
+)
 
-__all__ = ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomInvert",
+__all__ = ["AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale", "RandomInvert",
            "RandomHue", "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization"]
 
 
@@ -309,3 +317,40 @@ class RandomHue(_RandomLayer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+
+
+class RandomColorJitter(_RandomLayer):
+    """Apply, in this order, ``RandomBrightness``, ``RandomContrast``, ``RandomSaturation`` and ``RandomHue``
+    for each factor given (``None`` skips that step), all with the same ``value_range``.
+
+    The factors mean what they mean in those layers (brightness: a float f is ``(-f, f)`` of the value range;
+    contrast: a float f gives contrast factors in ``[1 - f, 1 + f]``; saturation and hue: see their layers).
+
+    >>> import torch
+    >>> jitter = RandomColorJitter(brightness_factor=(0.1, 0.1), hue_factor=(1.0, 1.0))
+    >>> jitter(torch.tensor([[[[200.0, 0.0, 0.0]]]]), training=True)
+    tensor([[[[ 25.5000, 225.5000, 225.5000]]]])
+    """
+
+    def __init__(self, value_range: tuple = (0, 255), brightness_factor: Any = None, contrast_factor: Any = None,
+                 saturation_factor: Any = None, hue_factor: Any = None, seed: int | None = None,
+                 data_format: str | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = check_value_range(value_range, "RandomColorJitter")
+        self.brightness_factor, self.contrast_factor = brightness_factor, contrast_factor
+        self.saturation_factor, self.hue_factor = saturation_factor, hue_factor
+        steps = [(brightness_factor, RandomBrightness), (contrast_factor, RandomContrast),
+                 (saturation_factor, RandomSaturation), (hue_factor, RandomHue)]
+        self._steps = [make(factor, value_range=self.value_range, data_format="channels_last",
+                            seed=None if seed is None else seed + i)  # distinct streams per step
+                       for i, (factor, make) in enumerate(steps) if factor is not None]
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        for step in self._steps:
+            x = step.augment(x)
+        return x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "value_range": list(self.value_range),
+                "brightness_factor": plain(self.brightness_factor), "contrast_factor": plain(self.contrast_factor),
+                "saturation_factor": plain(self.saturation_factor), "hue_factor": plain(self.hue_factor)}
