@@ -19,15 +19,13 @@ import lamina
 
 NAMESPACES = ["", "utils", "models", "saving", "initializers", "regularizers", "constraints", "activations", "losses",
               "metrics", "optimizers", "optimizers.schedules", "callbacks", "mixed_precision", "datasets", "export",
-              "quantizers", "distribution", "dtype_policies", "visualization"]
+              "quantizers", "distribution", "dtype_policies", "visualization", "wrappers", "distillation"]
 
 #: (namespace, name) -> why lamina does not have it. Each reason is in docs/keras-compatibility.md too.
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("", "applications"): "Keras's model zoo comes with its published weights in issue 19",
     ("", "src"): "Keras's private implementation package, not public API",
     ("", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
-    ("", "distillation"): "the knowledge-distillation API new in Keras 3.15: a follow-up issue",
-    ("", "wrappers"): "scikit-learn wrappers: a follow-up issue (scikit-learn is not a dependency)",
     ("utils", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("utils", "FeatureSpace"): "needs the category preprocessing layers of issue 17",
     ("utils", "bounding_boxes"): "bounding-box utilities belong with the augmentation layers of issue 17",

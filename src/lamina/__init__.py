@@ -5,6 +5,8 @@
 >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
 
+import importlib
+
 from lamina import (
     activations,
     backend,
@@ -12,6 +14,7 @@ from lamina import (
     config,
     constraints,
     datasets,
+    distillation,
     distribution,
     dtype_policies,
     export,
@@ -56,12 +59,22 @@ def version() -> str:
     return __version__
 
 
+def __getattr__(name: str) -> object:  # lamina.wrappers imports scikit-learn: only when first used
+    if name == "wrappers":
+        return importlib.import_module("lamina.wrappers")
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "wrappers"})
+
+
 __all__ = [
     "DTypePolicy", "FloatDTypePolicy", "Function", "Initializer", "Input", "InputSpec", "KerasTensor", "Layer",
     "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer", "RematScope", "Sequential",
     "StatelessScope", "SymbolicScope", "Variable", "activations", "backend", "callbacks", "clear_session", "config",
-    "constraints", "datasets", "device", "distribution", "dtype_policies", "epsilon", "export", "floatx",
-    "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "name_scope", "ops",
-    "optimizers", "preprocessing", "quantizers", "random", "regularizers", "remat", "saving", "set_device",
-    "set_epsilon", "set_floatx", "set_flush_denormal", "tree", "utils", "version", "visualization",
+    "constraints", "datasets", "device", "distillation", "distribution", "dtype_policies", "epsilon", "export",
+    "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "name_scope",
+    "ops", "optimizers", "preprocessing", "quantizers", "random", "regularizers", "remat", "saving", "set_device",
+    "set_epsilon", "set_floatx", "set_flush_denormal", "tree", "utils", "version", "visualization", "wrappers",
 ]
