@@ -152,3 +152,21 @@ def test_refusals(kwargs, match):
 def test_wrong_rank_is_refused():
     with pytest.raises(ValueError, match="rank"):
         ConvLSTM2D(3, 3)(torch.zeros(2, 7, 6, 2))
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_layer_contract(keras, check_layer, rank):
+    options = {"padding": "same", "return_sequences": True} if rank == 2 else {"kernel_size": 2, "strides": 2}
+    kernel_size = options.pop("kernel_size", 3)
+    shape = (2, 4, 6, 5, 2) if rank == 2 else (2, 4, 9, 2)
+    check_layer(lambda: OURS[rank](3, kernel_size, **options), shape,
+                keras_factory=lambda: getattr(keras.layers, f"ConvLSTM{rank}D")(3, kernel_size, **options),
+                keras=keras, atol=1e-5)
+
+
+def test_unknown_time_axis_symbolic(keras):
+    from lamina.layers import Input
+
+    out = ConvLSTM2D(3, 3, return_sequences=True)(Input((None, 7, 6, 2)))
+    want = keras.layers.ConvLSTM2D(3, 3, return_sequences=True)(keras.Input((None, 7, 6, 2)))
+    assert tuple(out.shape) == tuple(want.shape)

@@ -179,3 +179,11 @@ def test_stft_spectrogram_refusals(kwargs, match):
 def test_stft_spectrogram_needs_rank_3():
     with pytest.raises(ValueError):
         STFTSpectrogram()(torch.zeros(2, 300))
+
+
+def test_layer_contract(keras, check_layer):
+    check_layer(lambda: STFTSpectrogram(frame_length=32), (2, 200, 2),
+                keras_factory=lambda: keras.layers.STFTSpectrogram(frame_length=32), keras=keras, atol=1e-4)
+    check_layer(lambda: MelSpectrogram(fft_length=256, num_mel_bins=20), (2, 1000),
+                keras_factory=lambda: keras.layers.MelSpectrogram(fft_length=256, num_mel_bins=20), keras=keras,
+                atol=1e-3)
