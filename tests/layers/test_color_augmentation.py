@@ -320,3 +320,49 @@ def test_random_color_jitter_random_contrast_and_config(keras):
     theirs = keras.layers.RandomColorJitter(brightness_factor=0.2, saturation_factor=(0.5, 0.6)).get_config()
     for key in ("brightness_factor", "contrast_factor", "saturation_factor", "hue_factor", "value_range"):
         assert config[key] == (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key])
+
+
+# ----------------------------------------------------------------------------------------------- Equalization
+def _equalization_inputs():
+    ints = RNG.integers(0, 20, (2, 4, 4, 3)).astype("float32") * 10  # few levels, ties
+    ramp = np.concatenate([np.arange(256, dtype="float32").reshape(1, 16, 16, 1),
+                           np.full((1, 16, 16, 1), 100.0, dtype="float32")], axis=1)
+    return [ints, IMAGES, np.round(IMAGES), ramp]
+
+
+@pytest.mark.parametrize("bins", [4, 16, 64, 256])
+@pytest.mark.parametrize("case", range(4))
+def test_equalization_against_keras(keras, bins, case):
+    x = _equalization_inputs()[case]
+    ours, theirs = C.Equalization(bins=bins), keras.layers.Equalization(bins=bins)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4)
+    # Keras 3.15 passes images through at training=False; so does lamina
+    np.testing.assert_allclose(_ours(ours, x, False), _theirs(theirs, x, False))
+    np.testing.assert_allclose(_ours(ours, x, False), x)
+
+
+@pytest.mark.parametrize("value_range", [(0, 1), (-1, 1)])
+def test_equalization_value_range_against_keras(keras, value_range):
+    low, high = value_range
+    for x in _equalization_inputs():
+        x = x / 255 * (high - low) + low
+        ours = C.Equalization(value_range=value_range, bins=64)
+        theirs = keras.layers.Equalization(value_range=value_range, bins=64)
+        np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-4)
+
+
+def test_equalization_flat_channel_channels_first_and_config(keras):
+    x = np.full((1, 4, 4, 1), 7.0, dtype="float32")
+    np.testing.assert_allclose(_ours(C.Equalization(), x), x)
+    np.testing.assert_allclose(_ours(C.Equalization(), x), _theirs(keras.layers.Equalization(), x))
+    first = C.Equalization(data_format="channels_first")(torch.tensor(IMAGES).permute(0, 3, 1, 2), training=True)
+    np.testing.assert_allclose(to_numpy(first.permute(0, 2, 3, 1)), _ours(C.Equalization(), IMAGES), atol=1e-4)
+    out = _ours(C.Equalization(), IMAGES)  # each channel, over the batch, spreads over the whole range
+    np.testing.assert_allclose(out.min(axis=(0, 1, 2)), 0)
+    np.testing.assert_allclose(out.max(axis=(0, 1, 2)), 255)
+    # the batch is pooled, as in Keras: the same as one image made of the batch's images stacked
+    stacked = _ours(C.Equalization(), IMAGES.reshape(1, -1, IMAGES.shape[2], 3))
+    np.testing.assert_allclose(out, stacked.reshape(IMAGES.shape), atol=1e-4)
+    config = _roundtrip(C.Equalization(value_range=(0, 1), bins=128)).get_config()
+    theirs = keras.layers.Equalization(value_range=(0, 1), bins=128).get_config()
+    assert config["bins"] == theirs["bins"] and config["value_range"] == list(theirs["value_range"])

@@ -39,8 +39,9 @@ from lamina.layers.preprocessing import (
     _to_nhwc,
 )
 
-__all__ = ["AutoContrast", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale", "RandomInvert",
-           "RandomHue", "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization"]
+__all__ = ["AutoContrast", "Equalization", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
+           "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
+           "Solarization"]
 
 
 class AutoContrast(_RandomLayer):
@@ -354,3 +355,51 @@ class RandomColorJitter(_RandomLayer):
         return {**super().get_config(), "value_range": list(self.value_range),
                 "brightness_factor": plain(self.brightness_factor), "contrast_factor": plain(self.contrast_factor),
                 "saturation_factor": plain(self.saturation_factor), "hue_factor": plain(self.hue_factor)}
+
+
+class Equalization(_RandomLayer):
+    """Histogram equalization of each channel, over the whole batch.
+
+    Values in ``value_range`` fall into ``bins`` bins (bin ``floor((x - low) (bins - 1) / (high - low))``);
+    each bin maps to ``round(255 (cdf - cdf_min) / (n - cdf_min))``, rescaled to ``value_range`` (``cdf``:
+    the pixels in that bin or below, ``cdf_min``: those in the lowest occupied bin, ``n``: all pixels). A
+    channel whose pixels all share one bin is left unchanged.
+
+    As Keras 3.15 does, one histogram per channel counts the pixels of every image in the batch, so an
+    image's result depends on the batch it comes in (call the layer on single images for per-image
+    equalization). Like Keras 3.15 (whatever its docstring says), the layer passes images through unchanged
+    when called with ``training=False``; a Keras layer called directly defaults to training, a lamina layer
+    to inference, so pass ``training=True`` to equalize outside ``fit``.
+
+    >>> import torch
+    >>> Equalization()(torch.tensor([[[[0.0], [10.0], [10.0], [20.0]]]]), training=True).flatten()
+    tensor([  0., 170., 170., 255.])
+    """
+
+    def __init__(self, value_range: tuple = (0, 255), bins: int = 256, data_format: str | None = None,
+                 **kwargs: Any):
+        super().__init__(data_format=data_format, **kwargs)
+        self.value_range = check_value_range(value_range, "Equalization")
+        if int(bins) < 2:
+            raise ValueError(f"Equalization: bins must be at least 2; received {bins!r}.")
+        self.bins = int(bins)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, c = x.shape
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        rows = x.permute(3, 0, 1, 2).reshape(c, n * h * w)  # one row per channel, the whole batch pooled
+        index = torch.floor((rows - low) * (self.bins - 1) / (high - low)).clamp(0, self.bins - 1).long()
+        hist = torch.zeros(c, self.bins, dtype=torch.float64, device=x.device)
+        hist.scatter_add_(1, index, torch.ones_like(index, dtype=torch.float64))
+        cdf = hist.cumsum(dim=1)
+        cdf_min = cdf.gather(1, index.amin(dim=1, keepdim=True))  # (c, 1): the pixels in the lowest bin
+        spread = n * h * w - cdf_min
+        lut = torch.round((cdf - cdf_min) / spread.clamp_min(1) * 255)
+        out = lut.gather(1, index).to(x.dtype) / 255 * (high - low) + low
+        out = torch.where(spread > 0, out, rows)
+        return out.reshape(c, n, h, w).permute(1, 2, 3, 0)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("seed", None)
+        return {**config, "value_range": list(self.value_range), "bins": self.bins}
