@@ -244,8 +244,24 @@ def test_object_arrays_are_rejected_with_a_fix():
     with pytest.raises(DataError, match="object") as info:
         ArrayAdapter(ragged, np.zeros(2))
     assert "pad" in str(info.value) or "numeric" in str(info.value)
-    with pytest.raises(DataError, match="numbers"):
-        ArrayAdapter(np.array(["a", "b"]), np.zeros(2))
+    with pytest.raises(DataError, match="numbers"):  # string targets: no (x strings go to a first layer)
+        ArrayAdapter(np.zeros(2), np.array(["a", "b"]))
+
+
+def test_string_inputs_stay_numpy_batches_for_a_first_layer_that_takes_them():
+    x = np.array(["a b", "c", "d e", "f"])
+    adapter = ArrayAdapter(x, np.arange(4), batch_size=3, shuffle=True)
+    batches = list(adapter.epoch())
+    assert [type(b[0]) for b in batches] == [np.ndarray, np.ndarray]
+    seen = np.concatenate([b[0] for b in batches])
+    labels = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == sorted(x.tolist())
+    assert [x.tolist().index(s) for s in seen.tolist()] == labels.tolist()  # rows and labels stay paired
+    streamed = ArrayAdapter(x, np.arange(4), batch_size=3, stream=True)
+    assert [b[0].tolist() for b in streamed.epoch()] == [["a b", "c", "d e"], ["f"]]
+    mixed = np.array(["a", 1], dtype=object)
+    with pytest.raises(DataError, match="object"):
+        ArrayAdapter(mixed, np.zeros(2))
 
 
 def test_empty_data_is_rejected():

@@ -56,11 +56,54 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
     return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
+class HostArray:
+    """A NumPy array of strings among in-memory data: PyTorch has no string tensors, so it stays on the host and
+    its batches are NumPy arrays, for a first layer that takes strings (``TextVectorization``, ``StringLookup``,
+    ``Hashing``) to turn into tensors. It answers what the adapter asks of a tensor (shape, slicing, gathering).
+
+    >>> batch = HostArray(np.array(["a b", "c", "d e f"])).index_select(0, torch.tensor([2, 0]))
+    >>> batch.tolist()
+    ['d e f', 'a b']
+    """
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.shape = array.shape
+        self.ndim = array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.array[key]
+
+    def index_select(self, dim: int, index: torch.Tensor) -> np.ndarray:
+        return np.take(self.array, index.cpu().numpy(), axis=dim)
+
+    def to(self, *args: Any, **kwargs: Any) -> HostArray:
+        return self  # strings stay on the host
+
+    def is_floating_point(self) -> bool:
+        return False
+
+    def numel(self) -> int:
+        return int(self.array.size)
+
+    def element_size(self) -> int:
+        return 0  # takes no device memory
+
+
+def _is_strings(arr: np.ndarray) -> bool:
+    """An array of str/bytes (or an object array holding only str/bytes)."""
+    if arr.dtype.kind in "US":
+        return True
+    return arr.dtype == object and arr.size > 0 and all(isinstance(v, (str, bytes)) for v in arr.reshape(-1).tolist())
+
+
 def _to_tensor(value: Any, name: str, is_label: bool = False, convert: bool = True) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         t = value
     else:
         arr = np.asarray(value)
+        if name == "x" and arr.ndim and _is_strings(arr):
+            return HostArray(arr)  # type: ignore[return-value]  # strings stay NumPy arrays (see HostArray)
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
             raise DataError(
                 f"{name} must hold numbers, but it is an array of dtype {arr.dtype!r}"
@@ -259,6 +302,8 @@ class ArrayAdapter:
 
     def _fetch(self, t: torch.Tensor, is_label: bool) -> torch.Tensor:
         """A streamed batch in its standard dtype on the device (pinned, non-blocking copies to a GPU)."""
+        if isinstance(t, np.ndarray):  # a batch of a HostArray: strings stay on the host
+            return t
         t = _standard_dtype(t, is_label)
         return t if t.device == self.device else _to_device(t, self.device, self.device.type == "cuda")
 
