@@ -57,7 +57,8 @@ def layer_call(self: Layer, *args: Any, **kwargs: Any) -> Any:
     if type(first) is not torch.Tensor:
         if is_symbolic((args, kwargs)):
             return shape_inference.symbolic_call(self, args, kwargs)
-        args = tree.map_structure(_to_tensor, args)
+        # a model (it has `layers`) hands string arrays on to its first layer, which may take them
+        args = tree.map_structure(_to_tensor_keeping_strings if hasattr(self, "layers") else _to_tensor, args)
         first = args[0] if args else None
         probe = next((t for t in tree.flatten((args, kwargs)) if isinstance(t, torch.Tensor)), None)
     # Meta tensors (shape inference) know no autocast: a mixed layer then runs in its weights' dtype.
@@ -219,6 +220,14 @@ def _precision(layer: Layer, probe: Any) -> Any:
     if torch.is_autocast_enabled(device):
         return torch.autocast(device, enabled=False)
     return contextlib.nullcontext()
+
+
+def _to_tensor_keeping_strings(x: Any) -> Any:
+    """As ``_to_tensor``, but an array of strings stays a NumPy array (PyTorch has no string tensors): for a
+    model whose first layer takes strings (``TextVectorization``, ``StringLookup``, ``Hashing``)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        return x
+    return _to_tensor(x)
 
 
 def _to_tensor(x: Any) -> Any:
