@@ -662,6 +662,12 @@ def _name_args(name, lib):
         return (2,), {}
     if name.startswith("SpatialDropout"):
         return (0.1,), {}
+    if name in ("SimpleRNNCell", "LSTMCell", "GRUCell"):
+        return (2,), {}
+    if name == "StackedRNNCells":
+        return ([lib.layers.LSTMCell(2)],), {}
+    if name == "RNN":
+        return (lib.layers.LSTMCell(2),), {}
     if name == "Bidirectional":
         return (lib.layers.LSTM(2),), {}
     if name == "TimeDistributed":

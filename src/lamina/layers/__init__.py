@@ -16,6 +16,7 @@ from lamina.layers.conv import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from lamina.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, Lambda, TorchModuleWrapper
 from lamina.layers.embedding import Embedding, Masking
 from lamina.layers.layer import InputSpec, Layer
@@ -97,6 +98,7 @@ from lamina.layers.reshaping import (
 )
 from lamina.layers.rnn import RNN
 from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from lamina.layers.spectrogram import MelSpectrogram, STFTSpectrogram
 
 # Keras's short aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -34,7 +34,15 @@ class QuantizableLayer:
         """Called from ``__init__`` (after ``Layer.__init__``)."""
         self.lora_enabled = False
         self._lora_rank_arg, self._lora_alpha_arg = lora_rank, lora_alpha
+        # (Keras's attributes before the build: the constructor's LoRA rank, alpha defaulting to the rank)
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None or lora_rank is None else lora_rank
         self._quantization_config = get_config_object(quantization_config)
+
+    @property
+    def quantization_config(self) -> Any:
+        """The ``quantization_config`` the layer was given (or quantized with), as Keras keeps it."""
+        return self._quantization_config
 
     def _build_quantizable(self) -> None:
         """Called at the end of ``build``: quantized weights for a quantized policy, LoRA for ``lora_rank``."""

@@ -192,6 +192,18 @@ class Metric:
         for variable in self.__dict__.get("_variables", ()):
             variable.assign(torch.zeros_like(variable))  # Keras: every variable back to zeros
 
+    def __getattr__(self, name: str) -> Any:
+        """An accumulator by its name (``mean.total``, ``mean.count``), as Keras's metrics hold their variables
+        as attributes: the live tensor (a lazy one becomes a tensor first)."""
+        state = self.__dict__.get("_state")
+        if state is not None and name in state:
+            state[name] = self.state_tensor(name)
+            return state[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__dict__.get("_state", {})})
+
     def _zero(self, like: Any = None) -> torch.Tensor:
         device = like.device if isinstance(like, torch.Tensor) else None
         return torch.zeros((), dtype=self._dtype, device=device)
