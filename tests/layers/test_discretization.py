@@ -91,3 +91,27 @@ def test_errors_as_keras():
         Discretization(bin_boundaries=[0.0], output_mode="count", sparse=True)
     with pytest.raises(ValueError, match="output_mode"):
         Discretization(bin_boundaries=[0.0], output_mode="tf_idf")
+
+
+def test_keras_files_both_ways(keras, tmp_path):
+    import lamina
+    from lamina.core import serialization
+    from lamina.layers.category_encoding import CategoryEncoding
+
+    custom = {"Discretization": Discretization, "CategoryEncoding": CategoryEncoding}
+    # what lamina.layers' __init__ does once it imports these layers (idempotent): files then name Keras's class
+    serialization.register_package("layers", custom)
+    x = np.array([[0.5, 7.0, 19.0]], dtype="float32")
+    inputs = lamina.layers.Input(shape=(3,))
+    disc = Discretization(num_bins=4)
+    disc.adapt(np.arange(20.0).reshape(-1, 1))
+    model = lamina.models.Model(inputs, CategoryEncoding(num_tokens=4, output_mode="count")(disc(inputs)))
+    model.save(tmp_path / "ours.keras")
+    theirs = keras.saving.load_model(tmp_path / "ours.keras")
+    np.testing.assert_array_equal(to_numpy(theirs(x)), model(x).numpy())
+    k_in = keras.Input(shape=(3,))
+    k_out = keras.layers.CategoryEncoding(num_tokens=4)(keras.layers.Discretization(bin_boundaries=[1.0, 5.0])(k_in))
+    keras_model = keras.Model(k_in, k_out)
+    keras_model.save(tmp_path / "theirs.keras")
+    loaded = lamina.saving.load_model(tmp_path / "theirs.keras", custom_objects=custom)
+    np.testing.assert_array_equal(loaded(x).numpy(), to_numpy(keras_model(x)))
