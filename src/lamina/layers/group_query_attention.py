@@ -1,11 +1,11 @@
-"""``GroupedQueryAttention`` (Keras's ``GroupQueryAttention``): attention whose query heads share fewer key/value
-heads (Ainslie et al., 2023).
+"""``GroupQueryAttention`` (also ``GroupedQueryAttention``, its class's name in Keras): attention whose query
+heads share fewer key/value heads (Ainslie et al., 2023).
 
 Masks follow Keras and ``MultiHeadAttention``: a query mask hides rows of the attention matrix (and rides on the
 output), value and key masks hide its columns, ``attention_mask`` ``(batch, T, S)`` hides any entry.
 
 >>> import torch
->>> layer = GroupedQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)
+>>> layer = GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)
 >>> tuple(layer(torch.ones(2, 5, 8), torch.ones(2, 7, 8)).shape)
 (2, 5, 8)
 """
@@ -20,7 +20,10 @@ import torch.nn.functional as F
 
 from lamina import constraints, initializers, regularizers
 from lamina.core import config
+from lamina.layers.activation import Softmax
 from lamina.layers.attention import _and, _as_bool, _causal_mask, _masked_probs, _sdpa_kernel
+from lamina.layers.core import Dropout
+from lamina.layers.einsum_dense import EinsumDense
 from lamina.layers.layer import Layer, format_shape
 
 __all__ = ["GroupQueryAttention", "GroupedQueryAttention"]
@@ -32,19 +35,21 @@ def _positive_int(value: Any, name: str) -> int:
     return value
 
 
-class GroupedQueryAttention(Layer):
+class GroupQueryAttention(Layer):
     """Grouped-query attention with Keras 3's weights, config and call signature.
 
     ``query`` ``(batch, T, dim)`` attends over ``value`` ``(batch, S, dim_v)`` (keyed by ``key``, default
     ``value``). The query is projected to ``num_query_heads`` heads of ``head_dim``, key and value to
     ``num_key_value_heads`` heads; each key/value head serves ``num_query_heads // num_key_value_heads``
-    consecutive query heads. The result is projected back to ``dim``. Weights, in Keras's order: query kernel
+    consecutive query heads. The result is projected back to ``dim``. As in Keras, the projections are
+    ``EinsumDense`` sub-layers (``_query_dense``, ``_key_dense``, ``_gate_dense``, ``_value_dense``,
+    ``_output_dense``), so weights and ``.keras`` files match Keras's. Weights, in Keras's order: query kernel
     ``(dim, Hq, head_dim)`` and bias ``(Hq, head_dim)``, key and value ``(dim, Hkv, head_dim)`` / ``(Hkv,
     head_dim)`` (a gate like the query's between them with ``use_gate=True``), output kernel ``(Hq, head_dim,
     dim)`` and bias ``(dim,)``.
 
     >>> import torch
-    >>> layer = GroupedQueryAttention(head_dim=2, num_query_heads=6, num_key_value_heads=3)
+    >>> layer = GroupQueryAttention(head_dim=2, num_query_heads=6, num_key_value_heads=3)
     >>> out, scores = layer(torch.ones(1, 4, 5), torch.ones(1, 3, 5), return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
     ((1, 4, 5), (1, 6, 4, 3))
@@ -56,6 +61,8 @@ class GroupedQueryAttention(Layer):
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
                  kernel_constraint: Any = None, bias_constraint: Any = None, use_gate: bool = False,
                  seed: int | None = None, **kwargs: Any):
+        if kwargs.get("name") is None:  # Keras's default name, from its class GroupedQueryAttention
+            kwargs["name"] = config.unique_name("grouped_query_attention")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.head_dim = _positive_int(head_dim, "head_dim")
         self.num_query_heads = _positive_int(num_query_heads, "num_query_heads")
@@ -86,12 +93,16 @@ class GroupedQueryAttention(Layer):
         self.supports_masking = True
 
     # ------------------------------------------------------------------------------------------ build
-    def _projection(self, prefix: str, kernel_shape: tuple, bias_shape: tuple) -> None:
-        self.add_weight(shape=kernel_shape, initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                        constraint=self.kernel_constraint, name=f"{prefix}_kernel")
-        if self.use_bias:
-            self.add_weight(shape=bias_shape, initializer=self.bias_initializer, regularizer=self.bias_regularizer,
-                            constraint=self.bias_constraint, name=f"{prefix}_bias")
+    def _dense(self, name: str, equation: str, output_shape: tuple, bias_axes: str, input_shape: tuple) -> Any:
+        """A built EinsumDense sub-layer named like Keras's (its weights: ``<layer>/<name>/kernel``, ``bias``)."""
+        layer = EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes if self.use_bias else None,
+                            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
+                            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
+                            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
+                            dtype=self.dtype_policy, name=name)
+        layer.build(input_shape)
+        layer._build_shapes_dict = {"input_shape": input_shape}
+        return layer
 
     def build(self, query_shape: tuple, value_shape: tuple, key_shape: tuple | None = None) -> None:
         key_shape = value_shape if key_shape is None else key_shape
@@ -102,19 +113,23 @@ class GroupedQueryAttention(Layer):
                                  f"features) with known features; received {format_shape(shape)}.")
         dim = shapes["query"][-1]
         hq, hkv, hd = self.num_query_heads, self.num_key_value_heads, self.head_dim
-        self._projection("query", (dim, hq, hd), (hq, hd))
-        self._projection("key", (shapes["key"][-1], hkv, hd), (hkv, hd))
+        # Sub-layers in Keras's order and attribute names (its weights order and .keras groups follow them).
+        self._query_dense = self._dense("query", "bqm,muh->bquh", (None, hq, hd), "uh", shapes["query"])
+        self._key_dense = self._dense("key", "bkm,mvh->bkvh", (None, hkv, hd), "vh", shapes["key"])
         if self.use_gate:
-            self._projection("gate", (dim, hq, hd), (hq, hd))
-        self._projection("value", (shapes["value"][-1], hkv, hd), (hkv, hd))
-        self._projection("attention_output", (hq, hd, dim), (dim,))
+            self._gate_dense = self._dense("gate", "bqm,muh->bquh", (None, hq, hd), "uh", shapes["query"])
+        self._value_dense = self._dense("value", "bkm,mvh->bkvh", (None, hkv, hd), "vh", shapes["value"])
+        self._output_dense = self._dense("attention_output", "bquh,uhm->bqm", (None, dim), "m",
+                                         (None, shapes["query"][1], hq, hd))
+        self._dropout_layer = Dropout(self.dropout, seed=self.seed, dtype=self.dtype_policy)
+        self._softmax = Softmax(axis=-1, dtype=self.dtype_policy)
         self.built = True
 
     # ------------------------------------------------------------------------------------------ call
     def _project(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         """(B, L, dim) -> (B, heads, L, head_dim)."""
-        kernel = getattr(self, f"{prefix}_kernel")  # (dim, heads, head_dim)
-        bias = getattr(self, f"{prefix}_bias") if self.use_bias else None
+        dense = getattr(self, f"_{prefix}_dense")
+        kernel, bias = dense.kernel, dense.bias  # (dim, heads, head_dim), (heads, head_dim)
         dim, heads, size = kernel.shape
         y = F.linear(x, kernel.reshape(dim, heads * size).T, None if bias is None else bias.reshape(-1))
         return y.unflatten(-1, (heads, size)).transpose(1, 2)
@@ -181,9 +196,8 @@ class GroupedQueryAttention(Layer):
             context = context.masked_fill(~any_kept, 0.0)
         if self.use_gate:
             context = context * torch.sigmoid(self._project("gate", query))
-        kernel = self.attention_output_kernel  # (Hq, hd, dim)
+        kernel, bias = self._output_dense.kernel, self._output_dense.bias  # (Hq, hd, dim), (dim,)
         context = context.transpose(1, 2).flatten(2)  # (B, T, Hq * hd)
-        bias = self.attention_output_bias if self.use_bias else None
         output = F.linear(context, kernel.reshape(context.shape[-1], -1).T, bias)
         if query_mask is not None:
             output._keras_mask = _as_bool(query_mask, device)
@@ -209,4 +223,4 @@ class GroupedQueryAttention(Layer):
         }
 
 
-GroupQueryAttention = GroupedQueryAttention  # Keras's public name for the class
+GroupedQueryAttention = GroupQueryAttention  # the Keras class's own name (its default layer name follows it)
