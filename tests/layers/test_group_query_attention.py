@@ -143,12 +143,14 @@ def test_gradients_match_keras(keras, config):
 
 
 def test_weight_layout_and_order(keras):
-    layer = GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=2, use_gate=True)
+    layer = GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=2, use_gate=True, name="g")
     layer(torch.ones(1, 4, 8), torch.ones(1, 6, 7), torch.ones(1, 6, 5))
-    k_layer = keras.layers.GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=2, use_gate=True)
+    k_layer = keras.layers.GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=2, use_gate=True,
+                                               name="g")
     k_layer(np.ones((1, 4, 8), "float32"), np.ones((1, 6, 7), "float32"), np.ones((1, 6, 5), "float32"))
     assert [w.shape for w in layer.get_weights()] == [w.shape for w in keras_weights(k_layer)] == [
         (8, 6, 3), (6, 3), (5, 2, 3), (2, 3), (8, 6, 3), (6, 3), (7, 2, 3), (2, 3), (6, 3, 8), (8,)]
+    assert [w.path for w in layer.weights] == [w.path for w in k_layer.weights]
 
 
 def test_symbolic_shapes_match_keras(keras):

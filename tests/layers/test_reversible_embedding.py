@@ -68,6 +68,14 @@ def test_contract_forward(keras, case):
                 keras_factory=lambda: keras.layers.ReversibleEmbedding(10, 4, **kwargs), keras=keras)
 
 
+def test_reverse_dtype_under_mixed_precision():
+    layer = ReversibleEmbedding(10, 4, dtype="mixed_bfloat16", reverse_dtype="float32")
+    hidden = torch.randn(2, 3, 4, dtype=torch.bfloat16)
+    layer(torch.tensor(IDS))
+    assert layer(hidden, reverse=True).dtype == torch.float32
+    assert ReversibleEmbedding(10, 4, dtype="mixed_bfloat16")(hidden, reverse=True).dtype == torch.bfloat16
+
+
 def test_masks():
     layer = ReversibleEmbedding(10, 4, mask_zero=True)
     out = layer(torch.tensor(IDS))

@@ -81,10 +81,11 @@ class ReversibleEmbedding(Embedding):
         kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings  # (output_dim, input_dim)
         if self.reverse_dtype is not None:
             dtype = config.standardize_dtype(self.reverse_dtype)
-            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+            # In that dtype even inside a mixed-precision (autocast) region, e.g. float32 logits under bfloat16.
+            with torch.autocast(inputs.device.type, enabled=False):
+                logits = torch.matmul(inputs.to(dtype), kernel.to(dtype))
         else:
-            kernel = kernel.to(inputs.dtype)
-        logits = torch.matmul(inputs, kernel)
+            logits = torch.matmul(inputs, kernel.to(inputs.dtype))
         if self.logit_soft_cap is not None:
             cap = float(self.logit_soft_cap)
             logits = torch.tanh(logits / cap) * cap
