@@ -198,3 +198,13 @@ def test_models_starting_with_string_lookup_or_hashing_fit_on_strings():
 def test_a_plain_layer_still_refuses_strings():
     with pytest.raises(TypeError, match="numeric arrays"):
         lamina.layers.Dense(2)(np.array([["a"]]))
+
+
+def test_string_layers_put_their_tensors_where_the_model_was_moved():
+    # a model moved to a GPU moves its string layers' outputs with it; "meta" stands in for the GPU here
+    for layer in (TextVectorization(vocabulary=["a"]), StringLookup(vocabulary=["a"]), Hashing(num_bins=3)):
+        assert layer(np.array([["a"]])).device.type == "cpu"
+        layer.to(torch.device("meta"))
+        assert layer(np.array([["a"]])).device.type == "meta"
+        layer.to("cpu")
+        assert layer(np.array([["a"]])).device.type == "cpu"

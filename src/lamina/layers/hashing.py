@@ -105,7 +105,8 @@ class Hashing(HostLayer):
         if self.output_mode == "one_hot" and arr.ndim and arr.shape[-1] == 1:
             arr = arr.squeeze(-1)
         ids = torch.from_numpy(self.hash_values(arr))
-        return encode(ids, self.output_mode, self.num_bins, self.dtype)
+        out = encode(ids, self.output_mode, self.num_bins, self.dtype)
+        return out.to(inputs.device) if isinstance(inputs, torch.Tensor) else out  # a tensor's ids stay with it
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         if self.output_mode == "int":

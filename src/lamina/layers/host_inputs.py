@@ -12,6 +12,7 @@ on string arrays, as Keras suggests for its own TensorFlow-backed versions.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -62,14 +63,29 @@ def to_bytes(value: Any, encoding: str = "utf-8") -> bytes:
 
 
 class HostLayer(Layer):
-    """A layer that runs ``call`` on the host when given strings or Python lists (no tensor conversion)."""
+    """A layer that runs ``call`` on the host when given strings or Python lists (no tensor conversion).
+
+    Its tensors come out on the device the layer was last moved to (``model.to("cuda")`` moves it with the
+    model), so the next layer of a model on a GPU receives them there; never moved, they stay on the CPU.
+    """
+
+    takes_tensors: bool = True  # False: even tensors go through the host path (no shape inference on them)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args and (is_host_data(args[0]) or (isinstance(args[0], torch.Tensor) and not self.takes_tensors)):
             if not self.built:
                 self.built = True  # these layers have no weights to build
             kwargs.pop("training", None)
-            return self.call(*args, **kwargs)
+            return self._to_output_device(self.call(*args, **kwargs))
         return super().__call__(*args, **kwargs)
 
-    takes_tensors: bool = True  # False: even tensors go through the host path (no shape inference on them)
+    def _to_output_device(self, out: Any) -> Any:
+        device = self.__dict__.get("_output_device")
+        if device is not None and isinstance(out, torch.Tensor) and out.device != device and not out.is_meta:
+            return out.to(device)
+        return out
+
+    def _apply(self, fn: Any, recurse: bool = True) -> HostLayer:
+        with contextlib.suppress(Exception):  # (a conversion that cannot take an empty tensor moves nothing)
+            self.__dict__["_output_device"] = fn(torch.empty(0)).device  # where .to()/.cuda() sends tensors
+        return super()._apply(fn, recurse)
