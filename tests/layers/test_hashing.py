@@ -150,3 +150,18 @@ def test_hashed_crossing_shapes_dtypes_and_errors_as_keras():
         HashedCrossing(num_bins=10, output_mode="one_hot", sparse=True)
     config = HashedCrossing(num_bins=4, output_mode="one_hot", name="x").get_config()
     assert config == {"num_bins": 4, "output_mode": "one_hot", "sparse": False, "name": "x", "dtype": "float32"}
+
+
+def test_in_functional_models_on_integer_inputs():
+    import lamina
+
+    a, b = lamina.layers.Input(shape=(1,), dtype="int64"), lamina.layers.Input(shape=(1,), dtype="int64")
+    crossed = HashedCrossing(num_bins=5, output_mode="one_hot")((a, b))
+    assert tuple(crossed.shape) == (None, 5)
+    xa, xb = np.array([[1], [2]]), np.array([[4], [5]])
+    model = lamina.models.Model([a, b], crossed)
+    expected = HashedCrossing(num_bins=5, output_mode="one_hot")((xa, xb))
+    assert model([xa, xb]).tolist() == expected.tolist()
+    ids = lamina.layers.Input(shape=(3,), dtype="int64")
+    hashed = lamina.models.Model(ids, Hashing(num_bins=3)(ids))
+    assert hashed(np.array([[0, 1, 3]])).tolist() == [[1, 0, 0]]

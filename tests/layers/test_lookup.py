@@ -206,3 +206,13 @@ def test_config_carries_the_vocabulary_and_round_trips():
     store = {}
     layer.save_own_variables(store)  # Keras's layout: the IDF weights of "tf_idf" under "idf_weights"
     assert list(store) == ["idf_weights"]
+
+
+def test_integer_lookup_in_a_functional_model():
+    import lamina
+
+    ids = lamina.layers.Input(shape=(3,), dtype="int64")
+    encoded = IntegerLookup(vocabulary=IVOCAB, output_mode="multi_hot")(ids)
+    assert tuple(encoded.shape) == (None, 5)
+    model = lamina.models.Model(ids, encoded)
+    assert model(IDATA).tolist() == IntegerLookup(vocabulary=IVOCAB, output_mode="multi_hot")(IDATA).tolist()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lamina.layers.layer import Layer
+from lamina.layers.symbolic import is_symbolic
 
 
 def is_string_array(x: Any) -> bool:
@@ -72,7 +73,8 @@ class HostLayer(Layer):
     takes_tensors: bool = True  # False: even tensors go through the host path (no shape inference on them)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args and (is_host_data(args[0]) or (isinstance(args[0], torch.Tensor) and not self.takes_tensors)):
+        if args and (is_host_data(args[0]) or (isinstance(args[0], torch.Tensor) and not self.takes_tensors)) \
+                and not is_symbolic(args[0]):
             if not self.built:
                 self.built = True  # these layers have no weights to build
             kwargs.pop("training", None)
