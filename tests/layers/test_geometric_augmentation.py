@@ -129,3 +129,71 @@ def test_erasing_probability_noise_and_inference(keras):
         assert layer.get_config()[key] == list(theirs[key])
     assert layer.get_config()["fill_value"] == theirs["fill_value"]
     _roundtrip(layer)
+
+
+# ------------------------------------------------------------------------------------------ RandomPerspective
+def _coordinates(n, h, w):
+    ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return np.repeat(np.stack([xs, ys], -1).astype("float32")[None], n, axis=0)
+
+
+def test_perspective_identity_settings_against_keras(keras):
+    for kwargs in ({"scale": 0.0}, {"factor": (0.0, 0.0), "scale": 0.8}):
+        ours, theirs = G.RandomPerspective(seed=1, **kwargs), keras.layers.RandomPerspective(seed=1, **kwargs)
+        np.testing.assert_allclose(_ours(ours, IMAGES), _theirs(theirs, IMAGES), atol=1e-3)
+        np.testing.assert_allclose(_ours(ours, IMAGES), IMAGES, atol=1e-3)
+    np.testing.assert_allclose(_ours(G.RandomPerspective(scale=0.5), IMAGES, False), IMAGES)
+    layer = G.RandomPerspective(factor=0.5, scale=0.3, seed=2)
+    theirs = keras.layers.RandomPerspective(factor=0.5, scale=0.3).get_config()
+    for key in ("factor", "scale", "interpolation", "fill_value"):
+        ours_value = layer.get_config()[key]
+        assert ours_value == (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key])
+    _roundtrip(layer)
+
+
+def test_perspective_moves_corners_inward_and_keeps_lines_straight():
+    h, w = 21, 31
+    x = _coordinates(300, h, w)
+    out = _ours(G.RandomPerspective(factor=(1.0, 1.0), scale=0.4, fill_value=-1.0, seed=0), x)
+    inside = out[..., 0] >= 0
+    assert np.all(inside[:, h // 2, w // 2])  # the center always samples the image
+    assert (~inside[:, 0, 0]).mean() > 0.9  # the corners moved inward: fill there
+    frac = inside.mean(axis=(1, 2))
+    assert frac.min() > (1 - 0.4) ** 2 - 0.05 and frac.max() < 1
+    # a projective map sends the middle row's source points onto one straight line
+    row = out[0, h // 2][inside[0, h // 2]]
+    a = np.polyfit(row[:, 0], row[:, 1], 1)
+    assert np.abs(np.polyval(a, row[:, 0]) - row[:, 1]).max() < 0.05
+
+
+# ------------------------------------------------------------------------------------- RandomElasticTransform
+def test_elastic_identity_settings_against_keras(keras):
+    for kwargs in ({"scale": (0.0, 0.0)}, {"factor": (0.0, 0.0)}):
+        ours = G.RandomElasticTransform(seed=1, **kwargs)
+        theirs = keras.layers.RandomElasticTransform(seed=1, **kwargs)
+        np.testing.assert_allclose(_ours(ours, IMAGES), _theirs(theirs, IMAGES), atol=1e-3)
+        np.testing.assert_allclose(_ours(ours, IMAGES), IMAGES, atol=1e-3)
+    np.testing.assert_allclose(_ours(G.RandomElasticTransform(), IMAGES, False), IMAGES)
+    layer = G.RandomElasticTransform(factor=0.5, scale=0.3, seed=2)
+    theirs = keras.layers.RandomElasticTransform(factor=0.5, scale=0.3).get_config()
+    for key in ("factor", "scale", "interpolation", "fill_mode", "fill_value", "value_range"):
+        ours_value = layer.get_config()[key]
+        assert ours_value == (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key])
+    _roundtrip(layer)
+
+
+def test_elastic_field_is_bounded_and_smooth():
+    h, w = 30, 40
+    x = _coordinates(50, h, w)
+    out = _ours(G.RandomElasticTransform(factor=(1.0, 1.0), scale=(1.0, 1.0), fill_mode="nearest",
+                                         value_range=(-100, 100), seed=4), x)
+    shift = out - x
+    assert np.abs(shift).max() <= w / 10 + 1e-3  # at most scale * max(h, w) / 10 pixels
+    assert np.abs(shift).max() > 1  # and it does move pixels
+    interior = shift[:, 5:-5, 5:-5]
+    steps = np.abs(np.diff(interior, axis=2))
+    # neighbours move alike (unsmoothed noise would differ by up to twice the largest shift)
+    assert steps.max() < 0.4 * 2 * np.abs(shift).max() and steps.mean() < 0.1 * np.abs(shift).max()
+    a = _ours(G.RandomElasticTransform(seed=9), IMAGES)
+    np.testing.assert_array_equal(a, _ours(G.RandomElasticTransform(seed=9), IMAGES))
+    assert a.min() >= 0 and a.max() <= 255

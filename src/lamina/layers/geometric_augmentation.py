@@ -1,4 +1,5 @@
-"""Spatial augmentation layers: Gaussian blur, shear and random erasing, as Keras 3's layers of the same names.
+"""Spatial augmentation layers: Gaussian blur, shear, random erasing, perspective and elastic distortions, as
+Keras 3's layers of the same names.
 
 Images are channels-last ``(batch, height, width, channels)`` (an unbatched ``(h, w, c)`` image works too;
 ``data_format="channels_first"`` is accepted). They change their input only when called with
@@ -19,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from lamina.layers.augmentation_utils import check_value_range, factor_range, per_image, plain
-from lamina.layers.preprocessing import _affine, _check_fill, _RandomLayer
+from lamina.layers.preprocessing import _affine, _check_fill, _RandomLayer, _sample
 
-__all__ = ["RandomErasing", "RandomGaussianBlur", "RandomShear"]
+__all__ = ["RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomPerspective", "RandomShear"]
 
 
 class RandomGaussianBlur(_RandomLayer):
@@ -164,3 +165,118 @@ class RandomErasing(_RandomLayer):
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor), "scale": plain(list(self.scale)),
                 "fill_value": self.fill_value, "value_range": list(self.value_range)}
+
+
+def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The output pixels' (x, y) coordinates, each ``(h, w)``."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype, device=device), torch.arange(w, dtype=dtype, device=device),
+                            indexing="ij")
+    return xs, ys
+
+
+class RandomPerspective(_RandomLayer):
+    """Distort each image, with probability ``p`` drawn per image from ``factor`` (a float f means ``(0, f)``),
+    by the perspective transform that moves its four corners inward by random amounts: each corner by up to
+    ``scale`` times half the width and half the height (uniformly, independently; ``scale`` in [0, 1]).
+    Pixels from outside the image get ``fill_value``.
+
+    Keras 3.15 draws its corner shifts differently (its outputs are not reproduced, only the identity at
+    ``scale=0`` or ``factor=0``); this is the distortion of torchvision's ``RandomPerspective``.
+
+    >>> import torch
+    >>> x = torch.rand(2, 8, 8, 3)
+    >>> torch.allclose(RandomPerspective(scale=0.0)(x, training=True), x)
+    True
+    """
+
+    def __init__(self, factor: Any = 1.0, scale: float = 1.0, interpolation: str = "bilinear",
+                 fill_value: float = 0.0, seed: int | None = None, data_format: str | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomPerspective factor")
+        if not 0 <= float(scale) <= 1:
+            raise ValueError(f"RandomPerspective: scale must be in [0, 1]; received {scale!r}.")
+        self.scale = float(scale)
+        _check_fill("constant", interpolation)
+        self.interpolation, self.fill_value = interpolation, float(fill_value)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, _ = x.shape
+        f64 = torch.float64
+        p = self._uniform(n, *self.factor, x.device, f64)
+        chosen = self._uniform(n, 0, 1, x.device, f64) < p
+        corners = torch.tensor([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=f64, device=x.device)
+        inward = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=f64, device=x.device)
+        half = torch.tensor([(w - 1) / 2, (h - 1) / 2], dtype=f64, device=x.device)
+        shift = self._uniform(n * 8, 0, self.scale, x.device, f64).reshape(n, 4, 2) * half
+        shift = shift * chosen.reshape(n, 1, 1)
+        moved = corners + inward * shift  # (n, 4, 2): where each corner lands
+        # the homography taking output pixels (the moved corners) to input pixels (the original corners)
+        u, v = moved[..., 0], moved[..., 1]  # (n, 4)
+        xs, ys = corners[:, 0].expand(n, 4), corners[:, 1].expand(n, 4)
+        zero, one = torch.zeros_like(u), torch.ones_like(u)
+        rows_x = torch.stack([u, v, one, zero, zero, zero, -u * xs, -v * xs], dim=-1)
+        rows_y = torch.stack([zero, zero, zero, u, v, one, -u * ys, -v * ys], dim=-1)
+        system = torch.cat([rows_x, rows_y], dim=1)  # (n, 8, 8)
+        target = torch.cat([xs, ys], dim=1)  # (n, 8)
+        coeffs = torch.linalg.solve(system, target)  # (n, 8)
+        gx, gy = _pixel_grid(h, w, x.device, f64)
+        a, b, c, d, e, f, g, k = (coeffs[:, i].reshape(n, 1, 1) for i in range(8))
+        denom = g * gx + k * gy + 1
+        src_x = ((a * gx + b * gy + c) / denom).to(x.dtype)
+        src_y = ((d * gx + e * gy + f) / denom).to(x.dtype)
+        return _sample(x, src_x, src_y, self.interpolation, "constant", self.fill_value)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "scale": self.scale,
+                "interpolation": self.interpolation, "fill_value": self.fill_value}
+
+
+class RandomElasticTransform(_RandomLayer):
+    """Warp each image, with probability ``p`` drawn per image from ``factor`` (a float f means ``(0, f)``),
+    by a smooth random displacement field (Simard et al.): uniform noise in [-1, 1] per pixel and axis,
+    smoothed by a Gaussian of standard deviation ``max(h, w) / 10`` and normalized to a peak of 1, times
+    ``s * max(h, w) / 10`` pixels, ``s`` drawn per image from ``scale`` (a float means ``(0, scale)``).
+    Outside pixels follow ``fill_mode``; the result is clipped to ``value_range``.
+
+    Keras 3.15's field differs in its details (its outputs are not reproduced, only the identity at
+    ``scale=0`` or ``factor=0``).
+
+    >>> import torch
+    >>> x = torch.rand(2, 8, 8, 3) * 255
+    >>> torch.allclose(RandomElasticTransform(scale=(0.0, 0.0))(x, training=True), x)
+    True
+    """
+
+    def __init__(self, factor: Any = 1.0, scale: Any = 1.0, interpolation: str = "bilinear",
+                 fill_mode: str = "reflect", fill_value: float = 0.0, value_range: tuple = (0, 255),
+                 seed: int | None = None, data_format: str | None = None, **kwargs: Any):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor_range(factor, "RandomElasticTransform factor")
+        self.scale = factor_range(scale, "RandomElasticTransform scale", high=None)
+        _check_fill(fill_mode, interpolation)
+        self.interpolation, self.fill_mode, self.fill_value = interpolation, fill_mode, float(fill_value)
+        self.value_range = check_value_range(value_range, "RandomElasticTransform")
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, _ = x.shape
+        p = self._uniform(n, *self.factor, x.device, x.dtype)
+        chosen = self._uniform(n, 0, 1, x.device, x.dtype) < p
+        strength = self._uniform(n, *self.scale, x.device, x.dtype) * chosen.to(x.dtype) * max(h, w) / 10
+        noise = self._uniform(n * 2 * h * w, -1, 1, x.device, x.dtype).reshape(n * 2, 1, h, w)
+        sigma = torch.full((1,), max(h, w) / 10, dtype=x.dtype, device=x.device)
+        size_h, size_w = 2 * (h // 2) + 1, 2 * (w // 2) + 1  # odd kernels spanning the image
+        kh = RandomGaussianBlur._kernel_1d(size_h, sigma).reshape(1, 1, size_h, 1)
+        kw = RandomGaussianBlur._kernel_1d(size_w, sigma).reshape(1, 1, 1, size_w)
+        field = F.conv2d(F.conv2d(noise, kh, padding=(size_h // 2, 0)), kw, padding=(0, size_w // 2))
+        field = field.reshape(n, 2, h, w)
+        peak = field.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        field = field / peak * strength.reshape(n, 1, 1, 1)
+        gx, gy = _pixel_grid(h, w, x.device, x.dtype)
+        out = _sample(x, gx + field[:, 0], gy + field[:, 1], self.interpolation, self.fill_mode, self.fill_value)
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        return out.clamp(low, high)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "factor": list(self.factor), "scale": list(self.scale),
+                "interpolation": self.interpolation, "fill_mode": self.fill_mode, "fill_value": self.fill_value,
+                "value_range": list(self.value_range)}
