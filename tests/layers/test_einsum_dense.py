@@ -129,3 +129,18 @@ def test_keras_weights_load_into_a_model_layer(keras):
     ours(torch.tensor(data))
     ours.set_weights(keras_weights(theirs))
     np.testing.assert_allclose(to_numpy(ours(torch.tensor(data))), to_numpy(theirs(data)), atol=1e-5)
+
+
+@pytest.mark.parametrize(("equation", "output_shape", "shape", "init"), [
+    ("abc,cde->abde", (None, 64, 32), (1, 2, 256), "glorot_uniform"),
+    ("abc,dc->abd", (None, 300), (1, 2, 40), "he_normal"),
+    ("abc,bcd->ad", 100, (1, 30, 20), "lecun_normal"),
+    ("...b,bc->...c", 50, (2, 3, 200), "glorot_normal"),
+])
+def test_initial_scale_matches_keras(keras, equation, output_shape, shape, init):
+    """Fan-based initializers see the kernel as (input axes, output axes), as Keras's EinsumDense does."""
+    theirs = keras.layers.EinsumDense(equation, output_shape, kernel_initializer=init)
+    theirs(np.ones(shape, "float32"))
+    ours = EinsumDense(equation, output_shape, kernel_initializer=init)
+    ours(torch.ones(shape))
+    np.testing.assert_allclose(ours.get_weights()[0].std(), keras_weights(theirs)[0].std(), rtol=0.05)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -38,6 +39,19 @@ def parse_equation(equation: str) -> tuple[str, str, str, str | None]:
                 return match.group(1), match.group(2), match.group(3), side
     raise ValueError(f"EinsumDense: invalid einsum equation {equation!r}. Equations must be in the form "
                      "'[X],[Y]->[Z]', '...[X],[Y]->...[Z]' or '[X]...,[Y]->[Z]...' (letters only).")
+
+
+class _AsMatrix:
+    """An initializer applied to the kernel seen as a matrix ``(fan_in, fan_out)``: its input axes (the letters
+    shared with the input) against the rest, so that fan-based initializers (Glorot, He...) scale as Keras's do,
+    whatever the kernel's rank and axis order."""
+
+    def __init__(self, initializer: Any, fan_in: int, fan_out: int):
+        self.initializer, self.fan_in, self.fan_out = initializer, fan_in, fan_out
+
+    def __call__(self, shape: tuple, dtype: Any = None) -> torch.Tensor:
+        matrix = torch.as_tensor(self.initializer((self.fan_in, self.fan_out), dtype=dtype))
+        return matrix.reshape(shape)
 
 
 class EinsumDense(Layer):
@@ -153,7 +167,9 @@ class EinsumDense(Layer):
             sizes = in_sizes if letter in in_sizes else out_sizes
             kernel_shape.append(self._size(letter, sizes, "kernel", input_shape))
         self.full_output_shape = full
-        self.kernel = self.add_weight(shape=tuple(kernel_shape), initializer=self.kernel_initializer,
+        fan_in = math.prod(d for c, d in zip(self._kernel_spec, kernel_shape, strict=True) if c in in_sizes)
+        initializer = _AsMatrix(self.kernel_initializer, fan_in, math.prod(kernel_shape) // max(fan_in, 1))
+        self.kernel = self.add_weight(shape=tuple(kernel_shape), initializer=initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
                                       name="kernel")
         self.bias = None
