@@ -216,3 +216,26 @@ def test_integer_lookup_in_a_functional_model():
     assert tuple(encoded.shape) == (None, 5)
     model = lamina.models.Model(ids, encoded)
     assert model(IDATA).tolist() == IntegerLookup(vocabulary=IVOCAB, output_mode="multi_hot")(IDATA).tolist()
+
+
+def test_load_assets_reads_a_keras_vocabulary_file(tmp_path):
+    # Keras writes an adapted layer's vocabulary (special tokens first) to assets/<layer>/vocabulary.txt
+    (tmp_path / "vocabulary.txt").write_text("[UNK]\nd\nz\nc\nb\na\n", encoding="utf-8")
+    layer = StringLookup()
+    layer.load_assets(str(tmp_path))
+    assert layer.get_vocabulary() == ["[UNK]", "d", "z", "c", "b", "a"] and layer(DATA).tolist() == [[5, 3, 1],
+                                                                                                  [1, 2, 4]]
+    tf_idf = StringLookup(output_mode="tf_idf")
+    tf_idf.load_own_variables({"idf_weights": np.array([0.5, 1, 1, 1, 1, 1], dtype="float32")})  # Keras's order
+    tf_idf.load_assets(str(tmp_path))
+    np.testing.assert_allclose(tf_idf([["d", "q"]]).numpy(), [[0.5, 1, 0, 0, 0, 0]])
+    (tmp_path / "vocabulary.txt").write_text("-1\n42\n7", encoding="utf-8")
+    ints = IntegerLookup()
+    ints.load_assets(str(tmp_path))
+    assert ints.get_vocabulary() == [-1, 42, 7]
+    from lamina.layers.text_vectorization import TextVectorization
+
+    (tmp_path / "vocabulary.txt").write_text("\n[UNK]\nfoo\nbar\n", encoding="utf-8")
+    text = TextVectorization()
+    text.load_assets(str(tmp_path))
+    assert text.get_vocabulary() == ["", "[UNK]", "foo", "bar"] and text(["bar foo x"]).tolist() == [[3, 2, 1]]
