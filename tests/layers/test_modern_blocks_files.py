@@ -28,6 +28,7 @@ CASES = {
     "gqa": (SEQ, lambda x: GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2,
                                                  use_gate=True)(x, x)),
     "spectral": (SEQ, lambda x: SpectralNormalization(L.Dense(3), power_iterations=2)(x)),
+    "spectral_conv": (IMG, lambda x: SpectralNormalization(L.Conv2D(4, (2, 3)))(x)),
     "adaptive": (IMG, lambda x: AdaptiveMaxPooling2D((2, 3))(x)),
     "adaptive_1d": (SEQ, lambda x: AdaptiveAveragePooling1D(4)(x)),
 }

@@ -81,6 +81,7 @@ def test_embeddings_are_normalized_like_keras(keras):
     ours = SpectralNormalization(Embedding(6, 3))
     ours(torch.tensor(ids))
     assert [w.shape for w in ours.get_weights()] == [w.shape for w in weights] == [(6, 3), (1, 3)]
+    assert ours.kernel is ours.layer._parameters["embeddings"] and ours.kernel_shape == theirs.kernel_shape
     ours.set_weights(weights)
     out = ours(torch.tensor(ids), training=True)
     theirs(ids, training=True)  # (Keras's torch backend returns integer zeros here; its weights are right)
@@ -98,6 +99,10 @@ def test_weight_order_and_paths(keras):
         "sn/d/kernel", "sn/vector_u", "sn/d/bias"]
     assert [w.requires_grad for w in layer.weights] == [w.trainable for w in theirs.weights] == [True, False, True]
     assert len(layer.trainable_weights) == 2 and len(list(layer.parameters())) == 2
+    assert layer.kernel is layer.layer.kernel and layer.kernel_shape == tuple(theirs.kernel_shape) == (4, 3)
+    conv = SpectralNormalization(Conv2D(5, 3))
+    conv(torch.ones(1, 6, 6, 2))
+    assert conv.kernel_shape == (3, 3, 2, 5) and conv.get_weights()[0].shape == (3, 3, 2, 5)
 
 
 def test_regularizer_counts_once():

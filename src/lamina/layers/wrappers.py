@@ -92,7 +92,8 @@ class SpectralNormalization(Wrapper):
     In training (``training=True``), ``power_iterations`` steps refine the non-trainable estimate ``vector_u``
     ``(1, units)``, and the kernel, seen in Keras's layout as a matrix ``(-1, units)``, is replaced by itself over
     ``sigma = v @ W @ u.T``; both updates are outside the gradient, as in Keras. In inference the kernel is
-    used as it is. Weights, in Keras's order: the kernel, ``vector_u``, then the wrapped layer's other weights.
+    used as it is. Weights, in Keras's order: the kernel (also ``self.kernel``, of Keras-layout shape
+    ``kernel_shape``), ``vector_u``, then the wrapped layer's other weights.
 
     >>> from lamina.layers.core import Dense
     >>> layer = SpectralNormalization(Dense(3), power_iterations=2)
@@ -115,12 +116,12 @@ class SpectralNormalization(Wrapper):
             raise ValueError(f"SpectralNormalization: {type(inner).__name__} layer '{inner.name}' has no "
                              "attribute 'kernel' nor 'embeddings': wrap a layer with one (Dense, Conv, Embedding...).")
         self._key = key
-        kernel = inner._parameters[key]
-        # The kernel is also this layer's own first weight (Keras lists it before vector_u); its regularizer and
-        # constraint stay with the wrapped layer, so that they count once.
-        setattr(self, key, kernel)
-        self._weight_info[key] = WeightInfo(True)
-        units = self._keras_kernel().shape[-1]
+        # The kernel (or embeddings) is also this layer's own first weight ``kernel`` (Keras lists it before
+        # vector_u); its regularizer and constraint stay with the wrapped layer, so that they count once.
+        self.kernel = inner._parameters[key]
+        self._weight_info["kernel"] = WeightInfo(True)
+        self.kernel_shape = tuple(self._keras_kernel().shape)
+        units = self.kernel_shape[-1]
         self.vector_u = self.add_weight(shape=(1, units), initializer=initializers.TruncatedNormal(stddev=0.02),
                                         trainable=False, name="vector_u")
         self.built = True
@@ -129,13 +130,13 @@ class SpectralNormalization(Wrapper):
         return self.layer.weight_to_keras(self._key, self.layer._parameters[self._key])
 
     def weight_to_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
-        if name == getattr(self, "_key", None):  # the wrapped layer's kernel, in its Keras layout
-            return self.layer.weight_to_keras(name, value)
+        if name == "kernel":  # the wrapped layer's kernel, in its Keras layout
+            return self.layer.weight_to_keras(self._key, value)
         return value
 
     def weight_from_keras(self, name: str, value: torch.Tensor) -> torch.Tensor:
-        if name == getattr(self, "_key", None):
-            return self.layer.weight_from_keras(name, value)
+        if name == "kernel":
+            return self.layer.weight_from_keras(self._key, value)
         return value
 
     def normalized_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
