@@ -65,3 +65,15 @@ def test_errors():
         A.AdaptiveAveragePooling1D(2, data_format="nchw")
     with pytest.raises(ValueError):
         A.AdaptiveAveragePooling2D(2)(torch.ones(3, 4, 5))
+
+
+@pytest.mark.parametrize(("name", "kwargs", "shape"), CASES, ids=IDS)
+def test_gradients_match_keras(keras, name, kwargs, shape):
+    x = np.random.default_rng(5).standard_normal(shape).astype("float32")
+    ours, theirs = torch.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = getattr(A, name)(**kwargs)(ours)
+    k_out = getattr(keras.layers, name)(**kwargs)(theirs)
+    weights = torch.tensor(np.random.default_rng(6).standard_normal(tuple(out.shape)).astype("float32"))
+    (out * weights).sum().backward()
+    (k_out * weights).sum().backward()
+    np.testing.assert_allclose(to_numpy(ours.grad), to_numpy(theirs.grad), atol=1e-6)
