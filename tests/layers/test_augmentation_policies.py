@@ -48,3 +48,56 @@ def test_pipeline_config_roundtrip():
     x = torch.tensor(IMAGES)
     np.testing.assert_allclose(to_numpy(clone(x, training=True)), to_numpy(pipeline(x, training=True)))
     assert pipeline.weights == []
+
+
+# --------------------------------------------------------------------------------------- RandAugment, AugMix
+POLICY_IMAGES = (RNG.random((16, 12, 14, 3)) * 255).astype("float32")
+
+
+def _config_matches_keras(ours, theirs, keys):
+    for key in keys:
+        value = theirs[key]
+        assert ours[key] == (list(value) if isinstance(value, tuple) else value), key
+
+
+def test_rand_augment_shapes_range_inference_and_seeding(keras):
+    x = torch.tensor(POLICY_IMAGES)
+    layer = A.RandAugment(seed=1)
+    out = layer(x, training=True)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert float(out.min()) >= -1e-3 and float(out.max()) <= 255 + 1e-3
+    assert torch.equal(layer(x), x)
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(A.RandAugment(seed=1)(x, training=True)))
+    assert torch.equal(A.RandAugment(num_ops=0, seed=1)(x, training=True), x)
+    first = A.RandAugment(seed=1, data_format="channels_first")(x.permute(0, 3, 1, 2), training=True)
+    np.testing.assert_allclose(to_numpy(first.permute(0, 2, 3, 1)), to_numpy(out), atol=1e-3)
+    _config_matches_keras(layer.get_config(), keras.layers.RandAugment().get_config(),
+                          ["value_range", "num_ops", "factor", "interpolation"])
+    config = json.loads(json.dumps(layer.get_config()))
+    assert A.RandAugment.from_config(config).get_config() == layer.get_config()
+
+
+def test_rand_augment_draws_one_operation_per_image_and_step():
+    x = torch.tensor(np.repeat(POLICY_IMAGES[:1], 300, axis=0))
+    out = to_numpy(A.RandAugment(num_ops=1, factor=(0.5, 0.5), seed=2)(x, training=True))
+    unchanged = np.all(np.abs(out - to_numpy(x)) < 1e-4, axis=(1, 2, 3))
+    assert 1 / 14 - 0.04 < unchanged.mean() < 0.2  # identity is one operation of 14 (others rarely no-ops)
+    distinct = {np.round(o, 2).tobytes() for o in out}
+    assert len(distinct) > 100  # per-image operations and strengths
+
+
+def test_aug_mix_blends_within_range_and_config(keras):
+    x = torch.tensor(POLICY_IMAGES)
+    layer = A.AugMix(seed=3)
+    out = layer(x, training=True)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert float(out.min()) >= -1e-3 and float(out.max()) <= 255 + 1e-3  # a convex mix of in-range images
+    assert not torch.allclose(out, x)
+    assert torch.equal(layer(x), x)
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(A.AugMix(seed=3)(x, training=True)))
+    small = A.AugMix(all_ops=False, num_chains=2, chain_depth=1, factor=(0.1, 0.1), seed=0)(x, training=True)
+    assert small.shape == x.shape
+    _config_matches_keras(layer.get_config(), keras.layers.AugMix().get_config(),
+                          ["value_range", "num_chains", "chain_depth", "factor", "alpha", "all_ops", "interpolation"])
+    config = json.loads(json.dumps(layer.get_config()))
+    assert A.AugMix.from_config(config).get_config() == layer.get_config()

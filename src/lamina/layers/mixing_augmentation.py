@@ -14,12 +14,11 @@ True
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-from lamina.layers.augmentation_utils import factor_range
+from lamina.layers.augmentation_utils import factor_range, sample_dirichlet
 from lamina.layers.preprocessing import _float, _from_nhwc, _RandomLayer, _to_nhwc
 
 __all__ = ["CutMix", "MixUp"]
@@ -80,35 +79,9 @@ class MixUp(_MixingLayer):
             raise ValueError(f"MixUp: alpha must be positive; received {alpha!r}.")
         self.alpha = float(alpha)
 
-    def _gamma_draw(self, n: int, device: torch.device) -> torch.Tensor:
-        """``n`` draws of Gamma(alpha, 1) from the layer's seeded stream (Marsaglia and Tsang's method, boosted
-        by ``U ** (1 / alpha)`` for alpha < 1), so that a seed fixes the result."""
-        a = self.alpha
-        boost = a < 1
-        d = (a + 1 if boost else a) - 1 / 3
-        c = 1 / math.sqrt(9 * d)
-        out = torch.empty(n, dtype=torch.float64, device=device)
-        todo = torch.ones(n, dtype=torch.bool, device=device)
-        gen = self._seed_generator.for_device(device)
-        while bool(todo.any()):
-            z = torch.randn(n, generator=gen, device=device, dtype=torch.float64)
-            u = torch.rand(n, generator=gen, device=device, dtype=torch.float64)
-            v = (1 + c * z) ** 3
-            log_v = torch.log(v.clamp_min(1e-300))
-            ok = (v > 0) & (torch.log(u.clamp_min(1e-300)) < 0.5 * z**2 + d - d * v + d * log_v)
-            out = torch.where(todo & ok, d * v, out)
-            todo = todo & ~ok
-        if boost:
-            u = torch.rand(n, generator=gen, device=device, dtype=torch.float64)
-            out = out * u ** (1 / a)
-        return out
-
     def _beta_pair(self, n: int, device: torch.device) -> torch.Tensor:
-        """``n`` draws of Beta(alpha, alpha) as ``G1 / (G1 + G2)``."""
-        g1, g2 = self._gamma_draw(n, device), self._gamma_draw(n, device)
-        total = g1 + g2
-        return torch.where(total > 0, g1 / torch.where(total > 0, total, torch.ones_like(total)),
-                           torch.full_like(total, 0.5))
+        """``n`` draws of Beta(alpha, alpha) from the layer's seeded stream."""
+        return sample_dirichlet(n, 2, self.alpha, self._seed_generator.for_device(device), device)[:, 0]
 
     def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = x.shape[0]
