@@ -77,3 +77,21 @@ def test_gradients_match_keras(keras, name, kwargs, shape):
     (out * weights).sum().backward()
     (k_out * weights).sum().backward()
     np.testing.assert_allclose(to_numpy(ours.grad), to_numpy(theirs.grad), atol=1e-6)
+
+
+def test_data_format_none_follows_the_global_setting_like_keras(keras):
+    import inspect
+
+    import lamina
+
+    for name in sorted({c[0] for c in CASES}):
+        assert inspect.signature(getattr(A, name)).parameters["data_format"].default is None
+        assert inspect.signature(getattr(keras.layers, name)).parameters["data_format"].default is None
+    before = lamina.config.image_data_format()
+    try:
+        lamina.config.set_image_data_format("channels_first")
+        layer = A.AdaptiveMaxPooling2D(2)
+        assert layer.data_format == "channels_first" and layer(torch.ones(1, 3, 5, 5)).shape == (1, 3, 2, 2)
+    finally:
+        lamina.config.set_image_data_format(before)
+    assert A.AdaptiveMaxPooling2D(2).data_format == before
