@@ -41,10 +41,22 @@ def env(**extra: str) -> dict:
     return out
 
 
+# gloo's teardown on a heavily loaded machine can abort a process after its work is done and written (PyTorch's
+# "terminate called without an active exception" at exit); such a run is repeated once, from the start.
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
 def torchrun(mode: str, out: Path, *extra: str, timeout: float = 90, **environ: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", "--max-restarts=0", str(WORKER), mode, str(out), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(**environ))
+    for attempt in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={free_port()}", "--max-restarts=0", str(WORKER), mode, str(out), *extra]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(**environ))
+        finished = all((out / f"rank{r}.json").exists() for r in (0, 1))
+        if result.returncode == 0 or attempt or TEARDOWN_ABORT not in result.stderr or not finished:
+            return result
+        for f in out.glob("rank*.*"):
+            f.unlink()
+    return result
 
 
 def single(mode: str, out: Path, timeout: float = 60, **environ: str) -> subprocess.CompletedProcess:
