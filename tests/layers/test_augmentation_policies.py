@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from harness import to_numpy
 
@@ -101,3 +102,34 @@ def test_aug_mix_blends_within_range_and_config(keras):
                           ["value_range", "num_chains", "chain_depth", "factor", "alpha", "all_ops", "interpolation"])
     config = json.loads(json.dumps(layer.get_config()))
     assert A.AugMix.from_config(config).get_config() == layer.get_config()
+
+
+# ---------------------------------------------------------------------------------------- MaxNumBoundingBoxes
+@pytest.mark.parametrize("max_number", [2, 3, 5])
+@pytest.mark.parametrize("training", [True, False])
+def test_max_num_bounding_boxes_against_keras(keras, max_number, training):
+    images = np.zeros((2, 8, 8, 3), dtype="float32")
+    boxes = {"boxes": np.arange(24, dtype="float32").reshape(2, 3, 4), "labels": np.array([[1, 2, 3], [4, 5, 6]])}
+    ours = A.MaxNumBoundingBoxes(max_number=max_number, fill_value=-1, bounding_box_format="xyxy")
+    theirs = keras.layers.MaxNumBoundingBoxes(max_number=max_number, fill_value=-1, bounding_box_format="xyxy")
+    out = ours({"images": torch.tensor(images), "bounding_boxes": {k: torch.tensor(v) for k, v in boxes.items()}},
+               training=training)
+    expected = theirs({"images": images, "bounding_boxes": boxes}, training=training)
+    for key in ("boxes", "labels"):
+        np.testing.assert_array_equal(to_numpy(out["bounding_boxes"][key]),
+                                      to_numpy(expected["bounding_boxes"][key]))
+    np.testing.assert_array_equal(to_numpy(out["images"]), images)
+
+
+def test_max_num_bounding_boxes_plain_unbatched_and_config(keras):
+    layer = A.MaxNumBoundingBoxes(max_number=3, fill_value=0, bounding_box_format="xyxy")
+    x = torch.rand(2, 4, 4, 3)
+    assert layer(x) is x
+    out = layer({"images": x[0], "bounding_boxes": {"boxes": torch.ones(1, 4), "labels": torch.tensor([7])}})
+    assert out["bounding_boxes"]["boxes"].tolist() == [[1.0] * 4, [0.0] * 4, [0.0] * 4]
+    assert out["bounding_boxes"]["labels"].tolist() == [7, 0, 0]
+    config = json.loads(json.dumps(layer.get_config()))
+    theirs = keras.layers.MaxNumBoundingBoxes(max_number=3, bounding_box_format="xyxy").get_config()
+    assert config["max_number"] == theirs["max_number"]
+    assert config["bounding_box_format"] == theirs["bounding_box_format"]
+    assert A.MaxNumBoundingBoxes.from_config(config).get_config() == layer.get_config()

@@ -1,5 +1,5 @@
 """Augmentation pipelines and policies: ``Pipeline`` (a plain layer applying a list of layers in turn),
-``RandAugment`` and ``AugMix``, as Keras 3's layers of the same names.
+``RandAugment``, ``AugMix`` and ``MaxNumBoundingBoxes``, as Keras 3's layers of the same names.
 
 The policies draw from one set of operations built on lamina's own augmentation layers, with strengths set by
 ``factor`` (a float f means ``(0, f)``; 0: no change, 1: the strongest). They change images only in training.
@@ -37,7 +37,7 @@ from lamina.layers.preprocessing import (
     _RandomLayer,
 )
 
-__all__ = ["AugMix", "Pipeline", "RandAugment"]
+__all__ = ["AugMix", "MaxNumBoundingBoxes", "Pipeline", "RandAugment"]
 
 
 class Pipeline(Layer):
@@ -75,6 +75,53 @@ class Pipeline(Layer):
         layers = [serialization.deserialize(layer, custom_objects, kind="layers") if isinstance(layer, dict)
                   else layer for layer in config.pop("layers")]
         return cls(layers, **config)
+
+
+class MaxNumBoundingBoxes(Layer):
+    """Pad or truncate the bounding boxes of ``{"images": ..., "bounding_boxes": {"boxes", "labels"}}`` inputs
+    to exactly ``max_number`` per image (padding with ``fill_value``; truncation keeps the first ones), in
+    training and at inference alike. Images, and inputs without boxes, pass through unchanged.
+
+    >>> import torch
+    >>> boxes = {"boxes": torch.zeros(1, 3, 4), "labels": torch.tensor([[1, 2, 3]])}
+    >>> out = MaxNumBoundingBoxes(max_number=5, bounding_box_format="xyxy")({"images": torch.zeros(1, 8, 8, 3),
+    ...                                                                      "bounding_boxes": boxes})
+    >>> out["bounding_boxes"]["labels"]
+    tensor([[ 1,  2,  3, -1, -1]])
+    """
+
+    def __init__(self, max_number: int, fill_value: float = -1, bounding_box_format: str | None = None,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        if int(max_number) < 1:
+            raise ValueError(f"MaxNumBoundingBoxes: max_number must be >= 1; received {max_number!r}.")
+        self.max_number, self.fill_value = int(max_number), fill_value
+        self.bounding_box_format = bounding_box_format
+        self.built = True
+
+    def _fit(self, value: Any, axis: int) -> torch.Tensor:
+        value = torch.as_tensor(value)
+        count = value.shape[axis]
+        if count >= self.max_number:
+            return value.narrow(axis, 0, self.max_number)
+        shape = list(value.shape)
+        shape[axis] = self.max_number - count
+        pad = torch.full(shape, self.fill_value, dtype=value.dtype, device=value.device)
+        return torch.cat([value, pad], dim=axis)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not isinstance(inputs, dict) or inputs.get("bounding_boxes") is None:
+            return inputs
+        boxes = dict(inputs["bounding_boxes"])
+        axis = 0 if torch.as_tensor(boxes["boxes"]).ndim == 2 else 1  # unbatched (k, 4) or (batch, k, 4)
+        boxes["boxes"] = self._fit(boxes["boxes"], axis)
+        if boxes.get("labels") is not None:
+            boxes["labels"] = self._fit(boxes["labels"], axis)
+        return {**inputs, "bounding_boxes": boxes}
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "max_number": self.max_number, "fill_value": self.fill_value,
+                "bounding_box_format": self.bounding_box_format}
 
 
 class _PerImage(_RandomLayer):
