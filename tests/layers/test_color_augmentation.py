@@ -366,3 +366,43 @@ def test_equalization_flat_channel_channels_first_and_config(keras):
     config = _roundtrip(C.Equalization(value_range=(0, 1), bins=128)).get_config()
     theirs = keras.layers.Equalization(value_range=(0, 1), bins=128).get_config()
     assert config["bins"] == theirs["bins"] and config["value_range"] == list(theirs["value_range"])
+
+
+# ------------------------------------------------------------------------------------------------------ CLAHE
+@pytest.mark.parametrize("shape,grid,clip", [((16, 24), (2, 2), 4.0), ((16, 24), (4, 2), 4.0),
+                                             ((32, 24), (4, 3), 2.5), ((15, 17), (2, 3), 4.0),
+                                             ((64, 64), (8, 8), 40.0), ((40, 40), (8, 8), 4.0),
+                                             ((16, 40), (1, 1), 1000.0)])
+def test_clahe_against_keras(keras, shape, grid, clip):
+    rng = np.random.default_rng(1)
+    x = np.round(rng.random((2, *shape, 3)) ** 2 * 255).astype("float32")  # skewed, with ties
+    ours = C.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=grid, clip_limit=clip)
+    theirs = keras.layers.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=grid, clip_limit=clip)
+    expected = _theirs(theirs, x)
+    np.testing.assert_allclose(_ours(ours, x), expected, atol=1e-3)
+    np.testing.assert_allclose(_ours(ours, x, False), expected, atol=1e-3)  # deterministic: always applied
+
+
+@pytest.mark.parametrize("value_range", [(0, 1), (-1, 1)])
+def test_clahe_value_range_against_keras(keras, value_range):
+    low, high = value_range
+    rng = np.random.default_rng(2)
+    x = (rng.random((1, 32, 32, 1)) ** 2 * (high - low) + low).astype("float32")  # not on 256 levels
+    kwargs = {"value_range": value_range, "tile_grid_size": (4, 4)}
+    ours = C.ContrastLimitedAdaptiveHistogramEqualization(**kwargs)
+    theirs = keras.layers.ContrastLimitedAdaptiveHistogramEqualization(**kwargs)
+    np.testing.assert_allclose(_ours(ours, x), _theirs(theirs, x), atol=1e-5 * (high - low) * 255)
+
+
+def test_clahe_channels_first_and_config(keras):
+    layer = C.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 3), clip_limit=3.0)
+    first = C.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 3), clip_limit=3.0,
+                                                          data_format="channels_first")
+    out = first(torch.tensor(IMAGES).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    np.testing.assert_allclose(to_numpy(out), _ours(layer, IMAGES), atol=1e-4)
+    config = _roundtrip(layer).get_config()
+    theirs = keras.layers.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 3),
+                                                                       clip_limit=3.0).get_config()
+    for key in ("value_range", "clip_limit", "tile_grid_size"):
+        assert config[key] == (list(theirs[key]) if isinstance(theirs[key], tuple) else theirs[key])
+    assert "seed" not in config

@@ -14,6 +14,7 @@ tensor([  0., 255.])
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -39,7 +40,8 @@ from lamina.layers.preprocessing import (
     _to_nhwc,
 )
 
-__all__ = ["AutoContrast", "Equalization", "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
+__all__ = ["AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "Equalization",
+           "RandomColorDegeneration", "RandomColorJitter", "RandomGrayscale",
            "RandomHue", "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
            "Solarization"]
 
@@ -403,3 +405,80 @@ class Equalization(_RandomLayer):
         config = super().get_config()
         config.pop("seed", None)
         return {**config, "value_range": list(self.value_range), "bins": self.bins}
+
+
+class ContrastLimitedAdaptiveHistogramEqualization(_RandomLayer):
+    """CLAHE: histogram equalization per tile of a ``tile_grid_size = (rows, cols)`` grid, with each tile's
+    histogram clipped, and the tiles' mappings blended bilinearly between tile centers.
+
+    Per image and channel, values in ``value_range`` map to 256 levels; each tile (``height // rows`` by
+    ``width // cols`` pixels) counts them, caps every level at ``floor(clip_limit * pixels / 256)`` and spreads
+    the excess evenly over all levels; its mapping is ``255 (cdf - cdf[0]) / (pixels - cdf[0])``, as Keras
+    3.15 computes it. Deterministic: applied in training and at inference alike.
+
+    >>> import torch
+    >>> x = torch.rand(1, 16, 16, 3) * 255
+    >>> ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2))(x).shape
+    torch.Size([1, 16, 16, 3])
+    """
+
+    def __init__(self, value_range: tuple = (0, 255), clip_limit: float = 4.0, tile_grid_size: Any = (8, 8),
+                 data_format: str | None = None, **kwargs: Any):
+        super().__init__(data_format=data_format, **kwargs)
+        self.value_range = check_value_range(value_range, "ContrastLimitedAdaptiveHistogramEqualization")
+        if not float(clip_limit) > 0:
+            raise ValueError(f"ContrastLimitedAdaptiveHistogramEqualization: clip_limit must be positive; "
+                             f"received {clip_limit!r}.")
+        self.clip_limit = float(clip_limit)
+        grid = tuple(int(g) for g in tile_grid_size)
+        if len(grid) != 2 or min(grid) < 1:
+            raise ValueError(f"ContrastLimitedAdaptiveHistogramEqualization: tile_grid_size must be two positive "
+                             f"ints; received {tile_grid_size!r}.")
+        self.tile_grid_size = grid
+
+    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
+        return _from_nhwc(self.augment(x), unbatched, self.data_format)
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, h, w, c = x.shape
+        gh, gw = self.tile_grid_size
+        th, tw = h // gh, w // gw
+        if th < 1 or tw < 1:
+            raise ValueError(f"ContrastLimitedAdaptiveHistogramEqualization: a {h}x{w} image is smaller than the "
+                             f"{gh}x{gw} tile grid.")
+        low, high = float(self.value_range[0]), float(self.value_range[1])
+        planes = x.permute(0, 3, 1, 2).reshape(n * c, h, w)  # one plane per (image, channel)
+        levels = torch.floor((planes - low) / (high - low) * 255).clamp(0, 255).long()
+        tiles = levels[:, :gh * th, :gw * tw].reshape(n * c, gh, th, gw, tw).permute(0, 1, 3, 2, 4)
+        tiles = tiles.reshape(n * c, gh * gw, th * tw)
+        hist = torch.zeros(n * c, gh * gw, 256, dtype=torch.float64, device=x.device)
+        hist.scatter_add_(2, tiles, torch.ones_like(tiles, dtype=torch.float64))
+        limit = math.floor(self.clip_limit * th * tw / 256)
+        clipped = hist.clamp(max=limit)
+        clipped = clipped + (hist - clipped).sum(dim=2, keepdim=True) / 256
+        cdf = clipped.cumsum(dim=2)
+        first = cdf[..., :1]
+        lut = (cdf - first) / (cdf[..., -1:] - first).clamp_min(1e-12) * 255  # (planes, tiles, 256)
+        # blend the four nearest tiles' mappings, tile centers at ((i + 1/2) th, (j + 1/2) tw)
+        fy = torch.arange(h, dtype=torch.float64, device=x.device) / th - 0.5
+        fx = torch.arange(w, dtype=torch.float64, device=x.device) / tw - 0.5
+        y0, x0 = torch.floor(fy), torch.floor(fx)
+        ay, ax = (fy - y0).reshape(h, 1), (fx - x0).reshape(1, w)
+        rows = [(y0.long().clamp(0, gh - 1), 1 - ay), ((y0.long() + 1).clamp(0, gh - 1), ay)]
+        cols = [(x0.long().clamp(0, gw - 1), 1 - ax), ((x0.long() + 1).clamp(0, gw - 1), ax)]
+        flat_lut = lut.reshape(n * c, gh * gw * 256)
+        out = torch.zeros(n * c, h, w, dtype=torch.float64, device=x.device)
+        for r, wy in rows:
+            for q, wx in cols:
+                tile = (r.reshape(h, 1) * gw + q.reshape(1, w)) * 256  # (h, w)
+                index = (tile.unsqueeze(0) + levels).reshape(n * c, h * w)
+                out = out + flat_lut.gather(1, index).reshape(n * c, h, w) * (wy * wx)
+        out = (out / 255 * (high - low) + low).to(x.dtype)
+        return out.reshape(n, c, h, w).permute(0, 2, 3, 1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("seed", None)
+        return {**config, "value_range": list(self.value_range), "clip_limit": self.clip_limit,
+                "tile_grid_size": list(self.tile_grid_size)}
