@@ -38,13 +38,7 @@ def _keras_custom(keras):
     return {name: getattr(keras.layers, name) for name in CUSTOM}
 
 
-GQA_GROUP = pytest.mark.xfail(strict=True, reason=(
-    "Keras names the weights group after its class GroupedQueryAttention ('grouped_query_attention') but writes "
-    "class_name 'GroupQueryAttention'; saving/keras_export/layout.py names groups after the class_name, so it "
-    "needs that one mapping (GroupQueryAttention -> grouped_query_attention) before .keras files cross over."))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=GQA_GROUP) if n == "gqa" else n for n in sorted(CASES)])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_blocks_both_ways(keras, tmp_path, name):
     shape, make = CASES[name]
     inp = lamina.Input(shape)

@@ -99,6 +99,22 @@ CASES = {
     "SeparableConv1D": (lambda: L.SeparableConv1D(3, 2), (6, 2), "float"),
     "SeparableConv2D": (lambda: L.SeparableConv2D(3, 2), (4, 4, 2), "float"),
     "SimpleRNN": (lambda: L.SimpleRNN(3), (4, 2), "float"),
+    "AdaptiveAveragePooling1D": (lambda: L.AdaptiveAveragePooling1D(2), (5, 2), "float"),
+    "AdaptiveAveragePooling2D": (lambda: L.AdaptiveAveragePooling2D((2, 3)), (5, 4, 2), "float"),
+    "AdaptiveAveragePooling3D": (lambda: L.AdaptiveAveragePooling3D(2), (4, 4, 3, 1), "float"),
+    "AdaptiveMaxPooling1D": (lambda: L.AdaptiveMaxPooling1D(3), (5, 2), "float"),
+    "AdaptiveMaxPooling2D": (lambda: L.AdaptiveMaxPooling2D(2), (5, 4, 2), "float"),
+    "AdaptiveMaxPooling3D": (lambda: L.AdaptiveMaxPooling3D(2), (4, 4, 3, 1), "float"),
+    "EinsumDense": (lambda: L.EinsumDense("abc,cd->abd", (None, 3), bias_axes="d"), (4, 2), "float"),
+    "GroupQueryAttention": (lambda: L.GroupQueryAttention(2, 4, 1), [(4, 6), (3, 6)], "args"),
+    "RMSNormalization": (lambda: L.RMSNormalization(), (5,), "float"),
+    "ReversibleEmbedding": (lambda: L.ReversibleEmbedding(10, 3), (4,), "int"),
+    "SpectralNormalization": (lambda: L.SpectralNormalization(L.Dense(3)), (4,), "float"),
+    "CategoryEncoding": (lambda: L.CategoryEncoding(num_tokens=10, output_mode="count"), (3,), "int"),
+    "Discretization": (lambda: L.Discretization(bin_boundaries=[-1.0, 0.0, 1.0]), (4,), "float"),
+    "Hashing": (lambda: L.Hashing(num_bins=5, salt=7), (3,), "int"),
+    "HashedCrossing": (lambda: L.HashedCrossing(num_bins=7), [(1,), (1,)], "int"),
+    "IntegerLookup": (lambda: L.IntegerLookup(vocabulary=[1, 2, 3, 5], output_mode="one_hot"), (1,), "int"),
     "ConvLSTM1D": (lambda: L.ConvLSTM1D(2, 3, padding="same", return_sequences=True), (3, 5, 2), "float"),
     "ConvLSTM2D": (lambda: L.ConvLSTM2D(2, (2, 3), return_state=True), (2, 4, 4, 1), "float"),
     "ConvLSTM3D": (lambda: L.ConvLSTM3D(1, 2, go_backwards=True), (2, 3, 3, 3, 1), "float"),
@@ -121,7 +137,12 @@ CASES = {
 }
 # Not layers one saves in a model on their own: the base class, the Input behind every model, and the wrapper of
 # arbitrary torch code (refused with a clear error: test_torch_module_wrapper_is_refused).
-NOT_SAVED = {"Layer", "InputLayer", "TorchModuleWrapper"}
+NOT_SAVED = {"Layer", "InputLayer", "TorchModuleWrapper", "Wrapper"}  # (Wrapper: the base of layer wrappers)
+# Layers that take strings (host-only: no symbolic string input), saved in a Sequential fed NumPy strings.
+STRING_LAYERS = {
+    "StringLookup": lambda: L.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=2),
+    "TextVectorization": lambda: L.TextVectorization(max_tokens=20, output_sequence_length=5, ngrams=2),
+}
 # Cells step one time step with states: they are saved inside the RNN that runs them.
 CELLS = {
     "SimpleRNNCell": lambda: L.RNN(L.SimpleRNNCell(3, dropout=0.2)),
@@ -136,7 +157,7 @@ def exported_layer_classes():
 
 
 def test_every_exported_layer_has_a_case():
-    missing = sorted(set(exported_layer_classes()) - set(CASES) - NOT_SAVED - set(CELLS))
+    missing = sorted(set(exported_layer_classes()) - set(CASES) - NOT_SAVED - set(CELLS) - set(STRING_LAYERS))
     assert not missing, f"layers without a save/load round-trip case: {missing}"
 
 
@@ -203,6 +224,21 @@ def test_cells_round_trip_inside_their_rnn(class_name, tmp_path):
         got = loaded(x)
     for e, g in zip(lamina.core.tree.flatten(expected), lamina.core.tree.flatten(got), strict=True):
         torch.testing.assert_close(g, e, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("class_name", sorted(STRING_LAYERS))
+@pytest.mark.parametrize("suffix", ["lamina", "keras"])
+def test_string_layers_round_trip_with_their_vocabulary(class_name, suffix, tmp_path):
+    layer = STRING_LAYERS[class_name]()
+    if class_name == "TextVectorization":
+        layer.adapt(np.array(["the cat sat", "the dog ran far", "a cat ran"]))
+    x = np.array([["b"], ["zz"], ["a"]]) if class_name == "StringLookup" else np.array(["the cat ran", "a dog"])
+    model = lamina.Sequential([layer])
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / f"m.{suffix}")
+    loaded = load_model(tmp_path / f"m.{suffix}")
+    assert loaded.layers[0].get_vocabulary() == layer.get_vocabulary()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
 
 
 def test_torch_module_wrapper_is_refused(tmp_path):

@@ -3,7 +3,16 @@
 from lamina.core import serialization as _serialization
 from lamina.layers import op_layer as _op_layer  # installs lamina.ops's symbolic hook (OpLayer nodes)
 from lamina.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from lamina.layers.adaptive_pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from lamina.layers.category_encoding import CategoryEncoding
 from lamina.layers.conv import (
     Conv1D,
     Conv1DTranspose,
@@ -18,8 +27,13 @@ from lamina.layers.conv import (
 )
 from lamina.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, InputLayer, Lambda, TorchModuleWrapper
+from lamina.layers.discretization import Discretization
+from lamina.layers.einsum_dense import EinsumDense
 from lamina.layers.embedding import Embedding, Masking
+from lamina.layers.group_query_attention import GroupedQueryAttention, GroupQueryAttention
+from lamina.layers.hashing import HashedCrossing, Hashing
 from lamina.layers.layer import InputSpec, Layer
+from lamina.layers.lookup import IntegerLookup, StringLookup
 from lamina.layers.merge import (
     Add,
     Average,
@@ -96,9 +110,13 @@ from lamina.layers.reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from lamina.layers.reversible_embedding import ReversibleEmbedding
+from lamina.layers.rms_normalization import RMSNormalization
 from lamina.layers.rnn import RNN
 from lamina.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from lamina.layers.spectrogram import MelSpectrogram, STFTSpectrogram
+from lamina.layers.text_vectorization import TextVectorization
+from lamina.layers.wrappers import SpectralNormalization, Wrapper
 
 # Keras's short aliases
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

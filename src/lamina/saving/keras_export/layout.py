@@ -55,12 +55,16 @@ def join(*parts: str) -> str:
     return "/".join(p for p in parts if p)
 
 
+# Keras names a few groups after the class's own name where its public name is an alias.
+GROUP_BASES = {"GroupQueryAttention": "grouped_query_attention"}
+
+
 def group_names(class_names: list[str]) -> list[str]:
     """Keras's group names for layers of these classes, in order: ``dense``, ``dense_1``, ``dense_2``..."""
     used: dict[str, int] = {}
     out = []
     for class_name in class_names:
-        base = snake_case(class_name)
+        base = GROUP_BASES.get(class_name) or snake_case(class_name)
         count = used.get(base, 0)
         out.append(base if count == 0 else f"{base}_{count}")
         used[base] = count + 1
