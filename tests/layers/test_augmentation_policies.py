@@ -133,3 +133,18 @@ def test_max_num_bounding_boxes_plain_unbatched_and_config(keras):
     assert config["max_number"] == theirs["max_number"]
     assert config["bounding_box_format"] == theirs["bounding_box_format"]
     assert A.MaxNumBoundingBoxes.from_config(config).get_config() == layer.get_config()
+
+
+def test_augmentation_layers_train_inside_a_model():
+    from lamina.layers import Dense, Flatten, Input
+    from lamina.layers import geometric_augmentation as G
+    from lamina.layers import mixing_augmentation as M
+
+    augment = A.Pipeline([A.RandAugment(num_ops=1, seed=0), C.RandomHue(0.2, seed=1), G.RandomShear(0.1, seed=2),
+                          M.CutMix(seed=3), C.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2))])
+    model = Sequential([Input((8, 8, 3)), augment, P.Rescaling(1 / 255), Flatten(), Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = (RNG.random((16, 8, 8, 3)) * 255).astype("float32")
+    history = model.fit(x, RNG.random((16, 2)).astype("float32"), epochs=2, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model.predict(x, verbose=0).shape == (16, 2)
