@@ -208,3 +208,16 @@ def test_string_layers_put_their_tensors_where_the_model_was_moved():
         assert layer(np.array([["a"]])).device.type == "meta"
         layer.to("cpu")
         assert layer(np.array([["a"]])).device.type == "cpu"
+
+
+def test_fit_with_validation_split_on_strings():
+    texts = np.array(["good fun film", "bad boring film", "great fun", "awful bad", "fun good great", "boring awful"]
+                     * 4)
+    labels = np.array([1, 0, 1, 0, 1, 0] * 4, dtype="float32")
+    vectorize = lamina.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+    vectorize.adapt(texts)
+    model = lamina.Sequential([vectorize, lamina.layers.Embedding(20, 4), lamina.layers.GlobalAveragePooling1D(),
+                               lamina.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(texts, labels, validation_split=0.25, epochs=2, batch_size=6, verbose=0)
+    assert len(history.history["val_loss"]) == 2 and np.isfinite(history.history["val_loss"]).all()

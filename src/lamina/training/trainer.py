@@ -561,7 +561,13 @@ def _arrays(x: Any) -> bool:
 def _tensors(x: Any) -> Any:
     if x is None:
         return None
-    return tree.map_structure(lambda v: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.asarray(v)), x)
+    def convert(v: Any) -> Any:
+        if isinstance(v, torch.Tensor):
+            return v
+        array = np.asarray(v)
+        return array if array.dtype.kind in "USO" else torch.from_numpy(array)  # strings stay NumPy (host layers)
+
+    return tree.map_structure(convert, x)
 
 
 def _capped(value: int | None, limit: int | None, what: str, stacklevel: int = 4) -> int | None:
