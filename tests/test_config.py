@@ -164,7 +164,8 @@ def test_enable_unsafe_deserialization_warns_once_and_explains():
 
 # ------------------------------------------------------------------------------------------ image data format
 CONSTRUCTOR_ARGS = {"filters": 2, "kernel_size": 3, "rate": 0.5, "height": 4, "width": 4, "size": 2,
-                    "padding": 1, "cropping": 1, "pool_size": 2, "output_size": 2}
+                    "padding": 1, "cropping": 1, "pool_size": 2, "output_size": 2, "factor": 1,
+                    "max_number": 2, "layers": []}
 
 
 def _image_layers(keras):

@@ -19,7 +19,7 @@ import lamina
 
 NAMESPACES = ["", "utils", "models", "saving", "initializers", "regularizers", "constraints", "activations", "losses",
               "metrics", "optimizers", "optimizers.schedules", "callbacks", "mixed_precision", "datasets", "export",
-              "quantizers", "distribution", "dtype_policies", "visualization", "wrappers", "distillation"]
+              "quantizers", "distribution", "dtype_policies", "visualization", "wrappers", "distillation", "layers"]
 
 #: (namespace, name) -> why lamina does not have it. Each reason is in docs/keras-compatibility.md too.
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -29,6 +29,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("utils", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("utils", "FeatureSpace"): "needs the category preprocessing layers of issue 17",
     ("utils", "bounding_boxes"): "bounding-box utilities belong with the augmentation layers of issue 17",
+    ("layers", "JaxLayer"): "wraps JAX functions; lamina runs on PyTorch (TorchModuleWrapper wraps torch modules)",
+    ("layers", "FlaxLayer"): "wraps Flax modules (JAX); lamina runs on PyTorch",
+    ("layers", "TFSMLayer"): "loads a TensorFlow SavedModel, which needs TensorFlow",
     ("callbacks", "OrbaxCheckpoint"): "Orbax is JAX's checkpoint library; lamina checkpoints with ModelCheckpoint",
     ("quantizers", "GPTQConfig"): "GPTQ calibrates on a dataset through a tokenizer with per-model layer plans",
     ("quantizers", "AWQConfig"): "AWQ calibrates on a dataset through a tokenizer with per-model layer plans",

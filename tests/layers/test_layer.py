@@ -656,7 +656,11 @@ _BLOCK_ARGS = {
     "GroupedQueryAttention": lambda lib: (2, 2, 1), "ReversibleEmbedding": lambda lib: (4, 2),
     "SpectralNormalization": lambda lib: (lib.layers.Dense(2),), "Wrapper": lambda lib: (lib.layers.Dense(2),),
     "CategoryEncoding": lambda lib: (4,), "HashedCrossing": lambda lib: (4,), "Hashing": lambda lib: (4,),
-    "Discretization": lambda lib: ([0.0, 1.0],),
+    "Discretization": lambda lib: ([0.0, 1.0],), "MaxNumBoundingBoxes": lambda lib: (2,),
+    "Pipeline": lambda lib: ([],),
+    "RandomPosterization": lambda lib: (4,),
+    **{n: (lambda lib: (0.5,)) for n in ("RandomColorDegeneration", "RandomHue", "RandomSaturation",
+                                          "RandomSharpness")},
     **{f"Adaptive{kind}Pooling{n}D": (lambda lib: (2,)) for kind in ("Average", "Max") for n in (1, 2, 3)},
 }
 

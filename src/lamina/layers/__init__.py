@@ -12,7 +12,22 @@ from lamina.layers.adaptive_pooling import (
     AdaptiveMaxPooling3D,
 )
 from lamina.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from lamina.layers.augmentation_policies import AugMix, MaxNumBoundingBoxes, Pipeline, RandAugment
 from lamina.layers.category_encoding import CategoryEncoding
+from lamina.layers.color_augmentation import (
+    AutoContrast,
+    ContrastLimitedAdaptiveHistogramEqualization,
+    Equalization,
+    RandomColorDegeneration,
+    RandomColorJitter,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPosterization,
+    RandomSaturation,
+    RandomSharpness,
+    Solarization,
+)
 from lamina.layers.conv import (
     Conv1D,
     Conv1DTranspose,
@@ -30,6 +45,13 @@ from lamina.layers.core import Activation, Dense, Dropout, Identity, Input, Inpu
 from lamina.layers.discretization import Discretization
 from lamina.layers.einsum_dense import EinsumDense
 from lamina.layers.embedding import Embedding, Masking
+from lamina.layers.geometric_augmentation import (
+    RandomElasticTransform,
+    RandomErasing,
+    RandomGaussianBlur,
+    RandomPerspective,
+    RandomShear,
+)
 from lamina.layers.group_query_attention import GroupedQueryAttention, GroupQueryAttention
 from lamina.layers.hashing import HashedCrossing, Hashing
 from lamina.layers.layer import InputSpec, Layer
@@ -52,6 +74,7 @@ from lamina.layers.merge import (
     multiply,
     subtract,
 )
+from lamina.layers.mixing_augmentation import CutMix, MixUp
 from lamina.layers.normalization import (
     BatchNormalization,
     GroupNormalization,
