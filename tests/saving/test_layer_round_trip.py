@@ -161,8 +161,9 @@ CASES = {
 }
 # Not layers one saves in a model on their own: the base class, the Input behind every model, and the wrapper of
 # arbitrary torch code (refused with a clear error: test_torch_module_wrapper_is_refused).
-NOT_SAVED = {"Layer", "InputLayer", "TorchModuleWrapper", "Wrapper",
-             "MaxNumBoundingBoxes"}  # (MaxNumBoundingBoxes: bounding-box dicts only; tests/layers has its round trip)  # (Wrapper: the base of layer wrappers)
+# Wrapper is the base class of layer wrappers; MaxNumBoundingBoxes takes bounding-box dicts only (its round trip is in
+# tests/layers).
+NOT_SAVED = {"Layer", "InputLayer", "TorchModuleWrapper", "Wrapper", "MaxNumBoundingBoxes"}
 # Layers that take strings (host-only: no symbolic string input), saved in a Sequential fed NumPy strings.
 STRING_LAYERS = {
     "StringLookup": lambda: L.StringLookup(vocabulary=["a", "b", "c"], num_oov_indices=2),
