@@ -233,6 +233,9 @@ def _to_tensor_keeping_strings(x: Any) -> Any:
 def _to_tensor(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise TypeError(f"Layers take numeric arrays; received an array of dtype {x.dtype}.")
+            raise ValueError(
+                f"A layer's input must hold numbers, but it is an array of dtype {x.dtype!r}. Strings go first to a "
+                "layer that takes them (TextVectorization, StringLookup, Hashing); other data: convert it to a "
+                "numeric array, e.g. np.asarray(data, dtype='float32').")
         return torch.from_numpy(np.ascontiguousarray(x))
     return x

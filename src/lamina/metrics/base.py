@@ -196,13 +196,14 @@ class Metric:
         """An accumulator by its name (``mean.total``, ``mean.count``), as Keras's metrics hold their variables
         as attributes: the live tensor (a lazy one becomes a tensor first)."""
         state = self.__dict__.get("_state")
-        if state is not None and name in state:
+        if not name.startswith("__") and isinstance(state, dict) and name in state:
             state[name] = self.state_tensor(name)
             return state[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
 
     def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *self.__dict__.get("_state", {})})
+        state = self.__dict__.get("_state")
+        return sorted({*super().__dir__(), *(state if isinstance(state, dict) else ())})
 
     def _zero(self, like: Any = None) -> torch.Tensor:
         device = like.device if isinstance(like, torch.Tensor) else None
