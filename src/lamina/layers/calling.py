@@ -230,12 +230,17 @@ def _to_tensor_keeping_strings(x: Any) -> Any:
     return _to_tensor(x)
 
 
+class NonNumericInputError(TypeError, ValueError):
+    """A layer was given an array that does not hold numbers (strings, Python objects): a wrong type of input,
+    and a bad value of the data (``fit``'s pre-flight reports it as such)."""
+
+
 def _to_tensor(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise ValueError(
-                f"A layer's input must hold numbers, but it is an array of dtype {x.dtype!r}. Strings go first to a "
-                "layer that takes them (TextVectorization, StringLookup, Hashing); other data: convert it to a "
-                "numeric array, e.g. np.asarray(data, dtype='float32').")
+            raise NonNumericInputError(
+                f"A layer's input must hold numbers (layers take numeric arrays), but it is an array of dtype "
+                f"{x.dtype!r}. Strings go first to a layer that takes them (TextVectorization, StringLookup, "
+                "Hashing); other data: convert it to a numeric array, e.g. np.asarray(data, dtype='float32').")
         return torch.from_numpy(np.ascontiguousarray(x))
     return x
