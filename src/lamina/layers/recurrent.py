@@ -23,7 +23,7 @@ import torch
 from lamina import activations, constraints, initializers, regularizers
 from lamina.core import serialization
 from lamina.layers import rnn_math
-from lamina.layers.layer import InputSpec, Layer, format_shape
+from lamina.layers.layer import InputSpec, Layer
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -104,23 +104,7 @@ class _RNN(Layer):
 
     def build(self, input_shape: tuple) -> None:
         in_dim = input_shape[-1]
-        if in_dim is None:
-            raise ValueError(
-                f"{type(self).__name__} layer '{self.name}' needs the feature axis (last) of its input to be "
-                f"known, but received input shape {format_shape(tuple(input_shape))}."
-            )
-        k_units = self._gates * self.units
-        self.kernel = self.add_weight(shape=(in_dim, k_units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(self.units, k_units), initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint, name="recurrent_kernel")
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(shape=self._bias_shape(), initializer=self._bias_init(),
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        name="bias")
+        rnn_math.add_cell_weights(self, in_dim, input_shape)
         self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
         self.built = True
 

@@ -84,22 +84,7 @@ class _Cell(Layer):
         return self.bias_initializer
 
     def build(self, input_shape: Any) -> None:
-        in_dim = tuple(input_shape)[-1]
-        if in_dim is None:
-            raise ValueError(f"{type(self).__name__} '{self.name}' needs the feature axis (last) of its input to be "
-                             f"known; received input shape {tuple(input_shape)}.")
-        width = self._gates * self.units
-        self.kernel = self.add_weight(shape=(in_dim, width), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-                                      name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(self.units, width), initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint, name="recurrent_kernel")
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(shape=self._bias_shape(), initializer=self._bias_init(),
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-                                        name="bias")
+        rnn_math.add_cell_weights(self, tuple(input_shape)[-1], input_shape)
         self.built = True
 
     # ------------------------------------------------------------------ dropout (one mask per sequence)

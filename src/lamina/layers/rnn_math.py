@@ -80,6 +80,27 @@ def gru_step(owner: Any, proj_t: torch.Tensor, states: list, rec_mask: Any) -> t
     return h, [h]
 
 
+def add_cell_weights(owner: Any, in_dim: int | None, input_shape: Any) -> None:
+    """Create ``kernel (in_dim, gates * units)``, ``recurrent_kernel (units, gates * units)`` and (with
+    ``use_bias``) ``bias`` on ``owner`` (a sequence layer or a cell), in Keras's order, with its initializers,
+    regularizers and constraints; ``owner._bias_shape()``/``_bias_init()`` give the bias's."""
+    if in_dim is None:
+        raise ValueError(f"{type(owner).__name__} layer '{owner.name}' needs the feature axis (last) of its input "
+                         f"to be known, but received input shape {tuple(input_shape)}.")
+    width = owner._gates * owner.units
+    owner.kernel = owner.add_weight(shape=(in_dim, width), initializer=owner.kernel_initializer,
+                                    regularizer=owner.kernel_regularizer, constraint=owner.kernel_constraint,
+                                    name="kernel")
+    owner.recurrent_kernel = owner.add_weight(shape=(owner.units, width), initializer=owner.recurrent_initializer,
+                                              regularizer=owner.recurrent_regularizer,
+                                              constraint=owner.recurrent_constraint, name="recurrent_kernel")
+    owner.bias = None
+    if owner.use_bias:
+        owner.bias = owner.add_weight(shape=owner._bias_shape(), initializer=owner._bias_init(),
+                                      regularizer=owner.bias_regularizer, constraint=owner.bias_constraint,
+                                      name="bias")
+
+
 def forget_bias_initializer(base: Callable[..., Any], units: int) -> Callable[..., torch.Tensor]:
     """LSTM's ``unit_forget_bias``: the forget gate's bias starts at 1, the others from ``base``."""
 
