@@ -148,3 +148,16 @@ def test_augmentation_layers_train_inside_a_model():
     history = model.fit(x, RNG.random((16, 2)).astype("float32"), epochs=2, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert model.predict(x, verbose=0).shape == (16, 2)
+
+
+def test_the_policies_equalize_each_image_alone_and_all_at_once():
+    import torch
+
+    from lamina.layers.color_augmentation import Equalization
+
+    x = torch.rand(6, 8, 8, 3) * 255
+    batched = Equalization()
+    batched.each_image = True
+    one_by_one = torch.cat([Equalization().augment(x[i:i + 1]) for i in range(6)])
+    torch.testing.assert_close(batched.augment(x), one_by_one, rtol=0, atol=0)
+    assert not torch.equal(Equalization().augment(x), one_by_one)  # Keras's layer pools the batch

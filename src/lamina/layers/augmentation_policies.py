@@ -124,15 +124,10 @@ class MaxNumBoundingBoxes(Layer):
                 "bounding_box_format": self.bounding_box_format}
 
 
-class _PerImage(_RandomLayer):
-    """Run a batch-pooling layer (Equalization) on each image alone, as policies mean it."""
-
-    def __init__(self, layer: _RandomLayer, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.inner = layer
-
-    def augment(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.inner.augment(x[i:i + 1]) for i in range(x.shape[0])]) if x.shape[0] else x
+def _per_image(layer: Any) -> Any:
+    """Equalization as the policies mean it: each image on its own (all images at once)."""
+    layer.each_image = True
+    return layer
 
 
 def _operations(value_range: tuple, factor: tuple[float, float], interpolation: str, seed: int | None,
@@ -146,7 +141,7 @@ def _operations(value_range: tuple, factor: tuple[float, float], interpolation: 
     bits = max(1, 8 - round(4 * hi))
     ops: list[tuple[str, Any]] = [
         ("auto_contrast", lambda s: AutoContrast(value_range=value_range, **common)),
-        ("equalization", lambda s: _PerImage(Equalization(value_range=value_range, **common))),
+        ("equalization", lambda s: _per_image(Equalization(value_range=value_range, **common))),
         ("solarization", lambda s: Solarization(threshold_factor=(1 - hi, 1 - lo), value_range=value_range,
                                                 seed=s, **common)),
         ("posterization", lambda s: RandomPosterization((bits, 8), value_range=value_range, seed=s, **common)),

@@ -385,20 +385,28 @@ class Equalization(_RandomLayer):
         if int(bins) < 2:
             raise ValueError(f"Equalization: bins must be at least 2; received {bins!r}.")
         self.bins = int(bins)
+        # False: Keras's histogram per channel over the whole batch; True (RandAugment/AugMix): per image and
+        # channel, all images at once
+        self.each_image = False
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         n, h, w, c = x.shape
         low, high = float(self.value_range[0]), float(self.value_range[1])
-        rows = x.permute(3, 0, 1, 2).reshape(c, n * h * w)  # one row per channel, the whole batch pooled
+        if self.each_image:
+            rows = x.permute(0, 3, 1, 2).reshape(n * c, h * w)  # one row per image and channel
+        else:
+            rows = x.permute(3, 0, 1, 2).reshape(c, n * h * w)  # one row per channel, the whole batch pooled
         index = torch.floor((rows - low) * (self.bins - 1) / (high - low)).clamp(0, self.bins - 1).long()
-        hist = torch.zeros(c, self.bins, dtype=torch.float64, device=x.device)
+        hist = torch.zeros(rows.shape[0], self.bins, dtype=torch.float64, device=x.device)
         hist.scatter_add_(1, index, torch.ones_like(index, dtype=torch.float64))
         cdf = hist.cumsum(dim=1)
-        cdf_min = cdf.gather(1, index.amin(dim=1, keepdim=True))  # (c, 1): the pixels in the lowest bin
-        spread = n * h * w - cdf_min
+        cdf_min = cdf.gather(1, index.amin(dim=1, keepdim=True))  # (rows, 1): the pixels in the lowest bin
+        spread = rows.shape[1] - cdf_min
         lut = torch.round((cdf - cdf_min) / spread.clamp_min(1) * 255)
         out = lut.gather(1, index).to(x.dtype) / 255 * (high - low) + low
         out = torch.where(spread > 0, out, rows)
+        if self.each_image:
+            return out.reshape(n, c, h, w).permute(0, 2, 3, 1)
         return out.reshape(c, n, h, w).permute(1, 2, 3, 0)
 
     def get_config(self) -> dict:
