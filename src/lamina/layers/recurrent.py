@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from lamina import activations, constraints, initializers, regularizers
+from lamina import activations, initializers, regularizers
 from lamina.core import serialization
 from lamina.layers import rnn_math
 from lamina.layers.layer import InputSpec, Layer
@@ -203,18 +203,8 @@ class _RNN(Layer):
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": False,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask, "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint), "dropout": self.dropout,
-                "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed}
+                **rnn_math.weight_settings_config(self)}
 
 
 class SimpleRNN(_RNN):

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from lamina import constraints, initializers, regularizers
+
 
 def dropout_mask(like: torch.Tensor, rate: float) -> torch.Tensor:
     """One inverted-dropout mask, reused at every step of a sequence (as Keras does)."""
@@ -99,6 +101,19 @@ def add_cell_weights(owner: Any, in_dim: int | None, input_shape: Any) -> None:
         owner.bias = owner.add_weight(shape=owner._bias_shape(), initializer=owner._bias_init(),
                                       regularizer=owner.bias_regularizer, constraint=owner.bias_constraint,
                                       name="bias")
+
+
+def weight_settings_config(owner: Any) -> dict:
+    """The config entries of a recurrent layer's or cell's weights: the kernel's, recurrent kernel's and bias's
+    initializers, regularizers and constraints, and ``dropout``, ``recurrent_dropout``, ``seed``."""
+    out = {}
+    for part in ("kernel", "recurrent", "bias"):
+        out[f"{part}_initializer"] = initializers.serialize(getattr(owner, f"{part}_initializer"))
+    for part in ("kernel", "recurrent", "bias"):
+        out[f"{part}_regularizer"] = regularizers.serialize(getattr(owner, f"{part}_regularizer"))
+    for part in ("kernel", "recurrent", "bias"):
+        out[f"{part}_constraint"] = constraints.serialize(getattr(owner, f"{part}_constraint"))
+    return {**out, "dropout": owner.dropout, "recurrent_dropout": owner.recurrent_dropout, "seed": owner.seed}
 
 
 def forget_bias_initializer(base: Callable[..., Any], units: int) -> Callable[..., torch.Tensor]:
