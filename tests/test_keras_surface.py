@@ -23,7 +23,6 @@ NAMESPACES = ["", "utils", "models", "saving", "initializers", "regularizers", "
 
 #: (namespace, name) -> why lamina does not have it. Each reason is in docs/keras-compatibility.md too.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("", "applications"): "Keras's model zoo comes with its published weights in issue 19",
     ("", "src"): "Keras's private implementation package, not public API",
     ("", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("utils", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",

@@ -51,6 +51,8 @@ LEVEL_OF_SUBPACKAGE = {
     "utils": 5, "preprocessing": 5, "dtype_policies": 5,
     "wrappers": 5,
     "visualization": 5,
+    # the model zoo builds models (L4) and loads Keras's published weight files through saving (L5)
+    "applications": 6,
 }
 
 # (importer, imported package or module) -> why the upward edge is allowed. Each must be a local import.

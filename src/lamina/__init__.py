@@ -9,6 +9,7 @@ import importlib
 
 from lamina import (
     activations,
+    applications,
     backend,
     callbacks,
     config,
@@ -72,7 +73,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "DTypePolicy", "FloatDTypePolicy", "Function", "Initializer", "Input", "InputSpec", "KerasTensor", "Layer",
     "Loss", "Metric", "Model", "Operation", "Optimizer", "Quantizer", "Regularizer", "RematScope", "Sequential",
-    "StatelessScope", "SymbolicScope", "Variable", "activations", "backend", "callbacks", "clear_session", "config",
+    "StatelessScope", "SymbolicScope", "Variable", "activations", "applications", "backend", "callbacks",
+    "clear_session", "config",
     "constraints", "datasets", "device", "distillation", "distribution", "dtype_policies", "epsilon", "export",
     "floatx", "get_device", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "name_scope",
     "ops", "optimizers", "preprocessing", "quantizers", "random", "regularizers", "remat", "saving", "set_device",
