@@ -151,6 +151,28 @@ def test_without_torchrun_the_error_says_how_to_launch(tmp_path):
     assert "'RANK'" in result.stderr and "without torchrun" in result.stderr
 
 
+def test_an_existing_process_group_is_adopted_without_torchrun_variables(tmp_path):
+    """A group made by the user's own init_process_group (file:// rendezvous, as Ray's TorchConfig or Spark may
+    do): set_distribution adopts it, warns that its timeout cannot apply, and trains as one process does."""
+    dist_out, one_out = tmp_path / "dist", tmp_path / "one"
+    dist_out.mkdir(), one_out.mkdir()
+    procs = [subprocess.Popen([sys.executable, str(WORKER), "equivalence", str(dist_out)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=env(LAMINA_TEST_ADOPT_RANK=str(rank), LAMINA_TEST_TIMEOUT="45"))
+             for rank in (0, 1)]
+    outputs = [p.communicate(timeout=90) for p in procs]
+    for p, (stdout, stderr) in zip(procs, outputs):
+        assert p.returncode == 0 or (TEARDOWN_ABORT in stderr and (dist_out / "rank1.json").exists()), stderr[-4000:]
+        assert "cannot apply to it" in stderr and "timeout=45" in stderr
+        assert "LaunchError" not in stderr
+    single("equivalence", one_out)
+    multi, reference = arrays(dist_out), arrays(one_out)
+    assert report(dist_out)["history"] == report(dist_out, 1)["history"]
+    for key in (k for k in reference if k != "pred"):
+        np.testing.assert_allclose(multi[key], reference[key], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(multi["pred"], reference["pred"], atol=1e-5)
+
+
 def test_set_distribution_rejects_other_values():
     from lamina import distribution
 

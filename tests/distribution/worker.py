@@ -186,6 +186,11 @@ MODES = {"equivalence": (equivalence, distribution.DataParallel), "fashion": (fa
 if __name__ == "__main__":
     mode, out, *extra = sys.argv[1:]
     run, kind = MODES[mode]
+    if "LAMINA_TEST_ADOPT_RANK" in os.environ:  # a user's own process group, no torchrun variables at all
+        import torch.distributed
+
+        torch.distributed.init_process_group("gloo", init_method=f"file://{os.path.join(out, 'rendezvous')}",
+                                             rank=int(os.environ["LAMINA_TEST_ADOPT_RANK"]), world_size=2)
     if os.environ.get("LAMINA_SINGLE_PROCESS") != "1":
         options = {"uneven_batches": os.environ["LAMINA_TEST_UNEVEN"]} if "LAMINA_TEST_UNEVEN" in os.environ else {}
         distribution.set_distribution(kind(timeout=float(os.environ.get("LAMINA_TEST_TIMEOUT", "60")), **options))
