@@ -60,12 +60,20 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
 
 def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
     """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture); a Keras 3
-    ``.weights.h5`` file goes through the Keras importer."""
+    ``.weights.h5`` file goes through the Keras importer, a legacy ``.h5`` / ``.hdf5`` weights file (Keras 2,
+    as ``keras.applications`` publishes them) through the legacy reader."""
     filepath = os.fspath(filepath)
     if filepath.endswith(KERAS_SUFFIX):
         from lamina.saving.keras_import import load_keras_weights
 
         return load_keras_weights(model, filepath, skip_mismatch=skip_mismatch)
+    if filepath.endswith((".h5", ".hdf5")):  # Keras 2 / tf.keras weights (what keras.applications publishes)
+        from lamina.saving.keras_import.legacy import load_legacy_weights
+
+        if skip_mismatch:
+            raise ValueError("load_weights: skip_mismatch=True is not supported for legacy .h5 weights files "
+                             "(their layers are matched in order); load them without it.")
+        return load_legacy_weights(model, filepath)
     limits = fmt.DEFAULT_LIMITS
     try:
         size = os.path.getsize(filepath)

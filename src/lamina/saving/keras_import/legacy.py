@@ -124,6 +124,37 @@ def _load_weights(model: Model, group: Any, path: str) -> None:
         layer.set_weights([by_position[id(t)] for _, _, t in with_owner(layer)])
 
 
+def load_legacy_weights(model: Model, filepath: str | os.PathLike) -> None:
+    """Load a legacy HDF5 weights file (Keras 2 / tf.keras ``save_weights("w.h5")``, the format of the weights
+    ``keras.applications`` publishes, e.g. ``resnet50_weights_tf_dim_ordering_tf_kernels.h5``) into ``model``:
+    the layers with weights are matched in order, as Keras's ``load_weights`` does, and every shape is checked
+    before anything is set. A legacy full-model file's ``model_weights`` group is read the same way.
+
+    >>> load_legacy_weights(model, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")  # doctest: +SKIP
+    """
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No HDF5 weights file at {path!r}.")
+    if not getattr(model, "built", False) or not model.weights:
+        raise ValueError(f"load_weights: model {model.name!r} has no weights yet. Build it first (call it on data, "
+                         "give its first layer input_shape=, or call model.build(input_shape)).")
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as error:
+        raise FileFormatError(f"{path} is not a readable HDF5 file: {error}.") from None
+    with f:
+        group = _child(f, "model_weights", "") if "layer_names" not in f.attrs else f
+        if not isinstance(group, h5py.Group) or "layer_names" not in group.attrs:
+            raise FileFormatError(f"{path} is not a legacy Keras weights file (no layer_names attribute at its top "
+                                  "or in model_weights). A Keras 3 weights file must be named '*.weights.h5'.")
+        try:
+            _load_weights(model, group, path)
+        except (KeyError, OSError, RuntimeError, TypeError, ValueError) as error:
+            if isinstance(error, (FileFormatError, UnsafeFileError)):
+                raise
+            raise FileFormatError(f"The weights of {path} are malformed: {error}.") from None
+
+
 def load_legacy_h5(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None,
                    compile: bool = True, limits: Limits = DEFAULT_LIMITS) -> Model:
     """A lamina model from a legacy HDF5 model file (Keras 2 / tf.keras or Keras 3 ``model.save("m.h5")``).
