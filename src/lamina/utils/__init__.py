@@ -28,6 +28,7 @@ from lamina.data.py_dataset import PyDataset, Sequence
 from lamina.data.split import split_dataset
 from lamina.data.text_dataset import text_dataset_from_directory
 from lamina.data.timeseries_dataset import timeseries_dataset_from_array
+from lamina.utils import bounding_boxes
 from lamina.utils.config_dict import Config
 from lamina.utils.encoding import normalize, pad_sequences, to_categorical
 from lamina.utils.graph_sources import get_source_inputs, is_keras_tensor
@@ -49,5 +50,5 @@ __all__ = [
     "image_dataset_from_directory", "img_to_array", "load_img", "model_to_dot", "normalize",
     "pack_x_y_sample_weight", "pad_sequences", "plot_model", "register_keras_serializable", "save_img",
     "serialize_keras_object", "set_random_seed", "split_dataset", "text_dataset_from_directory",
-    "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight",
+    "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight", "bounding_boxes",
 ]
