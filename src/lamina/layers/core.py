@@ -31,7 +31,9 @@ class InputLayer(Layer):
                  optional: bool = False, name: str | None = None, **kwargs: Any):
         if batch_shape is None and "batch_input_shape" in kwargs:
             batch_shape = kwargs.pop("batch_input_shape")
-        super().__init__(name=name or config.unique_name("input_layer"), dtype=dtype, **kwargs)
+        self._string = dtype == "string"  # strings stay NumPy arrays on the host (host_inputs.py)
+        super().__init__(name=name or config.unique_name("input_layer"), dtype=None if self._string else dtype,
+                         **kwargs)
         if sparse:
             raise ValueError("Sparse inputs are not supported by lamina; pass dense arrays or tensors.")
         if batch_shape is None:
@@ -44,12 +46,14 @@ class InputLayer(Layer):
         self.optional = optional
         self.built = True
         node = Node(self, (), {})
-        self.output_tensor = SymbolicTensor(self.batch_shape, self._dtype, name=self.name, node=node)
+        self.output_tensor = SymbolicTensor(self.batch_shape, "string" if self._string else self._dtype,
+                                            name=self.name, node=node)
         node.outputs = self.output_tensor
         self._inbound_nodes.append(node)
 
     def get_config(self) -> dict:
-        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": False, "name": self.name,
+        return {"batch_shape": self.batch_shape, "dtype": "string" if self._string else self.dtype, "sparse": False,
+                "name": self.name,
                 "optional": self.optional}
 
 

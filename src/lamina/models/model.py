@@ -225,8 +225,8 @@ class Model(KerasModelMembers, Layer):
                 f"Model '{self.name}' expects {len(specs)} input(s) {[t.name for t in specs]}, but received "
                 f"{len(flat)}. Pass a list (or a dict keyed by input name) with one array per input."
             )
-        return [standardize_input(torch.as_tensor(x) if not isinstance(x, torch.Tensor) else x, s, self.name)
-                for x, s in zip(flat, specs, strict=True)]
+        return [standardize_input(x if isinstance(x, torch.Tensor) or s.dtype == "string" else torch.as_tensor(x),
+                                  s, self.name) for x, s in zip(flat, specs, strict=True)]
 
     # ------------------------------------------------------------------ compile and the training API
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None, metrics: Any = None,
@@ -427,6 +427,17 @@ class Model(KerasModelMembers, Layer):
         """
         quantize_model(self, mode, config, filters)
 
+    # ------------------------------------------------------------------ the training doctor (lamina.doctor)
+    def lr_find(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+        """An exponential learning-rate sweep on a copy of this model and its optimizer (this model is left
+        bit-identical); returns the curve and suggested rates. See ``lamina.doctor.lr_find`` for the arguments.
+
+        >>> # result = model.lr_find(x_train, y_train, batch_size=128); result.suggestion
+        """
+        from lamina.doctor import lr_find
+
+        return lr_find(self, x, y, **kwargs)
+
     # ------------------------------------------------------------------ summary and weights files
     def summary(self, line_length: int | None = None, positions: list | None = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
@@ -483,6 +494,16 @@ class Model(KerasModelMembers, Layer):
 
         export_model(self, filepath, format=format, input_signature=input_signature, verbose=bool(verbose),
                      **kwargs)
+
+    def report(self, path: str, x: Any = None, y: Any = None, **kwargs: Any) -> str:
+        """Write a self-contained HTML training report (curves, confusion matrix, worst mistakes, the graph) to
+        ``path``; keyword arguments as ``lamina.report.write_report`` (docs/report.md).
+
+        >>> model.report("report.html", x_test, y_test, class_names=names)  # doctest: +SKIP
+        """
+        from lamina.report import write_report
+
+        return write_report(self, path, x, y, **kwargs)
 
     def get_config(self) -> dict:
         """Functional models: Keras 3's graph config (``layers`` with ``inbound_nodes``, ``input_layers``,
