@@ -244,30 +244,53 @@ def graph_from_config(config: dict, deserialize_layer: Any, call_function: Any =
             return {k: fill(v) for k, v in value.items()}
         return value
 
+    # Each node waits for the first tensor it needs that is not made yet; making a tensor wakes its waiters, and
+    # a layer's nodes run in their order. Every node is tried at most once per tensor it needs, so a config
+    # listed in any order rebuilds in time linear in its size (retrying every node in passes was quadratic).
     done = {name: 0 for _, name, _ in pending}
-    remaining = sum(len(nodes) for _, _, nodes in pending)
-    while remaining:
-        progress = False
-        for layer, name, nodes in pending:
-            while done[name] < len(nodes):
-                node = nodes[done[name]]
-                if not isinstance(node, dict):
-                    raise ValueError(f"A node of layer {name!r} must be a dict with 'args' and 'kwargs'.")
-                try:
-                    args, kwargs = fill(node.get("args", [])), fill(node.get("kwargs", {}))
-                except (KeyError, IndexError):
-                    break  # an input is not made yet
-                if not isinstance(args, list) or not isinstance(kwargs, dict):
-                    raise ValueError(f"A node of layer {name!r} has malformed args/kwargs.")
-                made[(name, done[name])] = (call_function(layer, *args, **kwargs) if call_function is not None
-                                            else layer(*args, **kwargs))
-                done[name] += 1
-                remaining -= 1
-                progress = True
-        if not progress:
-            stuck = [name for _, name, nodes in pending if done[name] < len(nodes)]
-            raise ValueError(f"The functional config cannot be rebuilt: the calls of layers {stuck} need tensors that "
-                             "no layer of the config produces (the config is damaged or inconsistent).")
+    waiting: dict[tuple[str, int], list[int]] = {}
+    ready = list(range(len(pending) - 1, -1, -1))  # a stack: the config's order first
+
+    def missing(value: Any) -> tuple[str, int] | None:
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict) and item.get("class_name") == TENSOR:
+                history = (item.get("config") or {}).get("keras_history")
+                if _is_ref(history) and (history[0], history[1]) not in made:
+                    return history[0], history[1]
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+        return None
+
+    while ready:
+        index = ready.pop()
+        layer, name, nodes = pending[index]
+        while done[name] < len(nodes):
+            node = nodes[done[name]]
+            if not isinstance(node, dict):
+                raise ValueError(f"A node of layer {name!r} must be a dict with 'args' and 'kwargs'.")
+            need = missing([node.get("args", []), node.get("kwargs", {})])
+            if need is not None:
+                waiting.setdefault(need, []).append(index)
+                break
+            try:
+                args, kwargs = fill(node.get("args", [])), fill(node.get("kwargs", {}))
+            except (KeyError, IndexError):
+                raise ValueError(f"A node of layer {name!r} refers to a tensor its producer does not "
+                                 "have.") from None
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ValueError(f"A node of layer {name!r} has malformed args/kwargs.")
+            made[(name, done[name])] = (call_function(layer, *args, **kwargs) if call_function is not None
+                                        else layer(*args, **kwargs))
+            ready.extend(reversed(waiting.pop((name, done[name]), [])))
+            done[name] += 1
+    stuck = [name for _, name, nodes in pending if done[name] < len(nodes)]
+    if stuck:
+        raise ValueError(f"The functional config cannot be rebuilt: the calls of layers {stuck[:10]} need tensors "
+                         "that no layer of the config produces (the config is damaged or inconsistent).")
 
     def resolve(structure: Any) -> Any:
         if _is_ref(structure):

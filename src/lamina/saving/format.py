@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -43,18 +45,27 @@ DTYPES: dict[str, torch.dtype] = {
     "BOOL": torch.bool, "U16": torch.uint16, "U32": torch.uint32, "U64": torch.uint64,
 }
 CODES = {v: k for k, v in DTYPES.items()}
+ITEMSIZES = {code: torch.empty((), dtype=dtype, device="meta").element_size() for code, dtype in DTYPES.items()}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What a file may ask for. Raise them for very large models: ``load_model(path, limits=Limits(...))``."""
+    """What a file may ask for (see ``docs/security.md``). Every check is linear in the file's size, and a file
+    over a limit is refused with ``UnsafeFileError`` before the work it asks for is done. Raise them for a very
+    large model you trust: ``load_model(path, limits=Limits(max_layers=50_000))``.
 
-    max_json_bytes: int = 64 * MiB
-    max_json_depth: int = 128
+    >>> Limits().max_layers, Limits(max_layers=50_000).max_layers
+    (10000, 50000)
+    """
+
+    max_json_bytes: int = 64 * MiB  # one JSON document (config.json, metadata.json, a safetensors header)
+    max_json_depth: int = 128  # nesting of arrays and objects
+    max_json_elements: int = 2_000_000  # values (numbers, strings, arrays, objects) in one JSON document
     max_tensor_file_bytes: int = 64 << 30
     max_header_bytes: int = 64 * MiB
-    max_tensors: int = 200_000
+    max_tensors: int = 200_000  # tensors in one safetensors file
     max_rank: int = 16
+    max_layers: int = 10_000  # layers a model config lists, nested ones included
     max_ratio: float = 200.0  # uncompressed / compressed size of a deflated member
     max_members: int = len(MEMBERS)
 
@@ -85,25 +96,75 @@ def write_archive(path: str, members: Mapping[str, bytes]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- reading
+def open_regular(path: str, limit: int, what: str = "") -> tuple[BinaryIO, int]:
+    """``(binary file, size)`` of the regular file at ``path`` (a symlink to one is followed), opened without
+    blocking; anything else (a FIFO, a device such as ``/dev/zero``, a socket, a folder) or a file over
+    ``limit`` bytes raises ``UnsafeFileError`` before a byte is read. A missing file raises FileNotFoundError."""
+    what = what or repr(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else
+                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket"
+                    if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise UnsafeFileError(f"{what} is {kind}, not a regular file: lamina reads model and weights files only "
+                                  "from regular files (a special file can be read forever).")
+        if info.st_size > limit:
+            raise UnsafeFileError(f"{what} has {info.st_size} bytes, over the limit of {limit} (raise it with "
+                                  "limits=lamina.saving.Limits(...) if the file is trusted).")
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str, limit: int, what: str = "") -> bytes:
+    """The bytes of the regular file at ``path`` (see ``open_regular``), never more than the size it had when
+    it was checked; a file that shrank meanwhile raises ``FileFormatError``."""
+    f, size = open_regular(path, limit, what)
+    with f:
+        data = f.read(size)
+    if len(data) != size:
+        raise FileFormatError(f"{what or repr(path)} changed while it was read ({len(data)} of {size} bytes).")
+    return data
+
+
+def require_regular(path: str, what: str = "") -> None:
+    """Refuse (``UnsafeFileError``) a path that is not a regular file, before a library opens it by name."""
+    f, _ = open_regular(path, 1 << 62, what)
+    f.close()
+
+
 class Archive:
-    """A ``.lamina`` zip opened for checked reading (a path or a binary file object)."""
+    """A ``.lamina`` zip opened for checked reading (a path to a regular file, or a binary file object)."""
 
     def __init__(self, source: str | BinaryIO, limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
         self.where = source if isinstance(source, str) else "the file"
+        self._file = None
+        if isinstance(source, str):
+            self._file, _ = open_regular(source, 2 * limits.max_tensor_file_bytes + 4 * limits.max_json_bytes)
+            source = self._file
         try:
             self.zip = zipfile.ZipFile(source)
         except FileNotFoundError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error,
                 zlib.error, UnicodeDecodeError, NotImplementedError) as error:
+            self._close_file()
             raise FileFormatError(f"{self.where} is not a lamina model file (a zip archive): {error}. A .lamina file "
                                   "is written by model.save(); it may be truncated or of another format.") from None
         try:
             self.infos = self._check_entries()
         except BaseException:
-            self.zip.close()
+            self.close()
             raise
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _check_entries(self) -> dict[str, zipfile.ZipInfo]:
         infos = self.zip.infolist()
@@ -170,6 +231,7 @@ class Archive:
 
     def close(self) -> None:
         self.zip.close()
+        self._close_file()
 
     def __enter__(self) -> Archive:
         return self
@@ -183,14 +245,23 @@ class Archive:
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays/objects in JSON text, counted without parsing (so without recursion)."""
+def json_shape(data: bytes) -> tuple[int, int]:
+    """``(depth, elements)`` of JSON text, counted in one linear pass without parsing (so without recursion):
+    the deepest nesting of arrays/objects, and an upper bound of the number of values it holds (the separators
+    and brackets outside strings, plus one)."""
     stripped = _STRINGS.sub(b'""', data)
     brackets = np.frombuffer(stripped, dtype=np.uint8)
     opens = (brackets == ord("[")) | (brackets == ord("{"))
     closes = (brackets == ord("]")) | (brackets == ord("}"))
     steps = opens.astype(np.int64) - closes.astype(np.int64)
-    return int(np.cumsum(steps).max()) if steps.size else 0
+    depth = int(np.cumsum(steps).max()) if steps.size else 0
+    elements = int(np.count_nonzero(opens)) + int(np.count_nonzero((brackets == ord(",")) | (brackets == ord(":"))))
+    return max(depth, 0), elements + 1
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays/objects in JSON text, counted without parsing (so without recursion)."""
+    return json_shape(data)[0]
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -202,18 +273,74 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_json(data: bytes, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Parse JSON text after checking its size and depth; malformed text raises ``FileFormatError``."""
+def parse_json(data: bytes | str, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse JSON text from a file after checking its size, nesting depth and number of values (``Limits``'s
+    ``max_json_bytes``, ``max_json_depth``, ``max_json_elements``): the one parser for every JSON a file
+    carries (configs, metadata, safetensors headers and their ``__metadata__`` values). A document over a limit
+    raises ``UnsafeFileError``, malformed text (or a key given twice) ``FileFormatError``.
+
+    >>> parse_json(b'{"a": [1, 2]}', "example.json")
+    {'a': [1, 2]}
+    >>> parse_json(b"[" * 1000 + b"]" * 1000, "deep.json")
+    Traceback (most recent call last):
+    lamina.saving.errors.UnsafeFileError: deep.json nests 1000 levels deep, over the limit of 128: refused ...
+    """
+    if isinstance(data, str):
+        if len(data) > limits.max_json_bytes:  # checked before encoding, which would copy it
+            raise UnsafeFileError(f"{what} has {len(data)} characters, over the limit of {limits.max_json_bytes}.")
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise FileFormatError(f"{what} is not valid JSON text: {error}.") from None
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FileFormatError(f"{what} must be JSON text; received a {type(data).__name__}.")
+    data = bytes(data)
     if len(data) > limits.max_json_bytes:
-        raise UnsafeFileError(f"{what} has {len(data)} bytes, over the limit of {limits.max_json_bytes}.")
-    depth = json_depth(data)
+        raise UnsafeFileError(f"{what} has {len(data)} bytes, over the limit of {limits.max_json_bytes} "
+                              "(raise it with limits=lamina.saving.Limits(max_json_bytes=...) if the file is trusted).")
+    depth, elements = json_shape(data)
     if depth > limits.max_json_depth:
         raise UnsafeFileError(f"{what} nests {depth} levels deep, over the limit of {limits.max_json_depth}: "
                               "refused (deeply nested JSON can exhaust the interpreter's stack).")
+    if elements > limits.max_json_elements:
+        raise UnsafeFileError(f"{what} holds about {elements} values, over the limit of {limits.max_json_elements} "
+                              "(raise it with limits=lamina.saving.Limits(max_json_elements=...) if the file is "
+                              "trusted).")
     try:
         return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise FileFormatError(f"{what} is not valid JSON: {error}.") from None
+
+
+def parse_aliases(metadata: Mapping[str, str], what: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
+    """The ``aliases`` entry of a weights file's ``__metadata__`` (tied weights: ``{alias: stored name}``),
+    parsed by ``parse_json`` and checked to map strings to strings."""
+    aliases = parse_json(metadata.get("aliases", "{}"), f"the aliases metadata of {what}", limits)
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise FileFormatError(f"The aliases metadata of {what} must be a JSON object mapping weight names to weight "
+                              f"names; received {str(aliases)[:100]}.")
+    return aliases
+
+
+def count_layers(config: Any, what: str, limits: Limits = DEFAULT_LIMITS) -> int:
+    """The number of layers a parsed model config lists (every entry of every ``layers`` list, at any depth),
+    counted iteratively; over ``limits.max_layers`` raises ``UnsafeFileError`` before anything is built."""
+    count, stack = 0, [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            layers = value.get("layers")
+            if isinstance(layers, list):
+                count += len(layers)
+                if count > limits.max_layers:
+                    raise UnsafeFileError(
+                        f"{what} lists more than {limits.max_layers} layers: refused, as building it could take "
+                        "minutes and gigabytes (raise the limit with limits=lamina.saving.Limits(max_layers=...) "
+                        "if the file is trusted).")
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
 
 
 def dump_json(value: Any) -> bytes:
@@ -239,7 +366,14 @@ def parse_safetensors_header(data: bytes, what: str, limits: Limits = DEFAULT_LI
     if n > limits.max_header_bytes or n > len(data) - 8:
         raise UnsafeFileError(f"{what} claims a {n}-byte header, but holds {len(data) - 8} bytes after the length "
                               f"(limit {limits.max_header_bytes}).")
-    header = parse_json(bytes(data[8: 8 + n]), f"the header of {what}", limits)
+    return check_safetensors_header(bytes(data[8: 8 + n]), len(data) - 8 - n, what, limits)
+
+
+def check_safetensors_header(raw: bytes, data_len: int, what: str, limits: Limits = DEFAULT_LIMITS
+                             ) -> tuple[dict[str, TensorEntry], dict[str, str]]:
+    """``parse_safetensors_header`` on the header's JSON text ``raw`` alone, for a file whose data part holds
+    ``data_len`` bytes (``lamina inspect`` reads the header, not the data). Linear in the number of tensors."""
+    header = parse_json(raw, f"the header of {what}", limits)
     if not isinstance(header, dict):
         raise FileFormatError(f"The header of {what} must be a JSON object.")
     metadata = header.pop("__metadata__", None) or {}
@@ -247,8 +381,8 @@ def parse_safetensors_header(data: bytes, what: str, limits: Limits = DEFAULT_LI
                                                  for k, v in metadata.items()):
         raise FileFormatError(f"The __metadata__ of {what} must map strings to strings.")
     if len(header) > limits.max_tensors:
-        raise UnsafeFileError(f"{what} lists {len(header)} tensors, over the limit of {limits.max_tensors}.")
-    data_len = len(data) - 8 - n
+        raise UnsafeFileError(f"{what} lists {len(header)} tensors, over the limit of {limits.max_tensors} (raise "
+                              "it with limits=lamina.saving.Limits(max_tensors=...) if the file is trusted).")
     entries: dict[str, TensorEntry] = {}
     for name, spec in header.items():
         entries[name] = _entry(name, spec, what, data_len, limits)
@@ -283,23 +417,32 @@ def _entry(name: str, spec: Any, what: str, data_len: int, limits: Limits) -> Te
     numel = 1
     for d in shape:
         numel *= d
-    nbytes = numel * torch.empty((), dtype=dtype).element_size()
+    nbytes = numel * ITEMSIZES[code]
     if nbytes != end - begin:
         raise UnsafeFileError(f"Tensor {name!r} in {what} claims shape {tuple(shape)} of {code} ({nbytes} bytes) "
                               f"but a byte range of {end - begin}.")
     return TensorEntry(dtype, tuple(shape), begin, end)
 
 
-def tensors_from(data: bytes, entries: Mapping[str, TensorEntry]) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors blob whose header ``parse_safetensors_header`` accepted (copies, so they
-    own their memory)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+def tensors_from(data: bytes, entries: Mapping[str, TensorEntry], names: Iterable[str] | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """The tensors (all, or those ``names``) of a safetensors blob whose header ``parse_safetensors_header``
+    accepted, each a copy that owns its memory; only the tensors asked for are made."""
+    (n,) = struct.unpack("<Q", data[:8])
+    base = 8 + n
+    out = {}
+    for name in entries if names is None else names:
+        e = entries[name]
+        if e.end == e.begin:
+            out[name] = torch.empty(e.shape, dtype=e.dtype)
+            continue
+        raw = np.frombuffer(data, dtype=np.uint8, count=e.end - e.begin, offset=base + e.begin).copy()
+        out[name] = torch.from_numpy(raw).view(e.dtype).reshape(e.shape)
+    return out
 
-    try:
-        tensors = load(bytes(data))
-    except (SafetensorError, ValueError, RuntimeError) as error:
-        raise FileFormatError(f"safetensors could not read the weights: {error}.") from None
-    if set(tensors) != set(entries):
-        raise FileFormatError("safetensors read different tensors than the checked header lists.")
-    return tensors
+
+def few(names: Iterable[str], shown: int = 5) -> str:
+    """At most ``shown`` of ``names`` and how many there are in all (an error never lists 190,000 names)."""
+    names = list(names)
+    head = ", ".join(repr(n[:80]) for n in names[:shown])
+    return f"{head}, ... ({len(names)} in all)" if len(names) > shown else head

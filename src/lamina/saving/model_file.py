@@ -114,17 +114,20 @@ def _lamina_version() -> str:
 # ---------------------------------------------------------------------------------------------- loading
 def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                safe_mode: bool = True, trusted_keys: Iterable[Any] | None = None,
-               encryption_key: bytes | None = None, limits: fmt.Limits = fmt.DEFAULT_LIMITS) -> Any:
+               encryption_key: bytes | None = None, limits: fmt.Limits = fmt.DEFAULT_LIMITS,
+               allow_unencrypted: bool = False) -> Any:
     """Read a model written by ``save_model`` (a ``.lamina`` file), or a Keras file (``.keras``, or a legacy
     ``.h5``) through the Keras importer, which runs no code from the file either. Names in the file resolve only
     through lamina's registry, ``register_serializable`` and ``custom_objects``; nothing from the file is imported
     or executed. A malformed or hostile file raises ``FileFormatError`` or ``UnsafeFileError`` (both
     ``SavingError``), never a half-built
-    model. ``trusted_keys`` requires a valid signature by one of them; ``encryption_key`` decrypts.
+    model. ``trusted_keys`` requires a valid signature by one of them (an unsigned file is refused).
+    ``encryption_key`` decrypts, and requires an encrypted file: an unencrypted one (which anyone could have
+    written in its place) is refused unless ``allow_unencrypted=True`` says that a plain file is acceptable too.
     ``safe_mode`` is accepted for Keras compatibility: code in a file is refused in either mode."""
     filepath = os.fspath(filepath)
     if filepath.endswith(KERAS_SUFFIX) or filepath.endswith(LEGACY_SUFFIXES):
-        if trusted_keys is not None or encryption_key is not None:
+        if trusted_keys is not None or (encryption_key is not None and not allow_unencrypted):
             raise ValueError("load_model: Keras files are never signed or encrypted; trusted_keys and "
                              f"encryption_key apply to '{SUFFIX}' files only.")
         from lamina.saving.keras_import import load_keras_model
@@ -132,10 +135,11 @@ def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, c
         return load_keras_model(filepath, custom_objects=custom_objects, compile=compile,
                                              limits=limits)
     with fmt.Archive(filepath, limits) as archive:
-        members = _verified_members(archive, trusted_keys, encryption_key, limits)
+        members = _verified_members(archive, trusted_keys, encryption_key, limits, allow_unencrypted)
     config = fmt.parse_json(members[fmt.CONFIG], "config.json", limits)
     if not isinstance(config, dict) or "class_name" not in config:
         raise FileFormatError("config.json must be an object with 'class_name' and 'config' (the model's config).")
+    fmt.count_layers(config, "config.json", limits)
     weights = members[fmt.WEIGHTS]
     entries, weights_meta = fmt.parse_safetensors_header(weights, "model.safetensors", limits)
     declared = sum(e.end - e.begin for e in entries.values())
@@ -148,7 +152,8 @@ def load_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, c
     return model
 
 
-def _verified_members(archive: fmt.Archive, trusted_keys: Any, key: bytes | None, limits: fmt.Limits) -> dict:
+def _verified_members(archive: fmt.Archive, trusted_keys: Any, key: bytes | None, limits: fmt.Limits,
+                      allow_unencrypted: bool = False) -> dict:
     """The members' plaintext after the checksums, signature and encryption were verified."""
     meta_bytes = archive.read(fmt.METADATA)
     metadata = fmt.parse_json(meta_bytes, "metadata.json", limits)
@@ -172,6 +177,10 @@ def _verified_members(archive: fmt.Archive, trusted_keys: Any, key: bytes | None
         if not archive.has(fmt.SEAL):
             raise UnsafeFileError("The encrypted file lacks metadata.seal: it was changed after saving.")
         crypto.check_seal(meta_bytes, archive.read(fmt.SEAL), key)
+    elif key is not None and not allow_unencrypted:  # a downgrade: a plain file where an encrypted one was expected
+        raise UnsafeFileError("The file is not encrypted, but encryption_key was given: refusing an unencrypted "
+                              "file (it could have been put in place of the encrypted one). If plain files are "
+                              "acceptable too, pass allow_unencrypted=True.")
     expected = set(listed)
     present = set(archive.names) - {fmt.METADATA, fmt.SIGNATURE, fmt.SEAL}
     if expected != present or not {fmt.CONFIG, fmt.WEIGHTS} <= present:
@@ -210,12 +219,7 @@ def _build(config: dict, custom_objects: Any, budget: int) -> Any:
 
 
 def _load_weights(model: Any, data: bytes, entries: dict, metadata: dict) -> None:
-    try:
-        aliases = json.loads(metadata.get("aliases", "{}"))
-        if not isinstance(aliases, dict):
-            raise ValueError("aliases must be an object")
-    except ValueError as error:
-        raise FileFormatError(f"model.safetensors has malformed alias metadata: {error}.") from None
+    fmt.parse_aliases(metadata, "model.safetensors")  # tied weights are stored once: the aliases must parse
     own = model.state_dict(keep_vars=True)
     unique, seen = {}, {}
     for key, value in own.items():
@@ -230,7 +234,8 @@ def _load_weights(model: Any, data: bytes, entries: dict, metadata: dict) -> Non
             problems.append(f"{key}: file {e.shape} {e.dtype}, model {tuple(value.shape)} {value.dtype}")
     if problems:
         raise FileFormatError("model.safetensors does not match the model its config describes: "
-                              + "; ".join(problems[:10]) + (" ..." if len(problems) > 10 else "") + ".")
+                              + "; ".join(problems[:10]) + (f" ... ({len(problems)} problems in all)"
+                                                            if len(problems) > 10 else "") + ".")
     tensors = fmt.tensors_from(data, entries)
     with torch.no_grad():
         for key, value in unique.items():

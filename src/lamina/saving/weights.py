@@ -76,35 +76,31 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
         return load_legacy_weights(model, filepath)
     limits = fmt.DEFAULT_LIMITS
     try:
-        size = os.path.getsize(filepath)
-        if size > limits.max_tensor_file_bytes:
-            raise UnsafeFileError(f"{size} bytes, over the limit of {limits.max_tensor_file_bytes}")
-        with open(filepath, "rb") as f:
-            data = f.read()
-        # the header is checked strictly (dtypes, shapes, byte ranges that tile the data) before any tensor is made
+        # a regular file only, read within the size checked first; the header is checked strictly (dtypes,
+        # shapes, byte ranges that tile the data) and the names compared before any tensor is made
+        data = fmt.read_regular(filepath, limits.max_tensor_file_bytes, repr(filepath))
         entries, metadata = fmt.parse_safetensors_header(data, repr(filepath), limits)
-        loaded = fmt.tensors_from(data, entries)
-        aliases = json.loads(metadata.get("aliases", "{}"))
-        if not isinstance(aliases, dict):
-            raise FileFormatError("its aliases metadata is not a JSON object")
+        aliases = fmt.parse_aliases(metadata, repr(filepath), limits)
     except (OSError, ValueError) as error:
         kind = UnsafeFileError if isinstance(error, UnsafeFileError) else FileFormatError
         raise kind(f"load_weights: cannot read {filepath!r} as a safetensors weights file: {error}") from None
-    for alias, target in aliases.items():
-        if isinstance(alias, str) and target in loaded:
-            loaded.setdefault(alias, loaded[target])
+    stored = {alias: target for alias, target in aliases.items() if target in entries and alias not in entries}
+    stored.update((k, k) for k in entries)
     own = model.state_dict()
-    missing = [k for k in own if k not in loaded]
-    unexpected = [k for k in loaded if k not in own]
-    mismatched = [k for k in own if k in loaded and tuple(own[k].shape) != tuple(loaded[k].shape)]
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
+    mismatched = [k for k in own if k in stored and tuple(own[k].shape) != entries[stored[k]].shape]
     if (missing or unexpected or mismatched) and not skip_mismatch:
         detail = "; ".join(p for p in (
-            f"missing in the file: {missing}" if missing else "",
-            f"not in the model: {unexpected}" if unexpected else "",
-            "shape differs: " + ", ".join(f"{k} model {tuple(own[k].shape)} vs file {tuple(loaded[k].shape)}"
-                                          for k in mismatched) if mismatched else "") if p)
-        raise ValueError(f"load_weights: {filepath} does not match model '{model.name}': {detail}. "
-                         "Pass skip_mismatch=True to load only the weights that fit.")
+            f"missing in the file: {fmt.few(missing)}" if missing else "",
+            f"not in the model: {fmt.few(unexpected)}" if unexpected else "",
+            "shape differs: " + fmt.few([f"{k} model {tuple(own[k].shape)} vs file {entries[stored[k]].shape}"
+                                         for k in mismatched]) if mismatched else "") if p)
+        raise FileFormatError(f"load_weights: {filepath} does not match model '{model.name}': {detail}. "
+                              "Pass skip_mismatch=True to load only the weights that fit.")
+    wanted = {k for k in own if k in stored and k not in mismatched}
+    tensors = fmt.tensors_from(data, entries, sorted({stored[k] for k in wanted}))
+    loaded = {k: tensors[stored[k]] for k in wanted}
     with torch.no_grad():
         for key, value in own.items():
             if key in loaded and key not in mismatched:
