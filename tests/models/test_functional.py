@@ -397,14 +397,29 @@ def test_graph_disconnected_names_the_layer_and_the_missing_input():
     assert "disconnected" in str(info.value).lower()
 
 
-@pytest.mark.parametrize("bad", ["tensor", "array", "layer_output"])
+@pytest.mark.parametrize("bad", ["tensor", "array"])
 def test_inputs_that_are_not_input_tensors_raise(bad):
     x = lamina.Input(shape=(3,))
     hidden = layers.Dense(3)(x)
     out = layers.Dense(1)(hidden)
-    given = {"tensor": torch.ones(2, 3), "array": np.ones((2, 3), "float32"), "layer_output": hidden}[bad]
+    given = {"tensor": torch.ones(2, 3), "array": np.ones((2, 3), "float32")}[bad]
     with pytest.raises((ValueError, TypeError), match="Input"):
         lamina.Model(given, out)
+
+
+def test_a_layer_output_as_input_makes_a_model_of_the_layers_after_it_as_keras():
+    # Keras 3 (clone_graph_nodes): Model(hidden, out) gets a new Input "<name>CLONE" and the layers after hidden;
+    # its structure is ['keras_tensorCLONE', 'd2'] there (Keras names tensors apart from layers).
+    x = lamina.Input(shape=(3,), name="x")
+    hidden = layers.Dense(3, name="d1")(x)
+    out = layers.Dense(1, name="d2")(hidden)
+    tail = lamina.Model(hidden, out)
+    assert [layer.name for layer in tail.layers] == ["d1CLONE", "d2"]
+    assert tail.inputs[0].shape == (None, 3)
+    h = torch.randn(4, 3)
+    whole = lamina.Model(x, out)
+    torch.testing.assert_close(tail(h), whole.get_layer("d2")(h))  # the layer (and its weights) is shared
+    torch.testing.assert_close(whole(h), tail(whole.get_layer("d1")(h)))
 
 
 def test_symbolic_tensor_in_if_raises_a_helpful_type_error():

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from lamina.core import tree
-from lamina.layers.core import InputLayer
+from lamina.layers.core import Input, InputLayer
 from lamina.layers.layer import format_shape
 from lamina.layers.symbolic import Node, SymbolicTensor
 
@@ -127,6 +127,44 @@ class Graph:
                 for s, value in zip(out_slots, tree.flatten(out), strict=True):
                     buf[s] = value
         return [buf[s] for s in self._out_slots]
+
+
+def from_intermediate_inputs(inputs: Any, outputs: Any) -> tuple[Any, Any]:
+    """``(inputs, outputs)`` of a model whose inputs may be results of layers (``Model(encoded, predictions)``, as
+    Keras's structured-data guide builds its training model): as Keras's ``clone_graph_nodes``, each such tensor
+    gets a new ``Input`` named ``<name>CLONE`` of its shape and dtype, and the layer calls between those inputs
+    and the outputs are made again on them (the layers, and so their weights, are shared)."""
+    flat = tree.flatten(inputs)
+    if not all(isinstance(t, SymbolicTensor) and t.node is not None for t in flat) or all(
+            isinstance(t.node.layer, InputLayer) for t in flat):
+        return inputs, outputs  # (anything else: Graph says what is wrong)
+    mapping: dict[int, SymbolicTensor] = {}
+    for t in flat:
+        if not isinstance(t.node.layer, InputLayer):
+            dtype = t.dtype if isinstance(t.dtype, str) else str(t.dtype).replace("torch.", "")
+            mapping[id(t)] = Input(batch_shape=t.shape, dtype=dtype, name=f"{t.name}CLONE")
+    order: list[Node] = []  # the nodes between the new inputs and the outputs, producers first
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(t.node, False) for t in reversed(tree.flatten(outputs))
+                                      if isinstance(t, SymbolicTensor) and t.node is not None and id(t) not in mapping]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen or isinstance(node.layer, InputLayer):
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((t.node, False) for t in reversed(node.inputs) if id(t) not in mapping and t.node is not None)
+    for node in order:
+        args, kwargs = tree.map_structure(
+            lambda x: mapping.get(id(x), x) if isinstance(x, SymbolicTensor) else x, (node.args, node.kwargs))
+        out = node.layer(*args, **kwargs)
+        for old, new in zip(node.flat_outputs, tree.flatten(out), strict=True):
+            mapping[id(old)] = new
+    remap = lambda t: mapping.get(id(t), t) if isinstance(t, SymbolicTensor) else t  # noqa: E731
+    return tree.map_structure(remap, inputs), tree.map_structure(remap, outputs)
 
 
 def _has_symbolic(x: Any) -> bool:

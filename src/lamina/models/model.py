@@ -32,7 +32,7 @@ from lamina.layers.core import InputLayer
 from lamina.layers.layer import Layer
 from lamina.layers.quantizable import quantize_model
 from lamina.layers.symbolic import SymbolicTensor
-from lamina.models.functional import Graph, graph_config, graph_from_config, standardize_input
+from lamina.models.functional import Graph, from_intermediate_inputs, graph_config, graph_from_config, standardize_input
 from lamina.models.keras_members import KerasModelMembers
 from lamina.models.summary import print_summary
 from lamina.training import step, strategy
@@ -80,7 +80,7 @@ class Model(KerasModelMembers, Layer):
 
     # ------------------------------------------------------------------ structure
     def _init_graph(self, inputs: Any, outputs: Any) -> None:
-        graph = Graph(inputs, outputs)
+        graph = Graph(*from_intermediate_inputs(inputs, outputs))
         for layer in graph.layers:
             if not isinstance(layer, InputLayer):
                 self._track_layer(layer)

@@ -455,7 +455,7 @@ class FeatureSpace(HostLayer):
 
     def _merge(self, preprocessed: dict, crossed: dict) -> Any:
         outputs = {}
-        for name, spec in self._specs():
+        for name, _ in self._specs():
             x = preprocessed[name] if name in preprocessed else crossed[name]
             encoder = self.one_hot_encoders.get(name)
             if encoder is not None:
@@ -478,7 +478,7 @@ class FeatureSpace(HostLayer):
         """The encoded features of a batch of ``(batch, 1)`` inputs, as symbolic tensors."""
         batch = next(iter(data.values())).shape[0]
         outputs = {}
-        for name, spec in self._specs():
+        for name, _ in self._specs():
             if name in self.one_hot_encoders:
                 outputs[name] = SymbolicTensor((batch, self.one_hot_encoders[name].num_tokens), torch.float32)
             else:
