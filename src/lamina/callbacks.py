@@ -18,6 +18,7 @@ from lamina.training.callbacks import (
     ProgbarLogger,
     ReduceLROnPlateau,
     RemoteMonitor,
+    Report,
     SwapEMAWeights,
     TensorBoard,
     TerminateOnNaN,
@@ -25,4 +26,4 @@ from lamina.training.callbacks import (
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
-           "RemoteMonitor", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]
+           "RemoteMonitor", "Report", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]

@@ -18,9 +18,10 @@ from lamina.training.callbacks.lr import LearningRateScheduler, ReduceLROnPlatea
 from lamina.training.callbacks.monitor import MonitorCallback
 from lamina.training.callbacks.nan import TerminateOnNaN
 from lamina.training.callbacks.remote import RemoteMonitor
+from lamina.training.callbacks.report import Report
 from lamina.training.callbacks.tensorboard import TensorBoard
 
 __all__ = ["BATCH_HOOKS", "HOOKS", "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
            "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
-           "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "SwapEMAWeights", "TensorBoard",
+           "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "Report", "SwapEMAWeights", "TensorBoard",
            "TerminateOnNaN"]
