@@ -19,6 +19,7 @@ import torch
 
 from lamina.core import serialization
 from lamina.layers.augmentation_utils import check_value_range, factor_range, sample_dirichlet
+from lamina.layers.bounding_box_ops import clip_to_image_size
 from lamina.layers.color_augmentation import (
     AutoContrast,
     Equalization,
@@ -189,18 +190,29 @@ class RandAugment(_RandomLayer):
         self.interpolation = interpolation
         self._ops = [("identity", None)] + _operations(self.value_range, self.factor, interpolation, seed, True)
 
+    _moves_boxes = True  # boxes follow each image's geometric operations (clipped after each, as Keras)
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        n, h, w, _ = x.shape
         for _ in range(self.num_ops):
             gen = self._seed_generator.for_device(x.device)
             choice = torch.randint(len(self._ops), (n,), generator=gen, device=x.device)
             out = x.clone()
+            moved = None if boxes is None else boxes["boxes"].clone()
             for k, (_, op) in enumerate(self._ops):
                 picked = (choice == k).nonzero().flatten()
                 if op is not None and picked.numel():
-                    out[picked] = op.augment(x[picked])
+                    some = None if boxes is None else {"boxes": boxes["boxes"][picked]}
+                    out[picked], some = op.augment_with_boxes(x[picked], some)
+                    if some is not None:
+                        moved[picked] = some["boxes"]
             x = out
-        return x
+            if boxes is not None:
+                boxes = clip_to_image_size({**boxes, "boxes": moved}, height=h, width=w)
+        return x, boxes
 
     def get_config(self) -> dict:
         return {**super().get_config(), "value_range": list(self.value_range), "num_ops": self.num_ops,

@@ -196,6 +196,59 @@ def transform_corners(xyxy: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     return torch.stack([px.amin(-1), py.amin(-1), px.amax(-1), py.amax(-1)], dim=-1)
 
 
+def affine_boxes(xyxy: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Boxes ``(n, k, 4)`` moved with images resampled by ``matrix`` ``(n, 2, 3)`` (output pixel -> input pixel,
+    as the augmentation layers build it): the hull of each box's corners under the inverse map."""
+    m = matrix.to(torch.float64)
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    det = a * d - b * c
+    inv = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], dim=1) / det.reshape(-1, 1, 1)
+    shift = -(inv @ m[:, :, 2:])  # (n, 2, 1)
+    return transform_corners(xyxy, torch.cat([inv, shift], dim=2))
+
+
+def homography_boxes(xyxy: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    """Boxes ``(n, k, 4)`` moved with images resampled by the homography ``coeffs`` ``(n, 8)`` (output pixel ->
+    input pixel: ``((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1))``): the hull of each
+    box's corners under the inverse homography (straight edges stay straight, so the hull is exact)."""
+    n = coeffs.shape[0]
+    full = torch.cat([coeffs.to(torch.float64), torch.ones(n, 1, dtype=torch.float64, device=coeffs.device)], 1)
+    inv = torch.linalg.inv(full.reshape(n, 3, 3)).unsqueeze(1)  # (n, 1, 3, 3): input pixel -> output pixel
+    x1, y1, x2, y2 = xyxy.to(torch.float64).unbind(-1)
+    xs = torch.stack([x1, x2, x2, x1], dim=-1)  # (n, k, 4 corners)
+    ys = torch.stack([y1, y1, y2, y2], dim=-1)
+    row = [inv[..., i, 0:1] * xs + inv[..., i, 1:2] * ys + inv[..., i, 2:3] for i in range(3)]
+    px, py = row[0] / row[2], row[1] / row[2]
+    return torch.stack([px.amin(-1), py.amin(-1), px.amax(-1), py.amax(-1)], dim=-1).to(xyxy.dtype)
+
+
+def warped_boxes(xyxy: torch.Tensor, src_x: torch.Tensor, src_y: torch.Tensor) -> torch.Tensor:
+    """Boxes ``(n, k, 4)`` moved with images resampled at ``(src_x, src_y)`` ``(n, h, w)`` (any warp): the
+    extent of the output pixels whose source lies in each box (pixel ``i`` covers ``[i, i + 1)``); a box no
+    output pixel samples from becomes all zeros."""
+    n, h, w = src_x.shape
+    b = xyxy.to(src_x.dtype).reshape(n, -1, 4, 1, 1)  # (n, k, 4, 1, 1)
+    sx, sy = src_x.unsqueeze(1), src_y.unsqueeze(1)  # (n, 1, h, w)
+    inside = (sx >= b[:, :, 0]) & (sx < b[:, :, 2]) & (sy >= b[:, :, 1]) & (sy < b[:, :, 3])  # (n, k, h, w)
+    rows, cols = inside.any(dim=3), inside.any(dim=2)  # (n, k, h), (n, k, w)
+    xs = torch.arange(w, device=src_x.device, dtype=xyxy.dtype)
+    ys = torch.arange(h, device=src_x.device, dtype=xyxy.dtype)
+    big = torch.tensor(float(max(h, w) + 1), dtype=xyxy.dtype, device=src_x.device)
+    out = torch.stack([torch.where(cols, xs, big).amin(-1), torch.where(rows, ys, big).amin(-1),
+                       torch.where(cols, xs + 1, -big).amax(-1), torch.where(rows, ys + 1, -big).amax(-1)], dim=-1)
+    return torch.where(cols.any(-1, keepdim=True), out, torch.zeros_like(out))
+
+
+def window_boxes(boxes: dict | None, window: tuple, height: int, width: int) -> dict | None:
+    """Boxes (dict, xyxy) in the frame of ``window`` = (top, left, crop_h, crop_w) resized to height x width."""
+    if boxes is None:
+        return None
+    top, left, crop_h, crop_w = window
+    shift = torch.tensor([left, top, left, top], dtype=boxes["boxes"].dtype, device=boxes["boxes"].device)
+    scale = torch.tensor([width / crop_w, height / crop_h] * 2, dtype=shift.dtype, device=shift.device)
+    return {**boxes, "boxes": (boxes["boxes"] - shift) * scale}
+
+
 def affine_transform(boxes: Any, angle: Any, translate_x: Any, translate_y: Any, scale: Any, shear_x: Any,
                      shear_y: Any, height: int, width: int, center_x: Any = None, center_y: Any = None,
                      bounding_box_format: str = "xyxy") -> torch.Tensor:

@@ -31,6 +31,7 @@ from lamina.layers.augmentation_utils import (
     rgb_to_hsv,
     to_unit,
 )
+from lamina.layers.image_inputs import call_dict
 from lamina.layers.preprocessing import (
     RandomBrightness,
     RandomContrast,
@@ -60,7 +61,9 @@ class AutoContrast(_RandomLayer):
         super().__init__(**kwargs)
         self.value_range = check_value_range(value_range, "AutoContrast")
 
-    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:  # in training and inference alike
+        if isinstance(inputs, dict):  # Keras's {"images", "bounding_boxes", ...}: colours only, boxes stay
+            return call_dict(self, inputs, self.augment_with_boxes, moves_boxes=False)
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
         return _from_nhwc(self.augment(x), unbatched, self.data_format)
 
@@ -444,7 +447,9 @@ class ContrastLimitedAdaptiveHistogramEqualization(_RandomLayer):
                              f"ints; received {tile_grid_size!r}.")
         self.tile_grid_size = grid
 
-    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:  # in training and inference alike
+        if isinstance(inputs, dict):  # Keras's {"images", "bounding_boxes", ...}: colours only, boxes stay
+            return call_dict(self, inputs, self.augment_with_boxes, moves_boxes=False)
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
         return _from_nhwc(self.augment(x), unbatched, self.data_format)
 

@@ -20,7 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from lamina.layers.augmentation_utils import check_value_range, factor_range, per_image, plain
-from lamina.layers.preprocessing import _affine, _check_fill, _RandomLayer, _sample
+from lamina.layers.bounding_box_ops import affine_boxes, homography_boxes, warped_boxes
+from lamina.layers.image_sampling import affine as _affine
+from lamina.layers.image_sampling import sample as _sample
+from lamina.layers.preprocessing import _check_fill, _RandomLayer
 
 __all__ = ["RandomElasticTransform", "RandomErasing", "RandomGaussianBlur", "RandomPerspective", "RandomShear"]
 
@@ -96,7 +99,12 @@ class RandomShear(_RandomLayer):
         _check_fill(fill_mode, interpolation)
         self.interpolation, self.fill_mode, self.fill_value = interpolation, fill_mode, float(fill_value)
 
+    _moves_boxes = True
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         n = x.shape[0]
         sx = self._uniform(n, *self.x_factor, x.device, torch.float32)
         sy = self._uniform(n, *self.y_factor, x.device, torch.float32)
@@ -104,7 +112,8 @@ class RandomShear(_RandomLayer):
         one, zero = torch.ones_like(sx), torch.zeros_like(sx)
         matrix = torch.stack([torch.stack([one, sx * sign, zero], -1),
                               torch.stack([sy * sign, one, zero], -1)], dim=1)  # (n, 2, 3)
-        return _affine(x, matrix, self.interpolation, self.fill_mode, self.fill_value)
+        out = _affine(x, matrix, self.interpolation, self.fill_mode, self.fill_value)
+        return out, None if boxes is None else {**boxes, "boxes": affine_boxes(boxes["boxes"], matrix)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor),
@@ -199,7 +208,12 @@ class RandomPerspective(_RandomLayer):
         _check_fill("constant", interpolation)
         self.interpolation, self.fill_value = interpolation, float(fill_value)
 
+    _moves_boxes = True
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         n, h, w, _ = x.shape
         f64 = torch.float64
         p = self._uniform(n, *self.factor, x.device, f64)
@@ -224,7 +238,8 @@ class RandomPerspective(_RandomLayer):
         denom = g * gx + k * gy + 1
         src_x = ((a * gx + b * gy + c) / denom).to(x.dtype)
         src_y = ((d * gx + e * gy + f) / denom).to(x.dtype)
-        return _sample(x, src_x, src_y, self.interpolation, "constant", self.fill_value)
+        out = _sample(x, src_x, src_y, self.interpolation, "constant", self.fill_value)
+        return out, None if boxes is None else {**boxes, "boxes": homography_boxes(boxes["boxes"], coeffs)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor), "scale": self.scale,
@@ -257,7 +272,12 @@ class RandomElasticTransform(_RandomLayer):
         self.interpolation, self.fill_mode, self.fill_value = interpolation, fill_mode, float(fill_value)
         self.value_range = check_value_range(value_range, "RandomElasticTransform")
 
+    _moves_boxes = True
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         n, h, w, _ = x.shape
         p = self._uniform(n, *self.factor, x.device, x.dtype)
         chosen = self._uniform(n, 0, 1, x.device, x.dtype) < p
@@ -272,9 +292,11 @@ class RandomElasticTransform(_RandomLayer):
         peak = field.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
         field = field / peak * strength.reshape(n, 1, 1, 1)
         gx, gy = _pixel_grid(h, w, x.device, x.dtype)
-        out = _sample(x, gx + field[:, 0], gy + field[:, 1], self.interpolation, self.fill_mode, self.fill_value)
+        src_x, src_y = gx + field[:, 0], gy + field[:, 1]
+        out = _sample(x, src_x, src_y, self.interpolation, self.fill_mode, self.fill_value)
         low, high = float(self.value_range[0]), float(self.value_range[1])
-        return out.clamp(low, high)
+        return out.clamp(low, high), None if boxes is None else {**boxes, "boxes": warped_boxes(boxes["boxes"], src_x,
+                                                                                                src_y)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor), "scale": list(self.scale),

@@ -2,9 +2,11 @@
 
 Each image is mixed with a partner from the same batch (a random permutation of the batch; an image may draw
 itself). The input is an image batch, or a dict ``{"images": ..., "labels": ...}`` whose (one-hot or soft)
-labels are mixed in the same proportions and which comes back as a dict. Outside training the input passes
-through unchanged. Images are channels-last ``(batch, height, width, channels)`` unless
-``data_format="channels_first"``.
+labels are mixed in the same proportions and which comes back as a dict. A ``"bounding_boxes"`` entry
+(``{"boxes", "labels"}``, with the layer's ``bounding_box_format``) gains the partner's boxes: all of them for
+MixUp (as Keras), those clipped to the pasted rectangle for CutMix (boxes left empty get the label -1; Keras's
+CutMix takes no boxes). Outside training the input passes through unchanged. Images are channels-last
+``(batch, height, width, channels)`` unless ``data_format="channels_first"``.
 
 >>> import torch
 >>> out = MixUp(alpha=0.2, seed=0)({"images": torch.rand(4, 8, 8, 3), "labels": torch.eye(4)}, training=True)
@@ -18,6 +20,7 @@ from typing import Any
 
 import torch
 
+from lamina.layers import bounding_box_ops, image_inputs
 from lamina.layers.augmentation_utils import factor_range, sample_dirichlet
 from lamina.layers.preprocessing import _float, _from_nhwc, _RandomLayer, _to_nhwc
 
@@ -37,13 +40,15 @@ class _MixingLayer(_RandomLayer):
             images, unbatched = _to_nhwc(_float(inputs["images"], self._dtype), self.data_format)
             if unbatched:
                 raise ValueError(f"{type(self).__name__} mixes the images of a batch; received one image.")
-            mixed, weight, partner = self.mix(images)
+            mixed, weight, partner, window = self.mix(images)
             out = dict(inputs)
             out["images"] = _from_nhwc(mixed, False, self.data_format)
             if inputs.get("labels") is not None:
                 labels = _float(torch.as_tensor(inputs["labels"], device=images.device), images.dtype)
                 w = weight.reshape(-1, *([1] * (labels.ndim - 1))).to(labels.dtype)
                 out["labels"] = w * labels + (1 - w) * labels[partner]
+            if inputs.get("bounding_boxes") is not None:
+                out["bounding_boxes"] = self._mix_boxes(inputs["bounding_boxes"], images, partner, window)
             return out
         if not training:
             return inputs
@@ -52,12 +57,34 @@ class _MixingLayer(_RandomLayer):
             raise ValueError(f"{type(self).__name__} mixes the images of a batch; received one image.")
         return _from_nhwc(self.mix(images)[0], False, self.data_format)
 
+    def _mix_boxes(self, boxes: Any, images: torch.Tensor, partner: torch.Tensor, window: Any) -> dict:
+        """Each image's boxes followed by its partner's (within ``window`` (n, 4) xyxy, when given)."""
+        boxes = image_inputs.check_boxes(self, boxes)
+        b, labels = boxes["boxes"].to(images.device), boxes["labels"].to(images.device)
+        if b.ndim != 3:
+            raise ValueError(f"{type(self).__name__} mixes the images of a batch; received unbatched boxes of shape "
+                             f"{tuple(b.shape)}.")
+        theirs = {"boxes": b[partner], "labels": labels[partner]}
+        if window is not None:  # the partner's boxes as far as the pasted rectangle shows them
+            h, w = images.shape[1], images.shape[2]
+            fmt = self.bounding_box_format
+            xyxy = bounding_box_ops.convert_format(theirs["boxes"], fmt, "xyxy", height=h, width=w)
+            lo, hi = window[:, None, :2].to(xyxy.dtype), window[:, None, 2:].to(xyxy.dtype)  # (n, 1, 2)
+            xyxy = torch.cat([torch.maximum(torch.minimum(xyxy[..., :2], hi), lo),
+                              torch.maximum(torch.minimum(xyxy[..., 2:], hi), lo)], dim=-1)
+            theirs = bounding_box_ops.clip_to_image_size({"boxes": xyxy, "labels": theirs["labels"]}, height=h,
+                                                         width=w)
+            theirs["boxes"] = bounding_box_ops.convert_format(theirs["boxes"], "xyxy", fmt, height=h, width=w)
+        return {**boxes, "boxes": torch.cat([b, theirs["boxes"]], dim=1),
+                "labels": torch.cat([labels, theirs["labels"]], dim=1)}
+
     def partner(self, n: int, device: torch.device) -> torch.Tensor:
         gen = self._seed_generator.for_device(device)
         return torch.randperm(n, generator=gen, device=device)
 
-    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The mixed images, each image's own share ``(n,)`` and its partner's index ``(n,)``."""
+    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The mixed images, each image's own share ``(n,)``, its partner's index ``(n,)`` and, for CutMix, the
+        pasted rectangle ``(n, 4)`` (xyxy pixels)."""
         raise NotImplementedError("abstract: each mixing layer implements mix")
 
 
@@ -83,12 +110,12 @@ class MixUp(_MixingLayer):
         """``n`` draws of Beta(alpha, alpha) from the layer's seeded stream."""
         return sample_dirichlet(n, 2, self.alpha, self._seed_generator.for_device(device), device)[:, 0]
 
-    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, None]:
         n = x.shape[0]
         partner = self.partner(n, x.device)
         lam = self._beta_pair(n, x.device).to(x.dtype)
         w = lam.reshape(n, 1, 1, 1)
-        return w * x + (1 - w) * x[partner], lam, partner
+        return w * x + (1 - w) * x[partner], lam, partner, None
 
     def get_config(self) -> dict:
         return {**super().get_config(), "alpha": self.alpha}
@@ -113,7 +140,7 @@ class CutMix(_MixingLayer):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.factor = factor_range(factor, "CutMix factor")
 
-    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n, h, w, _ = x.shape
         partner = self.partner(n, x.device)
         lam = self._uniform(n, *self.factor, x.device, torch.float32)
@@ -131,7 +158,7 @@ class CutMix(_MixingLayer):
                   & (cols >= left.reshape(n, 1, 1)) & (cols < right.reshape(n, 1, 1)))  # (n, h, w)
         mixed = torch.where(inside.unsqueeze(-1), x[partner], x)
         share = 1 - inside.flatten(1).to(torch.float32).mean(dim=1)
-        return mixed, share.to(x.dtype), partner
+        return mixed, share.to(x.dtype), partner, torch.stack([left, top, right, bottom], dim=1)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "factor": list(self.factor)}

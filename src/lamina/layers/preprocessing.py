@@ -21,6 +21,13 @@ import torch.nn.functional as F
 
 from lamina.core import config
 from lamina.core.random import SeedGenerator
+from lamina.layers.bounding_box_ops import affine_boxes
+from lamina.layers.bounding_box_ops import window_boxes as _window_boxes
+from lamina.layers.image_inputs import as_float as _float
+from lamina.layers.image_inputs import call_dict
+from lamina.layers.image_inputs import from_nhwc as _from_nhwc
+from lamina.layers.image_inputs import to_nhwc as _to_nhwc
+from lamina.layers.image_sampling import affine as _affine
 from lamina.layers.layer import Layer
 
 _EPSILON = 1e-7  # Keras's backend.epsilon(): the smallest standard deviation Normalization divides by
@@ -28,31 +35,8 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _to_nhwc(x: torch.Tensor, data_format: str) -> tuple[torch.Tensor, bool]:
-    """The images as a channels-last batch, and whether a batch axis was added."""
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x.unsqueeze(0)
-    if x.ndim != 4:
-        raise ValueError(f"Image layers expect (batch, height, width, channels) inputs; received shape "
-                         f"{tuple(x.shape)}.")
-    if data_format == "channels_first":
-        x = x.permute(0, 2, 3, 1)
-    return x, unbatched
-
-
-def _from_nhwc(x: torch.Tensor, unbatched: bool, data_format: str) -> torch.Tensor:
-    if data_format == "channels_first":
-        x = x.permute(0, 3, 1, 2)
-    return x.squeeze(0) if unbatched else x
-
-
 def _check_data_format(data_format: str | None) -> str:
     return config.standardize_data_format(data_format)  # None: lamina.config.image_data_format()
-
-
-def _float(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return x if x.is_floating_point() else x.to(dtype)
 
 
 def _resize_nhwc(x: torch.Tensor, height: int, width: int, interpolation: str, antialias: bool = False):
@@ -69,13 +53,16 @@ def _resize_nhwc(x: torch.Tensor, height: int, width: int, interpolation: str, a
     return out.permute(0, 2, 3, 1)
 
 
+def _aspect_window(h: int, w: int, height: int, width: int) -> tuple[int, int, int, int]:
+    """(top, left, crop_h, crop_w): the largest centered window of an h x w image with aspect height:width."""
+    crop_h = max(min(h, int(w * height / width)), 1)
+    crop_w = max(min(w, int(h * width / height)), 1)
+    return (h - crop_h) // 2, (w - crop_w) // 2, crop_h, crop_w
+
+
 def _center_crop_to_aspect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The largest centered window of ``x`` (n, h, w, c) with the aspect ratio height:width."""
-    h, w = x.shape[1], x.shape[2]
-    crop_h = min(h, int(w * height / width))
-    crop_w = min(w, int(h * width / height))
-    crop_h, crop_w = max(crop_h, 1), max(crop_w, 1)
-    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    top, left, crop_h, crop_w = _aspect_window(x.shape[1], x.shape[2], height, width)
     return x[:, top:top + crop_h, left:left + crop_w, :]
 
 
@@ -85,59 +72,6 @@ def _smart_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if x.shape[1] == height and x.shape[2] == width:
         return x
     return _resize_nhwc(x, height, width, "bilinear")
-
-
-def _fix_index(i: torch.Tensor, size: int, fill_mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Map integer sample positions outside [0, size) per fill mode; also return validity for 'constant'."""
-    if fill_mode == "reflect":  # d c b a | a b c d | d c b a
-        i = torch.remainder(i, 2 * size)
-        return torch.where(i >= size, 2 * size - 1 - i, i), None
-    if fill_mode == "wrap":  # a b c d | a b c d | a b c d
-        return torch.remainder(i, size), None
-    if fill_mode == "nearest":  # a a a a | a b c d | d d d d
-        return i.clamp(0, size - 1), None
-    valid = (i >= 0) & (i < size)
-    return i.clamp(0, size - 1), valid
-
-
-def _sample(images: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, interpolation: str, fill_mode: str,
-            fill_value: float) -> torch.Tensor:
-    """Sample ``images`` (n, h, w, c) at pixel coordinates xs, ys (n, H, W) (pixel centers at integers)."""
-    n, h, w, c = images.shape
-    flat = images.reshape(n, h * w, c)
-    if interpolation == "nearest":
-        corners = [(torch.round(xs), torch.round(ys), None)]
-    elif interpolation == "bilinear":
-        x0, y0 = torch.floor(xs), torch.floor(ys)
-        fx, fy = xs - x0, ys - y0  # (n, H, W)
-        corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
-                   (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
-    else:
-        raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; received {interpolation!r}.")
-    out = None
-    for cx, cy, weight in corners:
-        ix, vx = _fix_index(cx.long(), w, fill_mode)
-        iy, vy = _fix_index(cy.long(), h, fill_mode)
-        index = (iy * w + ix).reshape(n, -1, 1).expand(-1, -1, c)  # (n, H*W, c)
-        value = flat.gather(1, index).reshape(n, *xs.shape[1:], c)  # (n, H, W, c)
-        if vx is not None:
-            value = torch.where((vx & vy).unsqueeze(-1), value, torch.full_like(value, fill_value))
-        term = value if weight is None else value * weight.unsqueeze(-1).to(value.dtype)
-        out = term if out is None else out + term
-    return out
-
-
-def _affine(images: torch.Tensor, matrix: torch.Tensor, interpolation: str, fill_mode: str,
-            fill_value: float) -> torch.Tensor:
-    """Output pixel (x, y) takes the input at ``matrix @ (x, y, 1)``; matrix is (n, 2, 3) in pixel units."""
-    n, h, w, _ = images.shape
-    dtype = images.dtype if images.is_floating_point() else torch.float32
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype, device=images.device),
-                            torch.arange(w, dtype=dtype, device=images.device), indexing="ij")
-    grid = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(1, h * w, 3)  # (1, h*w, 3)
-    src = grid @ matrix.to(dtype).transpose(1, 2)  # (n, h*w, 2)
-    src = src.reshape(n, h, w, 2)
-    return _sample(images, src[..., 0], src[..., 1], interpolation, fill_mode, fill_value)
 
 
 def _symmetric_range(factor: Any, name: str, bound: float | None = 1.0) -> tuple[float, float]:
@@ -301,8 +235,10 @@ class Resizing(Layer):
     with the target aspect ratio, so the image is not distorted."""
 
     def __init__(self, height: int, width: int, interpolation: str = "bilinear", crop_to_aspect_ratio: bool = False,
-                 antialias: bool = False, data_format: str | None = None, **kwargs: Any):
+                 antialias: bool = False, data_format: str | None = None, bounding_box_format: str | None = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
+        self.bounding_box_format = bounding_box_format
         self.height, self.width = int(height), int(width)
         if interpolation not in ("bilinear", "nearest", "bicubic", "area"):
             raise ValueError(f"Resizing: interpolation must be 'bilinear', 'nearest', 'bicubic' or 'area'; "
@@ -313,49 +249,73 @@ class Resizing(Layer):
         self.data_format = _check_data_format(data_format)
         self.built = True
 
-    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+    def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, dict):  # Keras's {"images", "bounding_boxes", ...}: boxes follow the resize
+            return call_dict(self, inputs, self._resize, moves_boxes=True)
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
-        if self.crop_to_aspect_ratio:
-            x = _center_crop_to_aspect(x, self.height, self.width)
-        x = _resize_nhwc(x, self.height, self.width, self.interpolation, self.antialias)
-        return _from_nhwc(x, unbatched, self.data_format)
+        return _from_nhwc(self._resize(x, None)[0], unbatched, self.data_format)
+
+    def _resize(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        h, w = x.shape[1], x.shape[2]
+        window = _aspect_window(h, w, self.height, self.width) if self.crop_to_aspect_ratio else (0, 0, h, w)
+        top, left, crop_h, crop_w = window
+        x = _resize_nhwc(x[:, top:top + crop_h, left:left + crop_w], self.height, self.width, self.interpolation,
+                         self.antialias)
+        return x, _window_boxes(boxes, window, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-                "antialias": self.antialias, "data_format": self.data_format}
+                "antialias": self.antialias, "data_format": self.data_format,
+                **({"bounding_box_format": self.bounding_box_format} if self.bounding_box_format else {})}
 
 
 class CenterCrop(Layer):
     """Crop the central ``(height, width)`` window; an image smaller than that is crop-to-aspect resized."""
 
-    def __init__(self, height: int, width: int, data_format: str | None = None, **kwargs: Any):
+    def __init__(self, height: int, width: int, data_format: str | None = None, bounding_box_format: str | None = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.height, self.width = int(height), int(width)
         self.data_format = _check_data_format(data_format)
+        self.bounding_box_format = bounding_box_format
         self.built = True
 
-    def call(self, inputs: torch.Tensor) -> torch.Tensor:
+    def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, dict):  # Keras's {"images", "bounding_boxes", ...}: boxes follow the crop
+            return call_dict(self, inputs, self._crop, moves_boxes=True)
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
+        return _from_nhwc(self._crop(x, None)[0], unbatched, self.data_format)
+
+    def _crop(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         h, w = x.shape[1], x.shape[2]
         if h >= self.height and w >= self.width:
-            top, left = (h - self.height) // 2, (w - self.width) // 2
-            x = x[:, top:top + self.height, left:left + self.width, :]
-        else:
-            x = _smart_resize(x, self.height, self.width)
-        return _from_nhwc(x, unbatched, self.data_format)
+            window = ((h - self.height) // 2, (w - self.width) // 2, self.height, self.width)
+            top, left = window[:2]
+            return x[:, top:top + self.height, left:left + self.width, :], _window_boxes(boxes, window, *window[2:])
+        window = _aspect_window(h, w, self.height, self.width)
+        return _smart_resize(x, self.height, self.width), _window_boxes(boxes, window, self.height, self.width)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "height": self.height, "width": self.width, "data_format": self.data_format}
+        return {**super().get_config(), "height": self.height, "width": self.width, "data_format": self.data_format,
+                **({"bounding_box_format": self.bounding_box_format} if self.bounding_box_format else {})}
 
 
 # ------------------------------------------------------------------------------------------- augmentation
 class _RandomLayer(Layer):
-    """Base of the augmentation layers: a seed, a private random stream, identity unless training."""
+    """Base of the augmentation layers: a seed, a private random stream, identity unless training.
 
-    def __init__(self, seed: int | None = None, data_format: str | None = None, **kwargs: Any):
+    A dict input ``{"images", "bounding_boxes", ...}`` (Keras's) goes through :func:`call_dict`: layers that move
+    pixels set ``_moves_boxes`` and implement ``augment_with_boxes``; the others pass the boxes through."""
+
+    _moves_boxes = False  # training moves the pixels (and so the boxes)
+    _moves_boxes_at_inference = False
+
+    def __init__(self, seed: int | None = None, data_format: str | None = None,
+                 bounding_box_format: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.seed = seed
+        self.bounding_box_format = bounding_box_format
         self.data_format = _check_data_format(data_format)
         self._seed_generator = SeedGenerator(seed)
         self.built = True
@@ -364,7 +324,11 @@ class _RandomLayer(Layer):
         u = torch.rand(n, generator=self._seed_generator.for_device(device), device=device, dtype=dtype)
         return lower + (upper - lower) * u  # (n,)
 
-    def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if isinstance(inputs, dict):
+            if training:
+                return call_dict(self, inputs, self.augment_with_boxes, self._moves_boxes)
+            return call_dict(self, inputs, self.inference_with_boxes, self._moves_boxes_at_inference)
         if not training:
             return self.inference(inputs)
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
@@ -373,11 +337,20 @@ class _RandomLayer(Layer):
     def inference(self, inputs: torch.Tensor) -> torch.Tensor:
         return inputs
 
+    def inference_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        return x, boxes
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:  # x: (n, h, w, c)
         raise NotImplementedError("abstract: each augmentation layer implements augment")
 
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        """The augmented images and, for layers that move pixels, the boxes (dict, ``(n, k, 4)`` xyxy) moved
+        with the same draws."""
+        return self.augment(x), boxes
+
     def get_config(self) -> dict:
-        return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
+        return {**super().get_config(), "seed": self.seed, "data_format": self.data_format,
+                **({"bounding_box_format": self.bounding_box_format} if self.bounding_box_format else {})}
 
 
 class RandomFlip(_RandomLayer):
@@ -391,15 +364,27 @@ class RandomFlip(_RandomLayer):
                              f"received {mode!r}.")
         self.mode = mode
 
+    _moves_boxes = True
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        n, h, w, _ = x.shape
+        b = None if boxes is None else boxes["boxes"]  # (n, k, 4) xyxy
         if self.mode in ("horizontal", "horizontal_and_vertical"):
             flip = self._uniform(n, 0, 1, x.device, torch.float32) < 0.5  # (n,)
             x = torch.where(flip.reshape(n, 1, 1, 1), x.flip(2), x)
+            if b is not None:  # x -> w - x: left and right swap
+                b = torch.where(flip.reshape(n, 1, 1), torch.stack([w - b[..., 2], b[..., 1], w - b[..., 0],
+                                                                    b[..., 3]], dim=-1), b)
         if self.mode in ("vertical", "horizontal_and_vertical"):
             flip = self._uniform(n, 0, 1, x.device, torch.float32) < 0.5
             x = torch.where(flip.reshape(n, 1, 1, 1), x.flip(1), x)
-        return x
+            if b is not None:
+                b = torch.where(flip.reshape(n, 1, 1), torch.stack([b[..., 0], h - b[..., 3], b[..., 2],
+                                                                    h - b[..., 1]], dim=-1), b)
+        return x, None if boxes is None else {**boxes, "boxes": b}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "mode": self.mode}
@@ -413,18 +398,29 @@ class RandomCrop(_RandomLayer):
         super().__init__(seed=seed, **kwargs)
         self.height, self.width = int(height), int(width)
 
+    _moves_boxes = _moves_boxes_at_inference = True
+
     def inference(self, inputs: torch.Tensor) -> torch.Tensor:
         x, unbatched = _to_nhwc(_float(inputs, self._dtype), self.data_format)
         return _from_nhwc(_smart_resize(x, self.height, self.width), unbatched, self.data_format)
 
+    def inference_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
+        window = _aspect_window(x.shape[1], x.shape[2], self.height, self.width)
+        return _smart_resize(x, self.height, self.width), _window_boxes(boxes, window, self.height, self.width)
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         h, w = x.shape[1], x.shape[2]
         if h < self.height or w < self.width:
-            return _smart_resize(x, self.height, self.width)
+            return self.inference_with_boxes(x, boxes)
         gen = self._seed_generator.for_device(torch.device("cpu") if x.is_meta else x.device)
+        # one window per batch (as Keras), drawn on the host: slicing needs Python ints
         top = int(torch.randint(0, h - self.height + 1, (1,), generator=gen).item()) if not x.is_meta else 0
         left = int(torch.randint(0, w - self.width + 1, (1,), generator=gen).item()) if not x.is_meta else 0
-        return x[:, top:top + self.height, left:left + self.width, :]
+        window = (top, left, self.height, self.width)
+        return x[:, top:top + self.height, left:left + self.width, :], _window_boxes(boxes, window, *window[2:])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "height": self.height, "width": self.width}
@@ -444,10 +440,16 @@ class _AffineLayer(_RandomLayer):
     def matrices(self, n: int, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         raise NotImplementedError("abstract: each geometric augmentation implements matrices")
 
+    _moves_boxes = True
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.augment_with_boxes(x, None)[0]
+
+    def augment_with_boxes(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         n, h, w, _ = x.shape
         matrix = self.matrices(n, h, w, x.device, x.dtype)  # (n, 2, 3): output pixel -> input pixel
-        return _affine(x, matrix, self.interpolation, self.fill_mode, self.fill_value)
+        out = _affine(x, matrix, self.interpolation, self.fill_mode, self.fill_value)
+        return out, None if boxes is None else {**boxes, "boxes": affine_boxes(boxes["boxes"], matrix)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,
