@@ -161,7 +161,7 @@ def test_an_existing_process_group_is_adopted_without_torchrun_variables(tmp_pat
                               env=env(LAMINA_TEST_ADOPT_RANK=str(rank), LAMINA_TEST_TIMEOUT="45"))
              for rank in (0, 1)]
     outputs = [p.communicate(timeout=90) for p in procs]
-    for p, (stdout, stderr) in zip(procs, outputs):
+    for p, (_, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0 or (TEARDOWN_ABORT in stderr and (dist_out / "rank1.json").exists()), stderr[-4000:]
         assert "cannot apply to it" in stderr and "timeout=45" in stderr
         assert "LaunchError" not in stderr
@@ -274,3 +274,24 @@ def test_uneven_batch_counts_and_sizes_per_process_equal_one_process_on_the_glob
     # evaluate sees every batch of every process (no agreement needed: nothing is exchanged per step)
     for key in ("loss", "accuracy"):
         assert multi["evaluate"][key] == pytest.approx(one["evaluate"][key], abs=1e-6), key
+
+
+def test_parquet_row_groups_sharded_by_process_train_as_one_process(tmp_path):
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    sys.path.insert(0, str(WORKER.parent))
+    try:
+        from worker import linear_data
+    finally:
+        sys.path.pop(0)
+    x, y = linear_data()
+    n = 2432  # 38 row groups of 64 rows: 19 global batches of 128
+    table = pa.table({**{f"f{i}": x[:n, i] for i in range(x.shape[1])}, "label": y[:n]})
+    pq.write_table(table, tmp_path / "train.parquet", row_group_size=64)
+    dist_out, one_out = tmp_path / "dist", tmp_path / "one"
+    dist_out.mkdir(), one_out.mkdir()
+    ok(torchrun("parquet", dist_out, LAMINA_TEST_PARQUET=str(tmp_path / "train.parquet")))
+    single("parquet", one_out, LAMINA_TEST_PARQUET=str(tmp_path / "train.parquet"))
+    assert report(dist_out)["steps"] == report(dist_out, 1)["steps"] == report(one_out)["steps"] == 19
+    assert_same_weights(dist_out, one_out)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(report(dist_out)["history"][key], report(one_out)["history"][key], atol=1e-5)

@@ -179,9 +179,25 @@ def uneven(out: str) -> dict:
     return {"history": history.history, "evaluate": result}
 
 
+def parquet(out: str) -> dict:
+    """ParquetDataset on row groups of 64 rows, global batch 128, shuffled with a shared seed: each process reads
+    its own row groups; two processes train on the same global batches as one."""
+    from lamina.data.parquet import ParquetDataset
+
+    data = ParquetDataset(os.environ["LAMINA_TEST_PARQUET"], x=[f"f{i}" for i in range(FEATURES)], y="label",
+                          batch_size=128, shuffle=True, seed=11)
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(data, epochs=2, verbose=0)
+    np.savez(os.path.join(out, f"rank{distribution.rank()}.npz"), **weights_of(model))
+    return {"history": history.history, "steps": len(data)}
+
+
 MODES = {"equivalence": (equivalence, distribution.DataParallel), "fashion": (fashion, distribution.DataParallel),
          "fsdp": (fsdp, distribution.FullyShardedDataParallel), "backup": (backup, distribution.DataParallel),
-         "stale": (stale, distribution.DataParallel), "uneven": (uneven, distribution.DataParallel)}
+         "stale": (stale, distribution.DataParallel), "uneven": (uneven, distribution.DataParallel),
+         "parquet": (parquet, distribution.DataParallel)}
 
 if __name__ == "__main__":
     mode, out, *extra = sys.argv[1:]

@@ -345,6 +345,13 @@ def _combine_class_weight(y: Any, sw: Any, class_weight: dict) -> torch.Tensor:
     return weights if sw is None else weights * tree.flatten(sw)[0].reshape(-1)
 
 
+def _data_state(data: Any) -> dict | None:
+    """A stateful source's state (``state_dict``, with ``load_state_dict`` to restore it), else ``None``."""
+    if hasattr(data, "state_dict") and hasattr(data, "load_state_dict") and not isinstance(data, torch.nn.Module):
+        return data.state_dict()
+    return None
+
+
 class IterableAdapter:
     """``DataLoader``s, ``Dataset``s and Python iterables/generators of batches, moved to ``device`` per batch."""
 
@@ -369,6 +376,7 @@ class IterableAdapter:
         self._drawn = 0  # batches taken from the current iterator
         self._consumed: int | None = None  # with prefetching: batches of it trained on so far
         self._skip_steps = 0
+        self._data_state: dict | None = None  # a stateful source's state when the current iterator was made
         try:
             self.num_batches = steps_per_epoch or len(data)
         except TypeError:
@@ -392,6 +400,7 @@ class IterableAdapter:
         else:
             if self._iterator is None:
                 self._iterator_rng = torch.get_rng_state()  # a DataLoader draws its shuffle seed from it
+                self._data_state = _data_state(self.data)
                 self._iterator = iter(self.data)
                 self._drawn = 0
             raw = next(self._iterator)
@@ -413,16 +422,31 @@ class IterableAdapter:
             drawn = self._consumed
         else:
             drawn = self._drawn if self._iterator is not None else 0  # between passes the next iterator is new
-        return {"iterator_rng": self._iterator_rng.clone(), "drawn": drawn, "epoch_steps": epoch_steps}
+        state = self._data_state if self._iterator is not None else _data_state(self.data)
+        return {"iterator_rng": self._iterator_rng.clone(), "drawn": drawn, "epoch_steps": epoch_steps,
+                **({"data_state": state} if state is not None else {})}
 
     def resume(self, position: dict) -> None:
         """Continue from ``position`` by replaying: a new iterator made under the same global RNG state (so a
         shuffling DataLoader repeats its order) skips the batches already trained on. A one-shot generator
-        cannot be rewound: it skips that many of the batches it yields from where it now stands."""
+        cannot be rewound: it skips that many of the batches it yields from where it now stands. Data with
+        ``state_dict``/``load_state_dict`` gets its pass's state back first; data with ``resume_at`` (such as
+        ``ParquetDataset``) skips the batches itself, without reading them."""
         now = torch.get_rng_state()
         torch.set_rng_state(position["iterator_rng"])
         self._peeked.clear()
         self._iterator = None
+        if position.get("data_state") is not None and hasattr(self.data, "resume_at"):
+            self.data.resume_at(position["data_state"], int(position["drawn"]))
+            torch.set_rng_state(now)
+            self._iterator_rng = position["iterator_rng"].clone()
+            self._data_state = _data_state(self.data)
+            self._iterator = iter(self.data)
+            self._drawn = int(position["drawn"])
+            self._skip_steps = int(position["epoch_steps"])
+            return
+        if position.get("data_state") is not None and hasattr(self.data, "load_state_dict"):
+            self.data.load_state_dict(position["data_state"])
         try:
             for _ in range(int(position["drawn"])):
                 self._next_raw()
@@ -447,6 +471,7 @@ class IterableAdapter:
             return
         if self._iterator is None and not self._peeked:  # made here: a DataLoader draws its shuffle seed now
             self._iterator_rng = torch.get_rng_state()
+            self._data_state = _data_state(self.data)
             self._iterator = iter(self.data)
             self._drawn = 0
         for drawn, batch in prefetch(self._epoch(tagged=True), self.prefetch_depth):
