@@ -278,9 +278,10 @@ def model_inputs(input_tensor: Any, img_input: SymbolicTensor) -> Any:
     return sources[0] if len(sources) == 1 else sources
 
 
-def global_pool(x: SymbolicTensor, pooling: str | None, avg_name: str = "avg_pool",
-                max_name: str = "max_pool") -> SymbolicTensor:
-    """``pooling="avg"`` / ``"max"`` of a headless model (global pooling named as Keras names it)."""
+def global_pool(x: SymbolicTensor, pooling: str | None, avg_name: str | None = None,
+                max_name: str | None = None) -> SymbolicTensor:
+    """``pooling="avg"`` / ``"max"`` of a headless model (global pooling named as the family's Keras module
+    names it: ``avg_pool`` / ``max_pool``, or automatic names where Keras gives none)."""
     if pooling == "avg":
         return GlobalAveragePooling2D(name=avg_name)(x)
     if pooling == "max":

@@ -80,7 +80,7 @@ def ResNet(stack_fn: Callable[[Tensor], Tensor], preact: bool, use_bias: bool, i
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
-        x = imagenet_utils.global_pool(x, pooling)
+        x = imagenet_utils.global_pool(x, pooling, "avg_pool", "max_pool")
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     origin = file_name = file_hash = None
     if weights_name in WEIGHTS_HASHES:
