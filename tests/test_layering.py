@@ -71,6 +71,9 @@ ALLOWED_UPWARD = {
 
 # (importer, imported module) -> why it is imported inside a function rather than at the top of the module.
 ALLOWED_LOCAL = {
+    ("lamina.utils.feature_space", "lamina.utils.feature_space_file"):
+        "optional dependency: FeatureSpace.save/load_keras_file write and read .keras files through h5py "
+        "(lamina[keras-import]); the feature space itself works without it.",
     ("lamina", "lamina.wrappers"):
         "optional dependency: the scikit-learn wrappers import sklearn (0.5-1 s); `lamina.wrappers` is imported "
         "when first asked for, so that `import lamina` stays fast and works without scikit-learn.",

@@ -25,6 +25,7 @@ import torch
 from lamina.core import config as lamina_config
 from lamina.core import serialization
 from lamina.layers.category_encoding import CategoryEncoding
+from lamina.layers.core import Input
 from lamina.layers.discretization import Discretization
 from lamina.layers.hashing import HashedCrossing, Hashing
 from lamina.layers.host_inputs import HostLayer, to_host_array
@@ -396,8 +397,6 @@ class FeatureSpace(HostLayer):
         """``{name: Input(shape=(1,), dtype=feature dtype)}``: the inputs of a functional model on raw data."""
         self._check_if_built()
         if self.inputs is None:
-            from lamina.layers.core import Input
-
             self.__dict__["inputs"] = {name: Input(shape=(1,), dtype=f.dtype, name=name)
                                        for name, f in self.features.items()}
         return self.inputs
@@ -535,9 +534,18 @@ class FeatureSpace(HostLayer):
         >>> feature_space.save("featurespace.keras")  # doctest: +SKIP
         >>> reloaded = lamina.saving.load_model("featurespace.keras")  # doctest: +SKIP
         """
-        from lamina.utils.feature_space_file import save_feature_space
+        from lamina.utils import feature_space_file  # h5py, an optional dependency, is needed for .keras files
 
-        save_feature_space(self, filepath)
+        feature_space_file.save_feature_space(self, filepath)
+
+    @classmethod
+    def load_keras_file(cls, filepath: Any, custom_objects: Mapping[str, Any] | None = None, **kwargs: Any
+                        ) -> FeatureSpace:
+        """The feature space saved at ``filepath`` (``.keras``, by lamina or Keras); ``lamina.saving.load_model``
+        calls this for a file that holds a ``FeatureSpace``."""
+        from lamina.utils import feature_space_file
+
+        return feature_space_file.load_feature_space(filepath, custom_objects, **kwargs)
 
 
 def _column(values: Any) -> np.ndarray:

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from lamina.core.serialization import get_registered_object
 from lamina.models.model import Model
 from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError
@@ -69,6 +70,9 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
             raise FileFormatError(f"{METADATA} of {path} must be a JSON object with a string keras_version.")
         if not isinstance(config, Mapping) or "class_name" not in config:
             raise FileFormatError(f"{CONFIG} of {path} must be a JSON object describing a model (with class_name).")
+        if config["class_name"] == "FeatureSpace":  # keras.utils.FeatureSpace.save: lamina.utils.FeatureSpace reads it
+            return get_registered_object("FeatureSpace", kind="layers").load_keras_file(path, custom_objects,
+                                                                                        limits=limits)
         builder = Builder(custom_objects)
         # building may allocate no more than a few times what the weights file holds (hostile configs)
         with AllocationBudget(3 * archive.infos[WEIGHTS].file_size + 64 * MiB):
