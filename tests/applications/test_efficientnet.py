@@ -1,0 +1,45 @@
+"""EfficientNetB0-B7 against Keras 3 (the oracle): layer names, parameter counts and predictions through a Keras
+weights file, the embedded Rescaling and Normalization (whose statistics are weights) included."""
+
+import numpy as np
+import pytest
+from oracle import assert_matches_keras
+
+keras = pytest.importorskip("keras")
+
+from lamina.applications import efficientnet  # noqa: E402
+
+
+def test_b0_matches_keras(tmp_path):
+    assert_matches_keras(keras.applications.EfficientNetB0, efficientnet.EfficientNetB0, (64, 64, 3), tmp_path,
+                         classes=5, scale=255.0)
+
+
+# the larger variants headless at the smallest input (their top is one Dense layer B0 already covers)
+@pytest.mark.parametrize("variant", ["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
+def test_larger_variants_match_keras(variant, tmp_path):
+    assert_matches_keras(getattr(keras.applications, f"EfficientNet{variant}"),
+                         getattr(efficientnet, f"EfficientNet{variant}"), (32, 32, 3), tmp_path, include_top=False,
+                         pooling="avg", scale=255.0, batch=1, file_format="weights.h5" if variant == "B7" else "h5")
+
+
+def test_signature_and_names_as_keras():
+    import inspect
+
+    for i in range(8):
+        fn = getattr(efficientnet, f"EfficientNetB{i}")
+        assert fn.__name__ == f"EfficientNetB{i}"
+        ours, theirs = (inspect.signature(f).parameters for f in (fn, getattr(keras.applications, fn.__name__)))
+        assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
+
+
+def test_imagenet_rules():
+    with pytest.raises(ValueError, match="classes"):
+        efficientnet.EfficientNetB0(classes=10)
+    with pytest.raises(ValueError, match="input_shape"):
+        efficientnet.EfficientNetB0(input_shape=(64, 64, 3))  # the top's ImageNet weights need 224x224
+
+
+def test_preprocess_input_is_the_identity():
+    x = np.arange(6.0)
+    assert efficientnet.preprocess_input(x) is x
