@@ -20,17 +20,20 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import h5py
+import torch
+
 from lamina.core.serialization import get_registered_object
 from lamina.models.model import Model
 from lamina.saving.budget import AllocationBudget
-from lamina.saving.errors import FileFormatError
-from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB
+from lamina.saving.errors import FileFormatError, UnsafeFileError
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, count_layers, regular_file
 from lamina.saving.keras_export.layout import layout, overrides
 from lamina.saving.keras_import.archive import ASSETS as ASSETS_DIR
 from lamina.saving.keras_import.archive import CONFIG, METADATA, WEIGHTS, KerasArchive
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder, apply_build_config
-from lamina.saving.keras_import.h5 import load_h5, load_optimizer_h5
+from lamina.saving.keras_import.h5 import Loader, count_datasets, load_h5, load_optimizer_h5
 from lamina.saving.keras_import.legacy import load_legacy_h5
 
 __all__ = ["load_keras_model", "load_keras_weights"]
@@ -73,17 +76,20 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         if config["class_name"] == "FeatureSpace":  # keras.utils.FeatureSpace.save: lamina.utils.FeatureSpace reads it
             return get_registered_object("FeatureSpace", kind="layers").load_keras_file(path, custom_objects,
                                                                                         limits=limits)
-        builder = Builder(custom_objects)
+        count_layers(config, f"{CONFIG} of {path}", limits)
         # building may allocate no more than a few times what the weights file holds (hostile configs)
-        with AllocationBudget(3 * archive.infos[WEIGHTS].file_size + 64 * MiB):
-            model = builder.layer(config, "the model")
-            if not isinstance(model, Model):
-                raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
-            apply_build_config(model, config.get("build_config"), "the model")
-        # Keras's order: build_from_config, compile_from_config, load_own_variables, load_assets
-        if compile:
-            _compile(model, config.get("compile_config"), builder, path)
+        budget = 3 * archive.infos[WEIGHTS].file_size + 64 * MiB
         with archive.weights_file() as weights:
+            check_on_meta(config, custom_objects, weights, budget, path)
+            builder = Builder(custom_objects)
+            with AllocationBudget(budget):
+                model = builder.layer(config, "the model")
+                if not isinstance(model, Model):
+                    raise FileFormatError(f"{path} describes a {config['class_name']}, not a model.")
+                apply_build_config(model, config.get("build_config"), "the model")
+            # Keras's order: build_from_config, compile_from_config, load_own_variables, load_assets
+            if compile:
+                _compile(model, config.get("compile_config"), builder, path)
             load_h5(model, weights, builder.names())
             if compile and model.compiled:
                 load_optimizer_h5(model, weights)
@@ -93,6 +99,71 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
                 archive.extract_assets(folder)
                 load_assets(hooked, folder)
     return model
+
+
+class _UserCode(Exception):
+    """Raised by the meta build on meeting a class or function that is not lamina's own (a user's code runs
+    once, in the real build)."""
+
+
+def _own(obj: Any) -> Any:
+    module = getattr(obj if isinstance(obj, type) or callable(obj) and not hasattr(obj, "get_config")
+                     else type(obj), "__module__", "") or ""
+    if isinstance(obj, (str, int, float, bool, type(None), list, dict, tuple)) or module.split(".")[0] == "lamina":
+        return obj
+    raise _UserCode(module)
+
+
+class _LaminaOnlyBuilder(Builder):
+    """The ``Builder`` for the meta-device pre-check: it refuses to construct anything but lamina's own classes."""
+
+    def _layer_class(self, class_name: str, registered: Any, where: str) -> type:
+        return _own(super()._layer_class(class_name, registered, where))
+
+    def value(self, value: Any, where: str) -> Any:
+        return _own(super().value(value, where))
+
+
+def check_on_meta(config: Mapping, custom_objects: Mapping[str, Any] | None, weights: str, budget: int,
+                  path: str) -> None:
+    """Before the model is built for real: build it on PyTorch's ``meta`` device (shapes only, no memory), then
+    refuse it (``UnsafeFileError``) when its weights add up to more than ``budget`` bytes, and check every
+    weight's shape against the weights file as loading will (``FileFormatError``). So a config that declares
+    ``Dense(units=20_000_000)`` or a huge ``MultiHeadAttention`` next to tiny weights is refused having allocated
+    nothing. A config that cannot be built on the meta device is left to the real build, which runs under the
+    same allocation budget."""
+    if custom_objects:  # the user's own classes and functions run once, in the real build, as in Keras
+        return
+    builder = _LaminaOnlyBuilder()
+    try:
+        with torch.device("meta"), AllocationBudget(budget):
+            model = builder.layer(config, "the model")
+            if isinstance(model, Model):
+                apply_build_config(model, config.get("build_config"), "the model")
+    except UnsafeFileError:  # over the budget, or a class lamina refuses: the real build would refuse it too
+        raise
+    except Exception:  # noqa: BLE001  (a layer that needs real values to build: the real build checks it)
+        return
+    if not isinstance(model, Model):
+        return
+    declared = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    if declared > budget:
+        raise UnsafeFileError(f"{path} declares {declared} bytes of weights, far more than its weights file holds "
+                              f"(at most {budget} bytes allowed): refusing to build it.")
+    try:
+        f = h5py.File(weights, "r")
+    except (OSError, ValueError) as error:
+        raise FileFormatError(f"The Keras weights are not a readable HDF5 file: {error}.") from None
+    with f:
+        loader = Loader(builder.names())
+        try:
+            loader.match(model, f)
+            total = count_datasets(f)
+        except (KeyError, OSError, RuntimeError, TypeError) as error:
+            raise FileFormatError(f"The Keras weights file is malformed: {error}.") from None
+    if total != loader.used:
+        raise FileFormatError(f"The Keras weights file holds {total} weight arrays, but the model its config "
+                              f"describes has {loader.used}: the file was saved from a different architecture.")
 
 
 def _compile(model: Model, config: Any, builder: Builder, path: str) -> None:
@@ -128,7 +199,7 @@ def load_keras_weights(model: Model, filepath: str | os.PathLike, skip_mismatch:
     >>> load_keras_weights(model, "x.weights.h5")  # a file saved by Keras  # doctest: +SKIP
     """
     path = os.fspath(filepath)
-    if not os.path.isfile(path):
+    if not regular_file(path):  # a FIFO or device is refused, not read forever
         raise FileNotFoundError(f"No Keras weights file at {path!r}.")
     if not getattr(model, "built", False) or not model.weights:
         raise ValueError(f"load_keras_weights: model {model.name!r} has no weights yet. Build it first (call it on "

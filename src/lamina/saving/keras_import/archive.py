@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lamina.saving.errors import FileFormatError, UnsafeFileError
-from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, parse_json
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, open_regular, parse_json
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
 MEMBERS = (CONFIG, METADATA, WEIGHTS)
@@ -39,17 +39,20 @@ class KerasArchive:
 
     def __init__(self, path: str, limits: Limits = DEFAULT_LIMITS):
         self.path, self.limits = path, limits
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No Keras model file at {path!r}.")
+        try:  # a regular file only (a FIFO or /dev/zero would be read forever), within the size checked here
+            self._file, _ = open_regular(path, 2 * limits.max_tensor_file_bytes + 4 * limits.max_json_bytes)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"No Keras model file at {path!r}.") from None
         try:
-            self.zip = zipfile.ZipFile(path)
+            self.zip = zipfile.ZipFile(self._file)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+            self._file.close()
             raise FileFormatError(f"{path} is not a Keras 3 .keras file (a zip archive): {error}. It may be truncated, "
                                   "or a legacy HDF5/SavedModel file, which lamina does not read.") from None
         try:
             self.infos = self._check()
         except BaseException:
-            self.zip.close()
+            self.close()
             raise
 
     def _check(self) -> dict[str, zipfile.ZipInfo]:
@@ -138,6 +141,7 @@ class KerasArchive:
 
     def close(self) -> None:
         self.zip.close()
+        self._file.close()
 
     def __enter__(self) -> KerasArchive:
         return self
