@@ -26,7 +26,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("", "src"): "Keras's private implementation package, not public API",
     ("", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
     ("utils", "legacy"): "Keras 2 (tf.keras) compatibility shims for TensorFlow-only code",
-    ("utils", "FeatureSpace"): "needs the category preprocessing layers of issue 17",
     ("layers", "JaxLayer"): "wraps JAX functions; lamina runs on PyTorch (TorchModuleWrapper wraps torch modules)",
     ("layers", "FlaxLayer"): "wraps Flax modules (JAX); lamina runs on PyTorch",
     ("layers", "TFSMLayer"): "loads a TensorFlow SavedModel, which needs TensorFlow",

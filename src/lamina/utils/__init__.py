@@ -31,6 +31,7 @@ from lamina.data.timeseries_dataset import timeseries_dataset_from_array
 from lamina.utils import bounding_boxes
 from lamina.utils.config_dict import Config
 from lamina.utils.encoding import normalize, pad_sequences, to_categorical
+from lamina.utils.feature_space import FeatureSpace
 from lamina.utils.graph_sources import get_source_inputs, is_keras_tensor
 from lamina.utils.plot import model_to_dot, plot_model
 from lamina.utils.progbar import Progbar
@@ -43,8 +44,9 @@ get_registered_object = find_registered_object
 CustomObjectScope = custom_object_scope
 
 __all__ = [
-    "Config", "CustomObjectScope", "clear_session", "disable_interactive_logging", "enable_interactive_logging",
-    "get_file", "get_source_inputs", "is_interactive_logging_enabled", "is_keras_tensor", "standardize_dtype",
+    "Config", "CustomObjectScope", "FeatureSpace", "clear_session", "disable_interactive_logging",
+    "enable_interactive_logging", "get_file", "get_source_inputs", "is_interactive_logging_enabled", "is_keras_tensor",
+    "standardize_dtype",
     "Progbar", "PyDataset", "Sequence", "array_to_img", "audio_dataset_from_directory", "custom_object_scope",
     "deserialize_keras_object", "get_custom_objects", "get_registered_name", "get_registered_object",
     "image_dataset_from_directory", "img_to_array", "load_img", "model_to_dot", "normalize",

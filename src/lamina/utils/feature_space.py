@@ -96,11 +96,11 @@ def _layer_from_config(config: Mapping[str, Any]) -> Any:
     layer = serialization.deserialize_layer(dict(config))
     build = config.get("build_config")
     shape = build.get("input_shape") if isinstance(build, Mapping) else None
-    if shape is not None and not layer.built:
-        layer._build_device = torch.device("cpu")
-        layer.build(tuple(shape))
-        layer.built = True
+    if shape is not None:
         layer._feature_space_input_shape = tuple(shape)
+        if isinstance(layer, Normalization) and not layer.built:  # its statistics are weights: make them
+            layer._build_device = torch.device("cpu")
+            layer.build(tuple(shape))
     return layer
 
 
@@ -322,8 +322,7 @@ class FeatureSpace(HostLayer):
             if isinstance(layer, (Normalization, Discretization)):
                 batches = [np.asarray(b, dtype=np.float32) for b in batches]
             layer.adapt(iter(batches))
-            if isinstance(layer, Normalization):
-                layer._feature_space_input_shape = (None, *batches[0].shape[1:])
+            layer._feature_space_input_shape = None if isinstance(layer, IndexLookup) else (None, *batches[0].shape[1:])
         self._is_adapted = True
         self._finish_build()
 
@@ -334,7 +333,7 @@ class FeatureSpace(HostLayer):
                              f"Received keys {sorted(map(str, data))}.")
 
     # -------------------------------------------------------------------------------- building
-    def _looks_adapted(self, layer: Any) -> bool:
+    def _looks_adapted(self, layer: Any, symbolic: bool) -> bool:
         if isinstance(layer, IndexLookup):
             return bool(layer._tokens)
         if isinstance(layer, TextVectorization):
@@ -342,20 +341,23 @@ class FeatureSpace(HostLayer):
         if isinstance(layer, Discretization):
             return layer.bin_boundaries is not None
         if isinstance(layer, Normalization):
-            return layer._adapted or layer.built  # built: restored with a build config (its weights follow)
+            # restored from a config: built for its shape; its statistics are in its weights (count > 0 once read)
+            return layer._adapted or (layer.built and (symbolic or int(layer.count) > 0))
         return False
 
-    def _check_if_adapted(self) -> None:
+    def _check_if_adapted(self, symbolic: bool = False) -> None:
+        """Refuse an unadapted space. One restored from a config counts as adapted when its layers hold what
+        ``adapt`` learnt (for a symbolic call, shapes suffice: a model being rebuilt reads its weights later)."""
         if self._is_adapted:
             return
-        if all(self._looks_adapted(self.preprocessors[n]) for n in self._adaptable()):
-            self._is_adapted = True  # nothing to learn, or restored from a file with what was learnt
+        if all(self._looks_adapted(self.preprocessors[n], symbolic) for n in self._adaptable()):
+            self._is_adapted = not symbolic  # nothing to learn, or restored with what was learnt
             return
         raise ValueError("You need to call `.adapt(dataset)` on the FeatureSpace before you can start using it.")
 
-    def _check_if_built(self) -> None:
+    def _check_if_built(self, symbolic: bool = False) -> None:
+        self._check_if_adapted(symbolic)
         if not self._sublayers_built:
-            self._check_if_adapted()
             self._finish_build()
 
     def _cardinality(self, name: str, spec: Any) -> int:
@@ -378,6 +380,9 @@ class FeatureSpace(HostLayer):
 
     def _finish_build(self) -> None:
         """The one-hot encoders (their sizes are known once adapted), the symbolic inputs and outputs."""
+        for layer in self.preprocessors.values():  # as Keras's build configs: built on the (batch, 1) inputs
+            if not isinstance(layer, IndexLookup) and getattr(layer, "_feature_space_input_shape", None) is None:
+                layer._feature_space_input_shape = (None, 1)
         encoders = {}
         for name, spec in self._specs():
             if spec.output_mode == "one_hot":
@@ -413,8 +418,9 @@ class FeatureSpace(HostLayer):
         if not isinstance(data, Mapping):
             raise ValueError(f"A FeatureSpace can only be called with a dict. Received: data={data!r:.200} (of "
                              f"type {type(data)})")
-        self._check_if_built()
-        if is_symbolic(data):
+        symbolic = is_symbolic(data)
+        self._check_if_built(symbolic)
+        if symbolic:
             return Layer.__call__(self, data)
         return self._to_output_device(self.call(data))
 
@@ -521,10 +527,11 @@ class FeatureSpace(HostLayer):
         for name, entry in config.items():
             layer = self.preprocessors[name]
             shape = entry.get("input_shape") if isinstance(entry, Mapping) else None
-            if shape is not None and not layer.built:
-                layer._build_device = torch.device("cpu")
-                layer.build(tuple(shape))
+            if shape is not None:
                 layer._feature_space_input_shape = tuple(shape)
+                if isinstance(layer, Normalization) and not layer.built:
+                    layer._build_device = torch.device("cpu")
+                    layer.build(tuple(shape))
         self.build()
 
     def save(self, filepath: Any) -> None:
