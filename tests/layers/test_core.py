@@ -46,6 +46,18 @@ def test_input_layer_config_round_trip():
     assert clone.output_tensor.shape == (3, 4, 2)
 
 
+def test_string_inputs_as_keras_stay_numpy_on_the_host(keras):
+    ours, theirs = lamina.Input(shape=(1,), dtype="string", name="city"), keras.Input(shape=(1,), dtype="string")
+    assert ours.dtype == theirs.dtype == "string" and ours.shape == tuple(theirs.shape)
+    config = json.loads(json.dumps(ours.node.layer.get_config()))
+    assert config["dtype"] == "string"
+    assert layers.InputLayer.from_config(config).output_tensor.dtype == "string"
+    lookup = layers.StringLookup(vocabulary=["paris", "lyon"])
+    model = lamina.Model(ours, layers.CategoryEncoding(num_tokens=3, output_mode="one_hot")(lookup(ours)))
+    out = model.predict(np.array([["lyon"], ["nice"], ["paris"]]), verbose=0)
+    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+
+
 def test_input_errors():
     with pytest.raises(ValueError, match="shape"):
         layers.Input()

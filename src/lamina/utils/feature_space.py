@@ -453,15 +453,20 @@ class FeatureSpace(HostLayer):
                 value = value.to(torch.float32)
             elif feature.dtype.startswith("int") and value.is_floating_point():
                 value = value.to(torch.int64)
+            weights = next(iter([*layer.parameters(), *layer.buffers()]), None)
+            if weights is not None and not weights.is_meta:
+                value = value.to(weights.device)  # (a model moved to a GPU moved the layer's statistics there)
         else:
             value = arr
-        out = layer(value)
-        return out
+        return layer(value)
 
     def _merge(self, preprocessed: dict, crossed: dict) -> Any:
         outputs = {}
+        device = self.__dict__.get("_output_device")  # where .to() sent the space (None: never moved)
         for name, _ in self._specs():
             x = preprocessed[name] if name in preprocessed else crossed[name]
+            if device is not None and isinstance(x, torch.Tensor):
+                x = x.to(device)
             encoder = self.one_hot_encoders.get(name)
             if encoder is not None:
                 if not isinstance(x, torch.Tensor) or x.is_floating_point():
