@@ -108,6 +108,33 @@ def test_encrypted_file_round_trip_and_members_are_unreadable(model, tmp_path):
     assert loaded.compiled
 
 
+def test_a_key_refuses_an_unencrypted_file_unless_allowed(model, tmp_path):
+    # the downgrade: a plain file (anyone's) put where the encrypted one was loads with no complaint otherwise
+    key = os.urandom(32)
+    save_model(model, tmp_path / "e.lamina", encryption_key=key)
+    attacker = lamina.Sequential([lamina.layers.Input(shape=(3,)), lamina.layers.Dense(4), lamina.layers.Dense(2)])
+    save_model(attacker, tmp_path / "e.lamina")
+    with pytest.raises(UnsafeFileError, match="not encrypted, but encryption_key was given.*allow_unencrypted=True"):
+        load_model(tmp_path / "e.lamina", encryption_key=key)
+    with pytest.raises(UnsafeFileError, match="not encrypted"):
+        lamina.models.load_model(tmp_path / "e.lamina", encryption_key=key)  # the public road too
+    loaded = load_model(tmp_path / "e.lamina", encryption_key=key, allow_unencrypted=True)  # said explicitly
+    torch.testing.assert_close(loaded(X), attacker(X), rtol=0, atol=0)
+    save_model(model, tmp_path / "e.lamina", encryption_key=key)
+    torch.testing.assert_close(load_model(tmp_path / "e.lamina", encryption_key=key, allow_unencrypted=True)(X),
+                               model(X), rtol=0, atol=0)  # an encrypted file still decrypts (and authenticates)
+    with pytest.raises(UnsafeFileError, match="Wrong encryption key"):
+        load_model(tmp_path / "e.lamina", encryption_key=os.urandom(32), allow_unencrypted=True)
+
+
+def test_allow_unencrypted_accepts_a_keras_file_with_a_key(model, tmp_path):
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="never signed or encrypted"):
+        load_model(tmp_path / "m.keras", encryption_key=os.urandom(32))
+    loaded = load_model(tmp_path / "m.keras", encryption_key=os.urandom(32), allow_unencrypted=True)
+    torch.testing.assert_close(loaded(X), model(X))
+
+
 def test_encrypted_file_refuses_wrong_or_missing_key_and_every_changed_member(model, tmp_path):
     key = os.urandom(32)
     path = tmp_path / "e.lamina"

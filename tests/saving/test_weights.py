@@ -299,3 +299,84 @@ def test_a_hostile_weights_header_is_refused_before_any_tensor_is_made(tmp_path)
     pickled.write_bytes(b"\x80\x04\x95" + b"\0" * 40)  # a pickle's opening bytes
     with pytest.raises((FileFormatError, UnsafeFileError), match="cannot read"):
         model.load_weights(str(pickled))
+
+
+# ---------------------------------------------------------------------------------------------- one dtype rule
+def float64_model():
+    torch.manual_seed(3)
+    return lamina.Sequential([lamina.layers.Input(shape=(3,)), lamina.layers.Dense(2, dtype="float64", name="d")])
+
+
+def float32_model():
+    return lamina.Sequential([lamina.layers.Input(shape=(3,)), lamina.layers.Dense(2, name="d")])
+
+
+def test_load_weights_casts_another_precision_as_keras_does_and_says_so(tmp_path, keras):
+    source = float64_model()
+    source.save_weights(str(tmp_path / "w.weights.safetensors"))
+    target = float32_model()
+    with pytest.warns(UserWarning, match=r"cast 2 weight\(s\) to the model's dtype, as Keras's load_weights does.*"
+                                         r"d\.kernel \(file torch\.float64, model torch\.float32\)"):
+        target.load_weights(str(tmp_path / "w.weights.safetensors"))
+    # the oracle: Keras loads the same float64 weights into a float32 model by casting them
+    k64 = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, dtype="float64")])
+    k64.set_weights(source.get_weights())
+    k64.save_weights(str(tmp_path / "k.weights.h5"))
+    k32 = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    k32.load_weights(str(tmp_path / "k.weights.h5"))
+    for ours, theirs in zip(target.get_weights(), k32.get_weights(), strict=True):
+        assert ours.dtype == theirs.dtype == np.float32
+        np.testing.assert_array_equal(ours, theirs)
+    # lamina's Keras importer follows the same rule (cast, with the warning) on Keras's own file
+    again = float32_model()
+    with pytest.warns(UserWarning, match=r"Keras weights: cast 2 weight\(s\)"):
+        again.load_weights(str(tmp_path / "k.weights.h5"))
+    for ours, theirs in zip(again.get_weights(), k32.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_load_model_follows_the_same_dtype_rule_as_load_weights(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    from safetensors.torch import load, save
+
+    from lamina.saving import crypto
+
+    model = float32_model()
+    model.save(str(tmp_path / "m.lamina"))
+    with zipfile.ZipFile(tmp_path / "m.lamina") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    tensors = {k: v.double() + 1e-9 for k, v in load(members["model.safetensors"]).items()}
+
+    def with_weights(blob, name):
+        meta = json.loads(members["metadata.json"])
+        meta["members"]["model.safetensors"] = {"sha256": crypto.sha256(blob), "size": len(blob)}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            for n, data in {**members, "model.safetensors": blob,
+                            "metadata.json": json.dumps(meta).encode()}.items():
+                zf.writestr(n, data)
+        (tmp_path / name).write_bytes(buffer.getvalue())
+        return str(tmp_path / name)
+
+    retyped = with_weights(save(tensors, metadata={"aliases": "{}"}), "f64.lamina")
+    with pytest.warns(UserWarning, match=r"load_model \(model.safetensors\): cast 2 weight\(s\).*as Keras"):
+        loaded = lamina.models.load_model(retyped)
+    save_file_path = str(tmp_path / "f64.weights.safetensors")
+    atomic_write_bytes(save_file_path, save(tensors))
+    direct = float32_model()
+    with pytest.warns(UserWarning, match=r"load_weights\('f64.weights.safetensors'\): cast 2 weight\(s\)"):
+        direct.load_weights(save_file_path)
+    for a, b in zip(loaded.get_weights(), direct.get_weights(), strict=True):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)  # one rule: the same values by either road
+
+    # a change of kind (integer values into floating weights) is refused by both roads
+    ints = {k: torch.ones(v.shape, dtype=torch.int32) for k, v in tensors.items()}
+    with pytest.raises(lamina.saving.FileFormatError, match="does not match"):
+        lamina.models.load_model(with_weights(save(ints, metadata={"aliases": "{}"}), "int.lamina"))
+    atomic_write_bytes(save_file_path, save(ints))
+    with pytest.raises(lamina.saving.FileFormatError, match="another kind.*model torch.float32 vs file torch.int32"):
+        float32_model().load_weights(save_file_path)

@@ -28,7 +28,7 @@ from lamina.saving import crypto, model_config
 from lamina.saving import format as fmt
 from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
-from lamina.saving.weights import _state
+from lamina.saving.weights import _state, dtype_change, warn_casts
 
 SUFFIX = ".lamina"
 KERAS_SUFFIX = ".keras"
@@ -228,18 +228,23 @@ def _load_weights(model: Any, data: bytes, entries: dict, metadata: dict) -> Non
             unique[key] = value
     problems = [f"missing {k}" for k in unique if k not in entries]
     problems += [f"unexpected {k}" for k in entries if k not in unique]
+    casts = []
     for key, value in unique.items():
         e = entries.get(key)
-        if e is not None and (e.shape != tuple(value.shape) or e.dtype != value.dtype):
+        change = None if e is None else dtype_change(e.dtype, value.dtype)  # the rule of load_weights too
+        if e is not None and (e.shape != tuple(value.shape) or change == "refuse"):
             problems.append(f"{key}: file {e.shape} {e.dtype}, model {tuple(value.shape)} {value.dtype}")
+        elif change == "cast":
+            casts.append(f"{key} (file {e.dtype}, model {value.dtype})")
     if problems:
         raise FileFormatError("model.safetensors does not match the model its config describes: "
                               + "; ".join(problems[:10]) + (f" ... ({len(problems)} problems in all)"
                                                             if len(problems) > 10 else "") + ".")
+    warn_casts("load_model (model.safetensors)", casts)
     tensors = fmt.tensors_from(data, entries)
     with torch.no_grad():
         for key, value in unique.items():
-            value.copy_(tensors[key].to(value.device))
+            value.copy_(tensors[key].to(value.device, value.dtype))
 
 
 def _compile(model: Any, config: Any, custom_objects: Any) -> None:

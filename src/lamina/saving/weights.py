@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import save
 
@@ -36,6 +39,40 @@ def _state(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         seen[id(value)] = key
         state[key] = value.detach().to("cpu").contiguous()
     return state, aliases
+
+
+# ---------------------------------------------------------------------------------------------- the dtype rule
+def dtype_change(file_dtype: Any, weight_dtype: Any) -> str | None:
+    """The one rule of every weights loader (``load_weights``, ``load_model``, the Keras importer) for a tensor
+    whose dtype differs from the weight it goes into: ``None`` when they agree; ``"cast"`` when both are floating
+    (or both are not): the value is cast to the weight's dtype, as Keras's ``load_weights`` casts, and the loader
+    warns (``warn_casts``); ``"refuse"`` when one is floating and the other is not (integers or booleans): such a
+    cast would change what the values mean, so the loader refuses it (Keras would cast it silently).
+
+    >>> dtype_change(torch.float64, torch.float32), dtype_change(torch.int64, torch.float32)
+    ('cast', 'refuse')
+    """
+    if str(file_dtype).removeprefix("torch.") == str(weight_dtype).removeprefix("torch."):
+        return None
+    return "cast" if _floating(file_dtype) == _floating(weight_dtype) else "refuse"
+
+
+def _floating(dtype: Any) -> bool:
+    return dtype.is_floating_point if isinstance(dtype, torch.dtype) else np.dtype(dtype).kind == "f"
+
+
+def warn_casts(where: str, casts: list[str]) -> None:
+    """One warning for the weights ``where`` cast to their model's dtype (``casts``: ``"name (file X, model Y)"``),
+    pointing at the user's line that loaded them (the first caller outside lamina)."""
+    if not casts:
+        return
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("lamina."):
+        frame, level = frame.f_back, level + 1
+    shown = ", ".join(casts[:5]) + (f" and {len(casts) - 5} more" if len(casts) > 5 else "")
+    warnings.warn(f"{where}: cast {len(casts)} weight(s) to the model's dtype, as Keras's load_weights does: "
+                  f"{shown}. Precision a narrower dtype lacks is lost; build the model with the file's dtype to "
+                  "load the values exactly.", UserWarning, stacklevel=level)
 
 
 def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
@@ -90,14 +127,23 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
     missing = [k for k in own if k not in stored]
     unexpected = [k for k in stored if k not in own]
     mismatched = [k for k in own if k in stored and tuple(own[k].shape) != entries[stored[k]].shape]
-    if (missing or unexpected or mismatched) and not skip_mismatch:
+    changes = {k: dtype_change(entries[stored[k]].dtype, own[k].dtype) for k in own
+               if k in stored and k not in mismatched}
+    retyped = [k for k, change in changes.items() if change == "refuse"]
+    if (missing or unexpected or mismatched or retyped) and not skip_mismatch:
         detail = "; ".join(p for p in (
             f"missing in the file: {fmt.few(missing)}" if missing else "",
             f"not in the model: {fmt.few(unexpected)}" if unexpected else "",
             "shape differs: " + fmt.few([f"{k} model {tuple(own[k].shape)} vs file {entries[stored[k]].shape}"
-                                         for k in mismatched]) if mismatched else "") if p)
+                                         for k in mismatched]) if mismatched else "",
+            "dtype of another kind (floating vs integer or bool: never cast): " + fmt.few(
+                [f"{k} model {own[k].dtype} vs file {entries[stored[k]].dtype}" for k in retyped]) if retyped
+            else "") if p)
         raise FileFormatError(f"load_weights: {filepath} does not match model '{model.name}': {detail}. "
                               "Pass skip_mismatch=True to load only the weights that fit.")
+    mismatched += retyped
+    warn_casts(f"load_weights({os.path.basename(filepath)!r})", [
+        f"{k} (file {entries[stored[k]].dtype}, model {own[k].dtype})" for k, c in changes.items() if c == "cast"])
     wanted = {k for k in own if k in stored and k not in mismatched}
     tensors = fmt.tensors_from(data, entries, sorted({stored[k] for k in wanted}))
     loaded = {k: tensors[stored[k]] for k in wanted}

@@ -21,6 +21,7 @@ from lamina.layers.weights import export
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 from lamina.saving.keras_export.layout import Group, layout
 from lamina.saving.keras_export.optimizer import from_keras
+from lamina.saving.weights import dtype_change, warn_casts
 
 MAX_DEPTH = 64
 
@@ -87,9 +88,10 @@ def _vars(group: Any, where: str) -> list[str]:
     return keys
 
 
-def _check_hooked(layer: Any, node: Any, names: list[str], where: str) -> None:
+def _check_hooked(layer: Any, node: Any, names: list[str], where: str, casts: list[str]) -> None:
     """Before anything is set: every dataset the layer's own ``save_own_variables`` would write under a key the
-    file also has must have the shape the file holds (what is missing or extra is left to its hook)."""
+    file also has must have the shape the file holds (what is missing or extra is left to its hook), and a dtype
+    that ``dtype_change`` allows (another precision is listed in ``casts``)."""
     current: dict[str, Any] = {}
     try:
         layer.save_own_variables(current)
@@ -102,6 +104,13 @@ def _check_hooked(layer: Any, node: Any, names: list[str], where: str) -> None:
             if tuple(ds.shape) != want:
                 raise FileFormatError(f"{where}/{key} has shape {tuple(ds.shape)}, but layer {layer.name!r} "
                                       f"({type(layer).__name__}) expects {want} there.")
+            dtype = getattr(value, "dtype", None)
+            change = None if dtype is None else dtype_change(ds.dtype, dtype)
+            if change == "refuse":
+                raise FileFormatError(f"{where}/{key} has dtype {ds.dtype}, but layer {layer.name!r} expects "
+                                      f"{dtype} (floating and integer/bool values are never cast).")
+            if change == "cast":
+                casts.append(f"{where}/{key} (file {ds.dtype}, model {str(dtype).removeprefix('torch.')})")
 
 
 class Loader:
@@ -113,6 +122,7 @@ class Loader:
         self.assignments: list[tuple[Group, list]] = []
         self.hooks: list[tuple[Group, H5ReadStore]] = []
         self.used = 0
+        self.casts: list[str] = []  # datasets of another precision than their weight: cast, with one warning
 
     def match(self, model: Any, root: Any) -> None:
         """Check every weight of ``model`` against the file and queue its datasets (or its hook's store); with
@@ -131,7 +141,7 @@ class Loader:
         node = _group_at(root, where)
         if group.hook:
             store = H5ReadStore(node, where)
-            _check_hooked(group.layer, node, store.names, where)
+            _check_hooked(group.layer, node, store.names, where, self.casts)
             self.used += sum(1 for k in store.names if isinstance(node.get(k, getlink=True), h5py.HardLink)
                              and isinstance(node[k], h5py.Dataset))
             self.hooks.append((group, store))
@@ -155,15 +165,19 @@ class Loader:
             if tuple(ds.shape) != tuple(want.shape):
                 raise FileFormatError(f"{where}/{i} has shape {tuple(ds.shape)}, but layer {group.layer.name!r} "
                                       f"({type(group.layer).__name__}) expects {tuple(want.shape)} there.")
-            if (ds.dtype.kind == "f") != (want.dtype.kind == "f"):
+            change = dtype_change(ds.dtype, want.dtype)  # one rule with load_weights/load_model (saving/weights)
+            if change == "refuse":
                 raise FileFormatError(f"{where}/{i} has dtype {ds.dtype}, but layer {group.layer.name!r} "
-                                      f"expects {want.dtype}.")
+                                      f"expects {want.dtype} (floating and integer/bool values are never cast).")
+            if change == "cast":
+                self.casts.append(f"{where}/{i} (file {ds.dtype}, model {want.dtype})")
             datasets.append(ds)
         self.assignments.append((group, datasets))
         self.used += len(datasets)
 
     def load(self) -> None:
         """Read the queued datasets (all checked) and set them; then run the layers' own loading hooks."""
+        warn_casts("Keras weights", self.casts)
         values = []
         for group, datasets in self.assignments:
             try:
