@@ -118,3 +118,46 @@ def test_a_damaged_backup_falls_back_to_the_previous_one_or_says_so(tmp_path):
     os.unlink(tmp_path / "b" / "previous.safetensors")
     with pytest.raises(ValueError, match="could not read its backup.*Delete the backup folder"):
         fit(BackupAndRestore(tmp_path / "b", save_freq=2))
+
+
+def test_a_resumed_fit_says_where_it_resumed_and_a_fresh_one_says_none(tmp_path, caplog, capsys):
+    import logging
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4)).astype("float32"), rng.normal(size=(40, 1)).astype("float32")
+
+    class Crash(lamina.callbacks.Callback):  # an interruption at step `at` of the run (counted from 1)
+        def __init__(self, at=None):
+            super().__init__()
+            self.at, self.seen = at, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen += 1
+            if self.seen == self.at:
+                raise RuntimeError("power cut")
+
+    def fit(callbacks, verbose=0):
+        lamina.utils.set_random_seed(1)
+        model = lamina.Sequential([layers.Input(shape=(4,)), layers.Dense(1, name="out")])
+        model.compile(optimizer="sgd", loss="mse")
+        return model.fit(x, y, batch_size=10, epochs=3, verbose=verbose, callbacks=callbacks)
+
+    fresh = fit([BackupAndRestore(tmp_path / "fresh", save_freq=2), Crash()])
+    assert fresh.resumed_from is None and fresh.epoch == [0, 1, 2]
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        fit([BackupAndRestore(tmp_path / "b", save_freq=2), Crash(at=7)])  # epoch 1, after 3 of its 4 steps
+    with caplog.at_level(logging.INFO, logger="lamina"):
+        resumed = fit([BackupAndRestore(tmp_path / "b", save_freq=2), Crash()])
+    backup = str(tmp_path / "b" / "latest.safetensors")
+    # the last backup was after step 6 = epoch 1, 2 of its 4 steps: training went on with its step 2
+    assert resumed.resumed_from == {"epoch": 1, "step": 2, "backup": backup}
+    assert resumed.epoch == [0, 1, 2] and resumed.history["loss"] == pytest.approx(fresh.history["loss"])
+    assert f"BackupAndRestore: resuming from {backup} at epoch 2/3 after 2 of its steps" in caplog.text
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        fit([BackupAndRestore(tmp_path / "c", save_freq="epoch"), Crash(at=7)])
+    capsys.readouterr()
+    resumed = fit([BackupAndRestore(tmp_path / "c", save_freq="epoch"), Crash()], verbose=2)
+    assert resumed.resumed_from["epoch"] == 1 and resumed.resumed_from["step"] == 0  # after epoch 0's end
+    assert "BackupAndRestore: resuming from" in capsys.readouterr().out  # printed where the bar goes

@@ -80,6 +80,14 @@ class Progress:
         self._first_done = 0.0
         self._samples = 0
 
+    def note(self, text: str) -> None:
+        """A line of its own (such as where a resumed run resumed), written where the bar goes when verbose, and
+        to the ``"lamina"`` logger (level INFO) otherwise."""
+        if self.verbose:
+            self._write(text + "\n")
+        else:
+            LOGGER.info(text)
+
     def epoch_header(self, epoch: int, epochs: int) -> None:
         if self.verbose:
             self._write(f"Epoch {epoch + 1}/{epochs}\n")

@@ -52,6 +52,7 @@ class Trainer:
         self.jit: jit.CompiledModel | None = None
         self._jit_planned = False
         self.default_steps: step.DefaultSteps | None = None  # (step.build makes them for each run)
+        self.after_backward: tuple = ()  # fit's callbacks' on_after_backward hooks, for the default train step
         self.device = torch.device(device) if device is not None else get_device()
         self._prepared = False
         self._epoch = 0
@@ -177,8 +178,9 @@ class Trainer:
         """The ``kind`` step of this run (``"train"``, ``"test"`` or ``"predict"``): built by ``step.build``,
         compiled with ``jit_compile=True``, as the strategy runs it. Called once per run."""
         fn = step.build(self, kind)
-        if self.jit is not None:
-            fn = self.jit.wrap(fn, kind, default=step.is_default(self.model, f"{kind}_step"))
+        if self.jit is not None:  # (hooks between backward and the update need the step's parts: not one graph)
+            whole = step.is_default(self.model, f"{kind}_step") and not self.after_backward
+            fn = self.jit.wrap(fn, kind, default=whole)
         return self.strategy.wrap_step(fn, kind)
 
     def _label_ranges(self, adapter: Any) -> dict | None:
@@ -204,7 +206,10 @@ class Trainer:
         """``Model.fit``: the epochs, with denormal floats flushed to zero on the CPU (see
         ``lamina.core.device.set_flush_denormal``)."""
         with denormals_flushed(self.device):
-            return self._fit(*args, **kwargs)
+            try:
+                return self._fit(*args, **kwargs)
+            finally:
+                self.after_backward = ()  # (train_on_batch and later runs call no hook of this run's callbacks)
 
     def _fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: list[Callback] | None = None, validation_split: float = 0.0,
@@ -241,6 +246,8 @@ class Trainer:
         cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         model.stop_training = False
         model.history = history
+        self.after_backward = tuple(hook for cb in cbs.callbacks
+                                    if callable(hook := getattr(cb, "on_after_backward", None)))
         train_fn = self.step_function("train")
         epoch_logs: dict = {}
         backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
@@ -248,6 +255,12 @@ class Trainer:
         saved = strategy.restore_backup(backup, self) if backup is not None else None
         start_epoch, resume_steps = (int(saved[1]["epoch"]), int(saved[1]["epoch_steps"])) if saved else (
             initial_epoch, 0)
+        if saved:  # said out loud: a resume must be told apart from a fresh start with the same seed
+            history.resumed_from = {"epoch": start_epoch, "step": resume_steps, "backup": backup.restored_path}
+            Progress(verbose, None).note(
+                f"BackupAndRestore: resuming from {backup.restored_path or backup.backup_dir} at epoch "
+                f"{start_epoch + 1}/{epochs} after {resume_steps} of its steps (history.resumed_from = "
+                f"{{'epoch': {start_epoch}, 'step': {resume_steps}}}).")
         if saved and resume_steps == 0:  # a backup from an epoch's end: the next epoch starts as usual
             state.restore(self, train, cbs.callbacks, *saved)
         after_step = None

@@ -28,6 +28,12 @@ class BackupAndRestore(Callback):
             (then a resume continues mid-epoch, at the step after the last backup).
         double_checkpoint: keep the previous backup too, used if the latest one cannot be read.
         delete_checkpoint: delete the backups when training ends normally (Keras's default).
+
+    A resumed ``fit`` says so: it logs (and, with ``verbose``, prints) the backup, epoch and step it resumed from,
+    and its ``History`` has ``resumed_from = {"epoch": e, "step": s, "backup": path}`` (``e`` counted from 0 as in
+    ``history.epoch``; ``s`` the steps of that epoch done before the interruption, so training went on with
+    step ``s``), or ``None`` when it started afresh. A test can tell a real resume from a fresh start that happens
+    to use the same seed.
     """
 
     reads_batch_logs = False  # counts batches only: the trainer need not fetch the batch's logs for it
@@ -44,6 +50,7 @@ class BackupAndRestore(Callback):
         self.double_checkpoint = double_checkpoint
         self.delete_checkpoint = delete_checkpoint
         self._batches_since_save = 0
+        self.restored_path: str | None = None  # the backup file the last fit resumed from (None: a fresh start)
 
     # the trainer drives the saving (after every callback has seen the step) through these three methods
     def _step_done(self, trainer: Any, adapter: Any, callbacks: list, epoch: int, epoch_steps: int) -> None:
@@ -65,13 +72,16 @@ class BackupAndRestore(Callback):
 
     def _load(self) -> tuple[dict, dict] | None:
         """The newest readable backup, or None when there is none (a fresh start)."""
+        self.restored_path = None
         names = [LATEST, PREVIOUS] if self.double_checkpoint else [LATEST]
         errors = []
         for name in names:
             path = os.path.join(self.backup_dir, name)
             if os.path.exists(path):
                 try:
-                    return state.read(path)
+                    saved = state.read(path)
+                    self.restored_path = path
+                    return saved
                 except Exception as error:  # noqa: BLE001  (a damaged file: try the previous one)
                     errors.append(f"{path}: {error}")
         if errors:

@@ -194,7 +194,9 @@ class CallbackList(Callback):
 class History(Callback):
     """Records the epoch logs: ``history.history["loss"]`` is the list of epoch losses.
 
-    ``fit`` returns the model's History.
+    ``fit`` returns the model's History. ``resumed_from`` (lamina only) is ``None`` for a run that started
+    afresh, or, when ``BackupAndRestore`` resumed it, ``{"epoch": e, "step": s, "backup": path}``: the run went
+    on in epoch ``e`` (counted from 0) after ``s`` of its steps, from the backup file ``path``.
 
     >>> h = History()
     >>> h.on_train_begin(); h.on_epoch_end(0, {"loss": 0.5}); h.history
@@ -205,6 +207,7 @@ class History(Callback):
         super().__init__()
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self.resumed_from: dict | None = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.epoch = []
