@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lamina.layers import augmentation_policies as A
+from lamina.layers import bounding_box_ops as bb_ops
 from lamina.layers import color_augmentation as C
 from lamina.layers import geometric_augmentation as G
 from lamina.layers import mixing_augmentation as M
@@ -309,3 +310,17 @@ def test_boxes_stay_on_the_images_device_without_host_syncs(monkeypatch):
     for layer in layers:
         out = layer({**data, "bounding_boxes": dict(data["bounding_boxes"])}, training=True)
         assert out["bounding_boxes"]["boxes"].device == out["images"].device
+
+
+def test_perspective_boxes_match_keras_for_the_same_corners(keras):
+    """Keras draws its corners differently; given the same corner moves, the boxes are Keras's."""
+    corners = torch.tensor([[0.0, 0.0], [W - 1, 0.0], [0.0, H - 1], [W - 1, H - 1]], dtype=torch.float64)
+    moved = corners + corners * torch.tensor(RNG.uniform(-0.2, 0.2, (N, 4, 2)))
+    ours = bb_ops.homography_boxes(torch.tensor(BOXES), G._homography(moved, corners.expand(N, 4, 2)))
+    theirs = keras.layers.RandomPerspective(bounding_box_format="xyxy")
+    data = {"boxes": torch.tensor(BOXES), "labels": torch.tensor(LABELS)}
+    expected = theirs.transform_bounding_boxes(data, {
+        "apply_perspective": torch.ones(N, dtype=torch.bool), "start_points": corners.expand(N, 4, 2).float(),
+        "end_points": moved.float(), "input_shape": IMAGES.shape})
+    clipped = bb.clip_to_image_size({"boxes": ours, "labels": torch.tensor(LABELS)}, height=H, width=W)
+    np.testing.assert_allclose(_np(clipped["boxes"]), _np(expected["boxes"]), atol=2e-3)

@@ -183,6 +183,18 @@ def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> tup
     return xs, ys
 
 
+def _homography(moved: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
+    """The homographies ``(n, 8)`` taking the points ``moved`` ``(n, 4, 2)`` (output pixels) to ``corners``
+    (input pixels): ``x = (a u + b v + c) / (g u + h v + 1)``, ``y = (d u + e v + f) / (g u + h v + 1)``."""
+    u, v = moved[..., 0], moved[..., 1]  # (n, 4)
+    xs, ys = corners[..., 0], corners[..., 1]
+    zero, one = torch.zeros_like(u), torch.ones_like(u)
+    rows_x = torch.stack([u, v, one, zero, zero, zero, -u * xs, -v * xs], dim=-1)
+    rows_y = torch.stack([zero, zero, zero, u, v, one, -u * ys, -v * ys], dim=-1)
+    system = torch.cat([rows_x, rows_y], dim=1)  # (n, 8, 8)
+    return torch.linalg.solve(system, torch.cat([xs, ys], dim=1))
+
+
 class RandomPerspective(_RandomLayer):
     """Distort each image, with probability ``p`` drawn per image from ``factor`` (a float f means ``(0, f)``),
     by the perspective transform that moves its four corners inward by random amounts: each corner by up to
@@ -224,15 +236,7 @@ class RandomPerspective(_RandomLayer):
         shift = self._uniform(n * 8, 0, self.scale, x.device, f64).reshape(n, 4, 2) * half
         shift = shift * chosen.reshape(n, 1, 1)
         moved = corners + inward * shift  # (n, 4, 2): where each corner lands
-        # the homography taking output pixels (the moved corners) to input pixels (the original corners)
-        u, v = moved[..., 0], moved[..., 1]  # (n, 4)
-        xs, ys = corners[:, 0].expand(n, 4), corners[:, 1].expand(n, 4)
-        zero, one = torch.zeros_like(u), torch.ones_like(u)
-        rows_x = torch.stack([u, v, one, zero, zero, zero, -u * xs, -v * xs], dim=-1)
-        rows_y = torch.stack([zero, zero, zero, u, v, one, -u * ys, -v * ys], dim=-1)
-        system = torch.cat([rows_x, rows_y], dim=1)  # (n, 8, 8)
-        target = torch.cat([xs, ys], dim=1)  # (n, 8)
-        coeffs = torch.linalg.solve(system, target)  # (n, 8)
+        coeffs = _homography(moved, corners.expand(n, 4, 2))  # (n, 8): output pixel -> input pixel
         gx, gy = _pixel_grid(h, w, x.device, f64)
         a, b, c, d, e, f, g, k = (coeffs[:, i].reshape(n, 1, 1) for i in range(8))
         denom = g * gx + k * gy + 1
