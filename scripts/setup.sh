@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Set up everything lamina needs on a fresh Debian/Ubuntu machine: the Fashion-MNIST package and a venv.
+# `--with-chromium` (what scripts/test.sh passes) also installs Debian's headless-capable `chromium`, in which
+# tests/report/test_browser.py renders the HTML training report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+packages=()
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then packages+=(dataset-fashion-mnist); fi
+if [ "${1:-}" = "--with-chromium" ] && ! command -v chromium >/dev/null; then packages+=(chromium); fi
+if [ ${#packages[@]} -gt 0 ]; then
   sudo_cmd=""
   if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then sudo_cmd="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update -qq
-  $sudo_cmd apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  $sudo_cmd apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -133,3 +133,25 @@ def test_written_atomically_through_model_report(trained, data, tmp_path):
         write_report(trained, path, *data, class_names=NAMES[:2])
     assert path.read_text(encoding="utf-8") == first
     assert os.listdir(path.parent) == ["report.html"]
+
+
+def test_a_monitors_loss_and_learning_rate_are_drawn_once(data):
+    model = _model()
+    model.fit(*data, epochs=2, verbose=0)  # no learning rate in the history
+    monitor = {"loss": [1.0, 0.9], "learning_rate": [0.01, 0.005], "grad_norm": [2.0, 1.0]}
+    found = _sections(build_report(model, monitor=monitor, plots="svg"))
+    assert found["training-health"].count("<svg") == 1  # grad_norm only
+    assert 'class="missing"' not in found["learning-rate"] and found["learning-rate"].count("<circle") == 2
+
+
+def test_with_the_training_monitor_in_fit(data):
+    monitor_class = getattr(lamina.callbacks, "TrainingMonitor", None)
+    if monitor_class is None:
+        pytest.skip("lamina.callbacks.TrainingMonitor (issue 20, the training doctor) is not in this tree")
+    model = _model()
+    monitor = monitor_class(check_every=2, verbose=0)
+    model.fit(*data, epochs=2, batch_size=20, verbose=0, callbacks=[monitor])
+    found = _sections(build_report(model, monitor=monitor, plots="svg"))
+    health = found["training-health"]
+    assert 'class="missing"' not in health and "grad norm per layer" in health
+    assert 'data-label="hidden"' in health and 'data-label="probs"' in health

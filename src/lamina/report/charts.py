@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
-WIDTH, HEIGHT = 560, 290
+WIDTH, HEIGHT = 520, 280
 LEFT, TOP, BOTTOM = 64, 30, 44
-LEGEND = 150  # width kept on the right for the legend when a chart has several series
+LEGEND = 140  # width kept on the right for the legend when a chart has several series
 
 
 @dataclass
@@ -210,6 +210,7 @@ def mpl_chart(chart: Chart) -> str:
     """``chart`` drawn by matplotlib (no pyplot: a ``Figure`` of its own), as an ``<img>`` with a PNG data URI."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     figure = Figure(figsize=(WIDTH / 100, HEIGHT / 100), dpi=100)
     FigureCanvasAgg(figure)
@@ -219,11 +220,17 @@ def mpl_chart(chart: Chart) -> str:
             xs, ys = zip(*run, strict=True)
             ax.plot(xs, ys, color=PALETTE[i % len(PALETTE)], linestyle="--" if s.dashed else "-",
                     marker="o" if len(run) <= 40 else None, markersize=3, label=s.label if k == 0 else None)
-    for x, text in chart.vlines:
+    for k, (x, text) in enumerate(chart.vlines):
         if _usable(x, chart.xlog):
-            ax.axvline(x, color="#d62728", linestyle=":", label=text)
+            ax.axvline(x, color=("#d62728", "#9467bd", "#8c564b")[k % 3], linestyle=":", label=text)
     ax.set_xscale("log" if chart.xlog else "linear")
-    ax.set_yscale("log" if chart.ylog else "linear")
+    ax.set_yscale("log" if chart.ylog else "linear")  # (setting a scale resets the axis' locators: set them after)
+    if chart.xinteger and not chart.xlog:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if chart.ylog:  # round values (1, 2, 5 per decade) labelled as plain numbers, as the SVG drawing labels them
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: label(value)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     if chart.ylim is not None:
         ax.set_ylim(*chart.ylim)
     ax.set_title(chart.title, fontsize=11, loc="left")

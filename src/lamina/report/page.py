@@ -182,6 +182,8 @@ def build_report(model: Any, x: Any = None, y: Any = None, *, history: Any = Non
     current_lr = _float(optimizer.learning_rate) if hasattr(optimizer, "learning_rate") else None
     records = dict(getattr(monitor, "records", monitor if isinstance(monitor, dict) else {}) or {})
     events = list(getattr(monitor, "events", None) or [])
+    if "learning_rate" not in curves and records.get("learning_rate"):  # the monitor logged it per epoch
+        curves["learning_rate"] = (list(range(1, len(records["learning_rate"]) + 1)), list(records["learning_rate"]))
     result, reason = _classification(model, x, y, batch_size)
     names = _names(class_names, result.confusion.shape[0]) if result is not None else []
     graph, graph_reason = _graph(model)

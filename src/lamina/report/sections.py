@@ -18,6 +18,7 @@ from lamina.report.classify import Classification, image_data_uri, image_kind
 
 Draw = Callable[[Chart], str]
 CURVE_SKIP = ("learning_rate", "lr")  # drawn in their own section
+SHOWN_ELSEWHERE = ("loss", "learning_rate", "lr")  # a monitor's copies of what the history sections draw
 MAX_LINES = 10  # per-layer charts show the first layers' lines, and say how many more there are
 
 TITLES = {
@@ -95,6 +96,8 @@ def training_health(records: dict[str, list[float]], events: list[dict], draw: D
     charts, per_layer, notes = [], {}, []
     for key, values in records.items():
         stat, _, layer = key.partition("/")
+        if key in SHOWN_ELSEWHERE:
+            continue
         if layer:
             per_layer.setdefault(stat, []).append((layer, values))
         else:
@@ -142,10 +145,12 @@ def lr_find(result: Any, draw: Draw) -> str:
     series = [Series("smoothed loss", rates, smooth)]
     if raw is not None:
         series.append(Series("raw loss", rates, [float(v) for v in raw], dashed=True))
-    finite = [v for v in smooth if math.isfinite(v)]
+    finite = [v for s in series for v in s.y if math.isfinite(v)]
+    first = next((v for v in smooth if math.isfinite(v)), None)
     ylim = None
-    if finite and finite[0] > 0:  # the sweep ends where the loss explodes: keep the interesting part readable
-        ylim = (min(finite), max(min(max(finite), 1.5 * finite[0]), min(finite) * 1.001))
+    if first is not None and first > 0:  # the sweep ends where the loss explodes: keep the descent readable
+        low = min(finite)
+        ylim = (low, max(min(max(finite), 1.5 * first), low + 1e-3 * abs(low) + 1e-12))
     vlines = [(float(v), f"{k} {label(float(v))}") for k, v in suggestions.items() if v is not None]
     chart = Chart("loss against learning rate", series, xlabel="learning rate (log scale)", ylabel="loss",
                   xlog=True, vlines=vlines, ylim=ylim)
