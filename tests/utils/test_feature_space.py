@@ -201,7 +201,7 @@ def test_save_writes_keras_layout_and_loads_back(tmp_path):
 # ------------------------------------------------------------------------------------------ the guide end to end
 def heart_table(n: int, seed: int) -> tuple[dict, np.ndarray]:
     """A generated table shaped like the guide's heart disease data (no download): the target follows a noisy
-    logistic rule of a few columns, so a model can learn it and chance is about one half."""
+    logistic rule of a few columns, so a model can learn it (about 58% of the rows are positive)."""
     rng = np.random.default_rng(seed)
     x = {
         "sex": rng.integers(0, 2, n), "cp": rng.integers(0, 5, n), "fbs": rng.integers(0, 2, n),
@@ -212,8 +212,8 @@ def heart_table(n: int, seed: int) -> tuple[dict, np.ndarray]:
         "oldpeak": rng.exponential(1.0, n).astype("float32"), "slope": rng.integers(0, 3, n).astype("float32"),
     }
     logit = (2.0 * (x["thal"] == "reversible") - 1.5 * (x["thal"] == "normal") + 1.2 * (x["cp"] == 0)
-             + 0.8 * x["ca"] + 0.06 * (x["age"] - 53) - 0.04 * (x["thalach"] - 150) + 0.8 * x["oldpeak"] - 1.2)
-    y = (logit + rng.logistic(0, 0.5, n) > 0).astype("float32")
+             + 0.8 * x["ca"] + 0.06 * (x["age"] - 53) - 0.04 * (x["thalach"] - 150) + 0.8 * x["oldpeak"] - 1.6)
+    y = (logit + rng.logistic(0, 0.3, n) > 0).astype("float32")
     return x, y
 
 
@@ -241,9 +241,10 @@ def test_the_guide_trains_a_classifier_on_encoded_features_and_serves_raw_dicts(
     predictions = L.Dense(1, activation="sigmoid")(hidden)
     training_model = lamina.Model(inputs=encoded_features, outputs=predictions)
     training_model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-    training_model.fit(encoded_train, y_train, epochs=20, batch_size=32, verbose=0)
+    training_model.fit(encoded_train, y_train, epochs=20, batch_size=64, verbose=0)
     _, accuracy = training_model.evaluate(encoded_val, y_val, verbose=0)
-    assert accuracy > 0.75  # chance is about 0.5
+    majority = max(y_val.mean(), 1 - y_val.mean())  # 0.58: what always answering the common class scores
+    assert accuracy > 0.78 and accuracy > majority + 0.15
 
     inference_model = lamina.Model(inputs=fs.get_inputs(), outputs=predictions)
     sample = {"age": 60.0, "sex": 1, "cp": 1, "trestbps": 145.0, "chol": 233.0, "fbs": 1, "restecg": 2,
