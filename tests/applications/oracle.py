@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from lamina.applications.weights import load_application_weights
+
 
 def randomize_keras_weights(model: Any, seed: int = 0) -> None:
     """Give every constant weight of ``model`` (zeros, ones: biases, BatchNormalization's gamma, beta and
@@ -51,11 +53,14 @@ def write_keras_weights(model: Any, path: Path) -> Path:
 
 def assert_matches_keras(keras_fn: Callable, lamina_fn: Callable, input_shape: tuple, tmp_path: Path, *,
                          file_format: str = "h5", batch: int = 2, seed: int = 0, atol: float = 1e-4,
-                         rtol: float = 1e-4, scale: float = 1.0, **kwargs: Any) -> tuple[Any, Any]:
+                         rtol: float = 1e-4, scale: float = 1.0, rebuild: bool = True,
+                         **kwargs: Any) -> tuple[Any, Any]:
     """Build ``keras_fn(**kwargs)`` and ``lamina_fn(**kwargs)`` (``weights=None``, ``input_shape``), check equal
     layer names (in order), output shapes and parameter counts, move Keras's randomised weights into lamina
     through a ``file_format`` (``"h5"`` legacy or ``"weights.h5"``) file given as ``weights=<path>``, and compare
     predictions on random images (values ``scale * U[0, 1)``) within ``atol + rtol * |keras|``.
+    ``rebuild=False`` loads the file into the model already built (through the same ``load_application_weights``
+    that ``weights=<path>`` calls) instead of building it again: for the largest models.
 
     Returns the two models (Keras's, lamina's with the loaded weights)."""
     import keras
@@ -79,18 +84,23 @@ def assert_matches_keras(keras_fn: Callable, lamina_fn: Callable, input_shape: t
 
     randomize_keras_weights(k_model, seed)
     path = write_keras_weights(k_model, Path(tmp_path) / f"{k_model.name}_random.{file_format}")
-    lamina.clear_session()
-    l_model = lamina_fn(weights=str(path), **kwargs)
+    if rebuild:
+        lamina.clear_session()
+        l_model = lamina_fn(weights=str(path), **kwargs)
+    else:  # the same loading road (load_application_weights -> model.load_weights), one build fewer
+        load_application_weights(l_plain, str(path), origin=None, file_name=None, file_hash=None)
+        l_model = l_plain
 
     rng = np.random.default_rng(seed + 1)
     shape = tuple(d if d is not None else 48 for d in input_shape)
     x = (scale * rng.random((batch, *shape))).astype("float32")
-    expected = np.asarray(k_model.predict(x, verbose=0))
-    with torch.no_grad():
-        got = l_model.predict(x, verbose=0)
-    got = np.asarray(got.detach().cpu() if isinstance(got, torch.Tensor) else got)
+    with torch.no_grad():  # direct calls in inference mode (predict's loop adds nothing here but time)
+        expected = keras.ops.convert_to_numpy(k_model(x, training=False))
+        got = l_model(torch.from_numpy(x), training=False).detach().cpu().numpy()
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, atol=atol, rtol=rtol)
+    # relative to the output's scale where it is large (deep random networks reach |y| ~ 100: float32 rounding
+    # differences of 1e-5 relative then exceed a fixed 1e-4)
+    np.testing.assert_allclose(got, expected, atol=atol * max(1.0, float(np.abs(expected).max())), rtol=rtol)
     return k_model, l_model
 
 

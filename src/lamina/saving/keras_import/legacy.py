@@ -17,12 +17,14 @@ from typing import Any
 
 import h5py
 import numpy as np
+import torch
 
-from lamina.layers.weights import export, with_owner
+from lamina.layers.layer import Layer
+from lamina.layers.weights import with_owner
 from lamina.models.model import Model
 from lamina.saving.budget import AllocationBudget
 from lamina.saving.errors import FileFormatError, UnsafeFileError
-from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, parse_json
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, count_layers, parse_json, regular_file
 from lamina.saving.keras_import.compile import compile_from_keras
 from lamina.saving.keras_import.config import Builder
 from lamina.saving.keras_import.h5 import _child, _dataset
@@ -114,14 +116,30 @@ def _load_weights(model: Model, group: Any, path: str) -> None:
             raise FileFormatError(f"model_weights/{name} holds {len(datasets)} weights, but layer {layer.name!r} "
                                   f"has {len(entries)}.")
         for (owner, wname, t), ds in zip(entries, datasets, strict=True):
-            want = export(owner, wname, t).shape
+            want = _keras_shape(owner, wname, t)
             if tuple(ds.shape) != tuple(want):
                 raise FileFormatError(f"{ds.name} has shape {tuple(ds.shape)}, but layer {layer.name!r} expects "
                                       f"{tuple(want)} for {wname}.")
         queued.append((layer, entries, [np.asarray(ds[()]) for ds in datasets]))
-    for layer, entries, arrays in queued:
-        by_position = {id(t): a for (_, _, t), a in zip(entries, arrays, strict=True)}
-        layer.set_weights([by_position[id(t)] for _, _, t in with_owner(layer)])
+    with torch.no_grad():
+        for layer, entries, arrays in queued:
+            if type(layer).set_weights is not Layer.set_weights:  # the layer's own rule for its weights
+                by_position = {id(t): a for (_, _, t), a in zip(entries, arrays, strict=True)}
+                layer.set_weights([by_position[id(t)] for _, _, t in with_owner(layer)])
+                continue
+            # set directly (as the .weights.h5 loader does): set_weights would copy each weight out to check it
+            for (owner, wname, t), arr in zip(entries, arrays, strict=True):
+                value = torch.as_tensor(arr)
+                if hasattr(owner, "weight_from_keras"):
+                    value = owner.weight_from_keras(wname, value)
+                t.copy_(value.to(device=t.device, dtype=t.dtype))
+
+
+def _keras_shape(owner: Any, name: str, t: Any) -> tuple:
+    """The shape of a weight in Keras's layout, found on the meta device (no copy of the values)."""
+    if not hasattr(owner, "weight_to_keras"):
+        return tuple(t.shape)
+    return tuple(owner.weight_to_keras(name, t.detach().to("meta")).shape)
 
 
 def load_legacy_weights(model: Model, filepath: str | os.PathLike) -> None:
@@ -133,7 +151,7 @@ def load_legacy_weights(model: Model, filepath: str | os.PathLike) -> None:
     >>> load_legacy_weights(model, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5")  # doctest: +SKIP
     """
     path = os.fspath(filepath)
-    if not os.path.isfile(path):
+    if not regular_file(path):  # a FIFO or device is refused, not read forever
         raise FileNotFoundError(f"No HDF5 weights file at {path!r}.")
     if not getattr(model, "built", False) or not model.weights:
         raise ValueError(f"load_weights: model {model.name!r} has no weights yet. Build it first (call it on data, "
@@ -162,7 +180,7 @@ def load_legacy_h5(filepath: str | os.PathLike, custom_objects: Mapping[str, Any
     >>> model = load_legacy_h5("model.h5", compile=False)  # doctest: +SKIP
     """
     path = os.fspath(filepath)
-    if not os.path.isfile(path):
+    if not regular_file(path):  # a FIFO or device is refused, not read forever
         raise FileNotFoundError(f"No HDF5 model file at {path!r}.")
     try:
         f = h5py.File(path, "r")
@@ -173,6 +191,7 @@ def load_legacy_h5(filepath: str | os.PathLike, custom_objects: Mapping[str, Any
         if not isinstance(config, Mapping) or "class_name" not in config:
             raise FileFormatError(f"{path} has no model_config attribute describing a model: it may be a weights-only "
                                   "file (use model.load_weights) or not a Keras model file.")
+        count_layers(config, f"model_config of {path}", limits)
         training = _attr_json(f, "training_config", path, limits)
         builder = Builder(custom_objects)
         with AllocationBudget(3 * os.path.getsize(path) + 64 * MiB):  # no more than the file's weights need
