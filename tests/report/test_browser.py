@@ -3,6 +3,7 @@ runs into no console error, exception or failed load, makes no request outside t
 shows every section, and renders a full-page screenshot. A page with planted faults proves the checks can fail."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -10,10 +11,12 @@ import pytest
 import lamina
 from lamina.report import SECTION_IDS, find_chromium, render_in_browser, write_report
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (Debian/Ubuntu: "
-                                "`apt-get install chromium`; scripts/setup.sh installs it), or set LAMINA_CHROMIUM")
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None, reason="chromium is not installed (Debian/Ubuntu: `apt-get install chromium`, as "
+    "`scripts/setup.sh --with-chromium` does), or set LAMINA_CHROMIUM")
 
 
+@needs_chromium
 def test_planted_faults_are_seen(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text('<!DOCTYPE html><html><body><section id="a">a</section><img alt="gone" src="missing.png">'
@@ -25,6 +28,7 @@ def test_planted_faults_are_seen(tmp_path):
     assert any(r.endswith("/missing.png") for r in result.requests)
 
 
+@needs_chromium
 @pytest.mark.parametrize("plots", ["svg", "matplotlib"])
 def test_report_renders_in_chromium_without_errors(tmp_path, plots):
     if plots == "matplotlib":
@@ -61,3 +65,21 @@ def test_report_renders_in_chromium_without_errors(tmp_path, plots):
     shot = Image.open(io.BytesIO((tmp_path / "shot.png").read_bytes()))
     assert shot.size == (1200, result.height) and result.height > 1500
     assert len(shot.convert("L").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50  # drawn, not a blank page
+
+
+def test_a_browser_that_fails_says_what_it_printed(tmp_path, monkeypatch):
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 1\n")
+    os.chmod(fake, 0o755)
+    page = tmp_path / "p.html"
+    page.write_text("<p>x</p>")
+    monkeypatch.setenv("LAMINA_CHROMIUM", str(fake))
+    assert find_chromium() == str(fake)
+    with pytest.raises(RuntimeError, match="closed the DevTools pipe.*cannot open display"):
+        render_in_browser(page, timeout=30)
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        render_in_browser(tmp_path / "missing.html")
+    monkeypatch.setenv("LAMINA_CHROMIUM", str(tmp_path / "not-there"))
+    assert find_chromium() is None
+    with pytest.raises(FileNotFoundError, match="No Chromium found"):
+        render_in_browser(page)

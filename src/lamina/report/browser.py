@@ -21,11 +21,14 @@ import pathlib
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+TRAMPOLINE = ("import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+              "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])")
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 # Read from the rendered page: the ids of its sections, its images that did not decode, its drawn charts.
@@ -87,7 +90,10 @@ class _Pipe:
         message = {"id": self.next_id, "method": method, "params": params}
         if session:
             message["sessionId"] = session
-        os.write(self.out, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self.out, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError("Chromium closed the DevTools pipe (it exited).") from None
         while True:
             reply = self._read()
             if reply.get("id") == self.next_id:
@@ -130,27 +136,34 @@ def render_in_browser(path: str | os.PathLike, screenshot: str | os.PathLike | N
     if program is None:
         raise FileNotFoundError("No Chromium found: install it (Debian: `apt-get install chromium`) or set "
                                 "LAMINA_CHROMIUM to its path.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"render_in_browser: no file at {os.fspath(path)!r}.")
     url = pathlib.Path(path).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="lamina-chromium-") as profile:
         to_r, to_w = os.pipe()  # we write commands, Chromium reads them on its fd 3
         from_r, from_w = os.pipe()  # Chromium writes answers on its fd 4
-
-        def wire() -> None:  # in the child, before exec: put the pipes where --remote-debugging-pipe wants them
-            high_r, high_w = fcntl.fcntl(to_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_w, fcntl.F_DUPFD, 10)
-            os.dup2(high_r, 3)  # dup2 makes 3 and 4 inheritable; the pipes' own ends close on exec (PEP 446)
-            os.dup2(high_w, 4)
-
-        args = [program, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+        # --remote-debugging-pipe wants the pipes on fds 3 and 4: copies above 10 (clear of 3 and 4) go to a fresh
+        # Python that moves them there and execs Chromium (no preexec_fn, which is unsafe in threaded programs,
+        # and no shell, whose redirections stop at fd 9).
+        high_r, high_w = fcntl.fcntl(to_r, fcntl.F_DUPFD, 10), fcntl.fcntl(from_w, fcntl.F_DUPFD, 10)
+        args = [sys.executable, "-I", "-S", "-c", TRAMPOLINE, str(high_r), str(high_w), program,
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--remote-debugging-pipe",
                 f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--hide-scrollbars", "--mute-audio", f"--window-size={width},800", "about:blank"]
-        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=wire)
-        os.close(to_r)
-        os.close(from_w)
+        log_path = os.path.join(profile, "chromium.log")
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                       pass_fds=(high_r, high_w))
+        for fd in (to_r, from_w, high_r, high_w):
+            os.close(fd)
         pipe = _Pipe(to_w, from_r, time.monotonic() + timeout)
         try:
             return _drive(pipe, url, screenshot, width)
+        except (RuntimeError, TimeoutError) as error:
+            with open(log_path, "rb") as log:
+                tail = log.read()[-2000:].decode(errors="replace").strip()
+            raise type(error)(f"{error} Chromium ({program}) said: {tail or '(nothing)'}") from error
         finally:
             with contextlib.suppress(OSError, RuntimeError, TimeoutError):
                 pipe.send("Browser.close")
@@ -170,7 +183,9 @@ def _drive(pipe: _Pipe, url: str, screenshot: Any, width: int) -> BrowserResult:
     for domain in ("Page", "Runtime", "Log", "Network"):
         pipe.send(f"{domain}.enable", session)
     pipe.events.clear()
-    pipe.send("Page.navigate", session, url=url)
+    navigation = pipe.send("Page.navigate", session, url=url)
+    if navigation.get("errorText"):
+        raise RuntimeError(f"Chromium could not open {url}: {navigation['errorText']}.")
     pipe.wait_for("Page.loadEventFired")
     facts = json.loads(pipe.send("Runtime.evaluate", session, expression=PROBE, returnByValue=True)
                        ["result"]["value"])
