@@ -3,6 +3,8 @@ class weights and the errors users meet. Oracles: NumPy slicing, closed forms an
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -450,3 +452,86 @@ def test_predict_passes_nan_through_like_keras_while_fit_refuses_it():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(DataError, match="NaN or infinite"):
         model.fit(x, np.zeros((2, 1), "float32"), verbose=0)
+
+
+# ----------------------------------------------------------------------------------------------- input edge cases
+@pytest.mark.parametrize("where", ["x", "y", "sample_weight"])
+def test_a_meta_tensor_is_refused_before_any_work(where):
+    arrays = {"x": torch.zeros(8, 3), "y": torch.zeros(8, 1), "sample_weight": torch.ones(8)}
+    arrays[where] = torch.empty(arrays[where].shape, device="meta")
+    with pytest.raises(DataError, match=rf"{where} is a tensor on PyTorch's 'meta' device.*no values.*to_empty"):
+        ArrayAdapter(arrays["x"], arrays["y"], arrays["sample_weight"])
+    loader = [(torch.empty(4, 3, device="meta"), torch.zeros(4, 1))]
+    with pytest.raises(DataError, match="'meta' device"):
+        IterableAdapter(loader).first_batch()
+
+
+def _keras_sizes(keras, x, y):
+    """The sizes Keras 3's fit reports for mismatched arrays: {'x': [...], 'y': [...]}."""
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError) as error:
+        model.fit(x, y, verbose=0)
+    import re
+
+    return {k: [int(s) for s in v.split(", ")] for k, v in re.findall(r"'(\w+)' sizes: ([\d, ]+)", str(error.value))}
+
+
+def test_mismatched_lengths_name_each_array_with_its_own_length(keras):
+    # a list of 64 samples of 784 values, passed as a list: read as 64 inputs (as in Keras), the error must
+    # name the 64 arrays' length (784) and y's (64), not "x: 784, y: 64" as if x had 784 samples
+    samples = [np.zeros(784, "float32")] * 64
+    with pytest.raises(DataError) as error:
+        ArrayAdapter(samples, np.zeros(64))
+    message = str(error.value)
+    assert "x[0] .. x[63]: 784 each, y: 64" in message and "np.stack(x)" in message
+    assert _keras_sizes(keras, samples, np.zeros(64)) == {"x": [784] * 64, "y": [64]}  # the same lengths
+
+    ragged = [np.zeros(784, "float32"), np.zeros(64, "float32")]
+    with pytest.raises(DataError, match=r"got x\[0\]: 784, x\[1\]: 64, y: 2\. .*pad_sequences"):
+        ArrayAdapter(ragged, np.zeros(2))
+    assert _keras_sizes(keras, ragged, np.zeros(2)) == {"x": [784, 64], "y": [2]}
+
+    with pytest.raises(DataError, match=r"got x\['a'\]: 5, x\['b'\]: 6, y: 5, sample_weight: 4\. Check that x"):
+        ArrayAdapter({"b": np.zeros((6, 2)), "a": np.zeros((5, 2))}, np.zeros(5), sample_weight=np.ones(4))
+
+
+def test_a_class_weight_class_that_never_occurs_warns_once():
+    x, y = np.zeros((6, 1), "float32"), np.array([0, 1, 2, 1, 0, 2])
+    with pytest.warns(UserWarning, match=r"class_weight names class\(es\) \[-1, 7\] that never occur in y "
+                                         r"\(its classes: \[0, 1, 2\]\)") as record:
+        _, _, sw = ArrayAdapter(x, y, class_weight={0: 0.5, 7: 3.0, -1: 9.0}, batch_size=6).first_batch()
+    assert len([w for w in record if "class_weight" in str(w.message)]) == 1
+    np.testing.assert_allclose(sw.numpy(), [0.5, 1.0, 1.0, 1.0, 0.5, 1.0])  # -1 is no class: not the last one
+    one_hot = np.eye(4, dtype="float32")[[0, 1, 1, 0, 0, 1]]  # columns 2 and 3 never set
+    with pytest.warns(UserWarning, match=r"\[3\] that never occur"):
+        ArrayAdapter(x, one_hot, class_weight={1: 2.0, 3: 5.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ArrayAdapter(x, y, class_weight={0: 0.5, 1: 2.0, 2: 3.0})  # every class occurs: silent
+        ArrayAdapter(x, y, class_weight={7: 3.0}, one_batch=True)  # one batch (train_on_batch): no news
+
+
+def test_steps_per_epoch_beyond_one_pass_gives_one_whole_pass_per_epoch_as_keras():
+    # Keras 3 (its EpochIterator): with steps_per_epoch=5 over 3 batches, each epoch gets the 3 batches of a new
+    # pass and warns that the input ran out of data (tests/training checks the warning and Keras's step count)
+    x, y = data(10)
+    for shuffle in (False, True):
+        adapter = ArrayAdapter(x, y, batch_size=4, steps_per_epoch=5, shuffle=shuffle)
+        assert adapter.num_batches == 5  # Keras's params["steps"]
+        for _ in range(2):
+            epoch = [b[1].tolist() for b in adapter.epoch()]
+            assert len(epoch) == 3 and sorted(sum(epoch, [])) == list(range(10))
+    loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=4)
+    adapter = make_adapter(loader, steps_per_epoch=5)
+    for _ in range(2):
+        assert [b[1].tolist() for b in adapter.epoch()] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_steps_per_epoch_within_a_pass_still_continues_the_pass_across_epochs():
+    x, y = data(10)
+    loader = DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=4)
+    adapter = make_adapter(loader, steps_per_epoch=2)
+    assert [b[1].tolist() for b in adapter.epoch()] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [b[1].tolist() for b in adapter.epoch()] == [[8, 9], [0, 1, 2, 3]]  # end of the pass, then a new one
+    assert [b[1].tolist() for b in adapter.epoch()] == [[4, 5, 6, 7], [8, 9]]

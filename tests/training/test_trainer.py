@@ -1346,3 +1346,35 @@ def test_custom_steps_get_x_alone_when_fit_has_no_targets_as_in_keras():
     ae.fit(np.ones((8, 3), "float32"), batch_size=4, epochs=1, verbose=0)
     ae.predict(np.ones((4, 3), "float32"), verbose=0)
     assert seen == [torch.Tensor] * 3
+
+
+# ----------------------------------------------------------------------------------------------- input edge cases
+@pytest.mark.parametrize("kind", ["arrays", "dataloader"])
+def test_steps_per_epoch_beyond_the_data_warns_and_ends_each_epoch_with_its_pass_as_keras(kind, keras):
+    x, y = ids_data(10)  # 3 batches of 4 per pass, steps_per_epoch=5
+    recorder = Recorder()
+    model = mlp(first=(recorder,))
+    model.compile(optimizer=SGD(learning_rate=0.01), loss="mse")
+    data = (x, y) if kind == "arrays" else (DataLoader(TensorDataset(torch.tensor(x), torch.tensor(y)),
+                                                       batch_size=4),)
+    kwargs = {"batch_size": 4} if kind == "arrays" else {}
+    with pytest.warns(UserWarning, match=r"ran out of data: the epoch got 3 of steps_per_epoch=5 batches"):
+        history = model.fit(*data, steps_per_epoch=5, epochs=2, shuffle=False, verbose=0, **kwargs)
+    assert history.epoch == [0, 1] and recorder.seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
+    # Keras 3 trains the same number of steps: each epoch ends with its pass over the data
+    ref = keras.Sequential([keras.Input((D_IN,)), keras.layers.Dense(D_OUT)])
+    ref.compile(optimizer="sgd", loss="mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(x, y, batch_size=4, steps_per_epoch=5, epochs=2, shuffle=False, verbose=0)
+    assert int(model.optimizer.iterations) == int(ref.optimizer.iterations) == 6
+
+
+def test_fit_on_a_meta_tensor_says_so_before_any_work():
+    model = mlp()
+    model.compile(optimizer=SGD(learning_rate=0.1), loss="mse")
+    before = model.get_weights()
+    with pytest.raises(lamina.data.adapters.DataError, match="'meta' device"):
+        model.fit(torch.empty(8, D_IN, device="meta"), np.zeros((8, D_OUT), "float32"), verbose=0)
+    assert_weights_equal(model.get_weights(), before, atol=0)
+    assert int(model.optimizer.iterations) == 0

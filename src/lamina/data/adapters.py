@@ -12,7 +12,9 @@ gathered there by index. ``Dataset``/``DataLoader`` and Python generators are it
 from __future__ import annotations
 
 import math
+import sys
 import types
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +101,12 @@ def _is_strings(arr: np.ndarray) -> bool:
 
 def _to_tensor(value: Any, name: str, is_label: bool = False, convert: bool = True) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":
+            raise DataError(
+                f"{name} is a tensor on PyTorch's 'meta' device, of shape {tuple(value.shape)}: it has a shape but "
+                "no values, so nothing can be trained or predicted on it. Pass data with values: create it on a "
+                "real device (torch.randn(..., device='cpu')), or give a meta tensor storage with "
+                "tensor.to_empty(device='cpu') and fill it.")
         t = value
     else:
         arr = np.asarray(value)
@@ -139,17 +147,44 @@ def _check_finite(t: torch.Tensor, name: str) -> None:
         )
 
 
-def _structure_len(leaves: list[torch.Tensor], names: list[str]) -> int:
-    lengths = {n: int(t.shape[0]) if t.ndim else None for t, n in zip(leaves, names, strict=True)}
-    for n, length in lengths.items():
+def _leaf_names(name: str, v: Any) -> list[str]:
+    """The name of each leaf of ``v`` in ``tree.flatten`` order: ``x``, ``x[0]``, ``x['image']``..."""
+    if isinstance(v, dict):
+        return [n for k in sorted(v) for n in _leaf_names(f"{name}[{k!r}]", v[k])]
+    if isinstance(v, (list, tuple)):
+        return [n for i, item in enumerate(v) for n in _leaf_names(f"{name}[{i}]", item)]
+    return [name]
+
+
+def _structure_len(leaves: list[torch.Tensor], names: list[str], x: Any = None) -> int:
+    """The number of samples all ``leaves`` (named ``names``) share; ``x`` (the inputs) only words the error."""
+    lengths = [(n, int(t.shape[0]) if t.ndim else None) for t, n in zip(leaves, names, strict=True)]
+    for n, length in lengths:
         if length is None:
             raise DataError(f"{n} is a scalar; data needs a first (batch) dimension.")
-    distinct = set(lengths.values())
+    distinct = {length for _, length in lengths}
     if len(distinct) > 1:
-        detail = ", ".join(f"{n}: {length}" for n, length in lengths.items())
+        runs: list[list] = []  # consecutive arrays of one structure with one length are shown as one run
+        for n, length in lengths:
+            root = n.split("[", 1)[0]
+            if runs and runs[-1][0] == root and runs[-1][3] == length and "[" in n:
+                runs[-1][2] = n
+                runs[-1][4] += 1
+            else:
+                runs.append([root, n, n, length, 1])
+        detail = ", ".join(f"{first}: {length}" if count == 1 else f"{first} .. {last}: {length} each"
+                           for _, first, last, length, count in runs)
+        hint = ""
+        others = {length for n, length in lengths if not n.startswith("x[")}
+        if isinstance(x, (list, tuple)) and len(x) > 1 and len(x) in others:
+            ragged = len({length for n, length in lengths if n.startswith("x[")}) > 1
+            hint = (f" x is a list of {len(x)} arrays, which fit() reads as {len(x)} separate inputs (as Keras "
+                    f"does); if they are {len(x)} samples, make them one array first: " + (
+                        "they differ in length, so pad them to one, e.g. lamina.utils.pad_sequences(x)." if ragged
+                        else "np.stack(x)."))
         raise DataError(
-            f"All inputs, targets and sample weights must have the same number of samples, but got {detail}. "
-            "Check that x and y come from the same split and are not transposed."
+            f"All inputs, targets and sample weights must have the same number of samples (first dimension), "
+            f"but got {detail}.{hint or ' Check that x and y come from the same split and are not transposed.'}"
         )
     return distinct.pop() if distinct else 0
 
@@ -159,7 +194,10 @@ class ArrayAdapter:
 
     def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, batch_size: int | None = 32,
                  shuffle: bool | str = False, device: Any = "cpu", class_weight: dict | None = None,
-                 steps_per_epoch: int | None = None, check_finite: bool = True, stream: bool | None = None):
+                 steps_per_epoch: int | None = None, check_finite: bool = True, stream: bool | None = None,
+                 one_batch: bool = False):
+        # one_batch: the arrays are one batch (train_on_batch), not a data set: a class_weight class absent from
+        # them is no news
         self.device = torch.device(device)
         # Streaming data keeps its own dtype (uint8 images stay small) and is converted batch by batch.
         lazy = bool(stream)
@@ -167,18 +205,17 @@ class ArrayAdapter:
         y = None if y is None else tree.map_structure(lambda v: _to_tensor(v, "y", True, convert=not lazy), y)
         sw = None if sample_weight is None else tree.map_structure(
             lambda v: _to_tensor(v, "sample_weight").float(), sample_weight)
-        parts = [(name, [] if v is None else tree.flatten(v))
-                 for name, v in (("x", x), ("y", y), ("sample_weight", sw))]
-        leaves = [t for _, ts in parts for t in ts]
-        names = [name for name, ts in parts for _ in ts]
-        self.num_samples = _structure_len(leaves, names)
+        parts = [(name, v) for name, v in (("x", x), ("y", y), ("sample_weight", sw)) if v is not None]
+        leaves = [t for _, v in parts for t in tree.flatten(v)]
+        names = [n for name, v in parts for n in _leaf_names(name, v)]
+        self.num_samples = _structure_len(leaves, names, x)
         if self.num_samples == 0:
             raise DataError("The data is empty (0 samples). Pass at least one sample.")
         if check_finite:
             for t, n in zip(leaves, names, strict=True):
                 _check_finite(t, n)
         if class_weight is not None:
-            sw = _combine_class_weight(y, sw, class_weight)
+            sw = _combine_class_weight(y, sw, class_weight, warn_absent=not one_batch)
         # In-memory data goes to the device once; data too big for the device's free memory stays on the host
         # and streams, one gathered batch at a time (pinned, non-blocking copies).
         self.streaming = _too_big(leaves, self.device) if stream is None else bool(stream)
@@ -213,6 +250,14 @@ class ArrayAdapter:
         """Batches per epoch: ``steps_per_epoch`` when set, else one pass over the data."""
         return self.steps_per_epoch or math.ceil(self.num_samples / self.batch_size)
 
+    @property
+    def _streams(self) -> bool:
+        """Whether epochs take ``steps_per_epoch`` batches from passes that go on across epochs. When one pass
+        is shorter than ``steps_per_epoch``, each epoch is one whole pass instead, cut short as Keras cuts it (the
+        trainer warns that the input ran out of data)."""
+        return self.steps_per_epoch is not None and self.steps_per_epoch <= math.ceil(
+            self.num_samples / self.batch_size)
+
     def _slices(self) -> list[tuple[int, int]]:
         """(start, stop) of each batch; with shuffle="batch" the whole batches come in a new order each pass."""
         bounds = [(a, min(a + self.batch_size, self.num_samples)) for a in range(0, self.num_samples, self.batch_size)]
@@ -224,7 +269,7 @@ class ArrayAdapter:
         """The batches of one epoch: one pass over the data (reshuffled each pass when shuffle is on), or
         ``steps_per_epoch`` batches taken from an endless stream of passes that continues across epochs."""
         skip, self._skip_steps = self._skip_steps, 0
-        if self.steps_per_epoch is None:
+        if not self._streams:
             yield from self._one_pass(skip)
             return
         for _ in range(self.steps_per_epoch - skip):
@@ -236,7 +281,7 @@ class ArrayAdapter:
 
     def position(self, epoch_steps: int) -> dict:
         """Where the data stands after ``epoch_steps`` steps of the current epoch (for an exact resume)."""
-        if self.steps_per_epoch is None and epoch_steps == 0:  # between epochs: the next pass starts afresh
+        if not self._streams and epoch_steps == 0:  # between epochs: the next pass starts afresh
             return {"pass_rng": self._generator.get_state(), "pass_batches": 0, "epoch_steps": 0}
         # no pass started yet, or an unshuffled one: the generator has not moved, its state now is the start
         start = self._pass_rng if self._pass_rng is not None else self._generator.get_state()
@@ -246,7 +291,7 @@ class ArrayAdapter:
         """Continue from ``position``: the next ``epoch()`` yields the rest of that epoch, in the same order."""
         self._generator.set_state(position["pass_rng"])
         self._skip_steps = int(position["epoch_steps"])
-        if self.steps_per_epoch is not None:
+        if self._streams:
             self._stream = self._one_pass(int(position["pass_batches"]))
 
     def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
@@ -330,17 +375,36 @@ def split_arrays(x: Any, y: Any, sample_weight: Any, fraction: float) -> tuple[t
     return part(slice(0, cut)), part(slice(cut, n))
 
 
-def _combine_class_weight(y: Any, sw: Any, class_weight: dict) -> torch.Tensor:
+def _user_level() -> int:
+    """The ``stacklevel`` that points a warning at the user's line: the first caller outside lamina."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("lamina."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _combine_class_weight(y: Any, sw: Any, class_weight: dict, warn_absent: bool = True) -> torch.Tensor:
     if y is None or len(tree.flatten(y)) != 1:
         raise DataError("class_weight needs a single target array y; for several outputs use sample_weight.")
     labels = tree.flatten(y)[0]
     if labels.ndim > 1 and labels.shape[-1] > 1:
         labels = labels.argmax(-1)  # one-hot
     labels = labels.reshape(labels.shape[0], -1)[:, 0].long()
-    top = max(int(labels.max()) + 1, max(class_weight) + 1)
+    counts = torch.bincount(labels.clamp(min=0)).tolist()  # one host sync per fit: which classes occur
+    top = max(len(counts), max((int(c) for c in class_weight), default=-1) + 1)
     table = torch.ones(top)
+    absent = []
     for cls, w in class_weight.items():
-        table[int(cls)] = float(w)
+        if int(cls) < 0 or int(cls) >= len(counts) or not counts[int(cls)]:
+            absent.append(cls)  # (a negative key is no class: it must not index the table from its end)
+        else:
+            table[int(cls)] = float(w)
+    if absent and warn_absent:
+        present = [c for c, n in enumerate(counts) if n]
+        shown = present if len(present) <= 20 else f"{present[:20]} ... ({len(present)} classes)"
+        warnings.warn(f"class_weight names class(es) {sorted(absent)} that never occur in y (its classes: {shown}); "
+                      "their weights change nothing. Check that class_weight's keys are the class indices in y "
+                      "(for one-hot y, the column index).", UserWarning, stacklevel=_user_level())
     weights = table[labels]
     return weights if sw is None else weights * tree.flatten(sw)[0].reshape(-1)
 
@@ -481,6 +545,11 @@ class IterableAdapter:
 
     def _epoch(self, tagged: bool = False) -> Iterator[Any]:
         steps, self._skip_steps = self._skip_steps, 0
+        # Whether the current pass began in this epoch (an iterator carried over from the last one has drawn more
+        # batches than this epoch took). steps_per_epoch takes batches from passes that go on across epochs, as
+        # in Keras; a pass begun in this epoch that runs out before steps_per_epoch ends the epoch there, as Keras
+        # does (the trainer warns that the input ran out of data), rather than cycling through the data again.
+        began = self._iterator is None or self._drawn <= steps
         while self.steps_per_epoch is None or steps < self.steps_per_epoch:
             try:
                 raw = self._next_raw()
@@ -488,8 +557,9 @@ class IterableAdapter:
                 self._iterator = None
                 if self.one_shot:
                     self.exhausted = True  # the trainer warns if epochs or steps were still to come
-                if self.steps_per_epoch is None or self.one_shot:
+                if self.steps_per_epoch is None or self.one_shot or began:
                     return
+                began = True
                 continue
             steps += 1
             yield (self._drawn, self._move(raw)) if tagged else self._move(raw)

@@ -286,6 +286,14 @@ class Trainer:
                     "Your input ran out of data; interrupting training. A Python generator can be read once: pass "
                     "steps_per_epoch (and make it yield forever), or use a re-iterable DataLoader, to train for "
                     "several epochs.", UserWarning, stacklevel=3)
+            elif steps_per_epoch and steps_done < steps_per_epoch and not model.stop_training:
+                # one pass is shorter than steps_per_epoch: the epoch ended with the pass, as in Keras (one text
+                # for every such epoch, so Python's default filter shows it once)
+                warnings.warn(
+                    f"Your input ran out of data: the epoch got {steps_done} of steps_per_epoch={steps_per_epoch} "
+                    "batches before its pass over the data ended. As in Keras, the epoch ends there and the next "
+                    "one starts a new pass. Pass a steps_per_epoch no larger than one pass (or none), or repeat "
+                    "the data.", UserWarning, stacklevel=3)
             if steps_done == resume_steps:
                 break
             resume_steps = 0
@@ -462,7 +470,7 @@ class Trainer:
         model = self.model
         n = int(tree.flatten(x)[0].shape[0])
         adapter = ArrayAdapter(x, y, sample_weight, batch_size=max(n, 1), device=self.device,
-                               class_weight=class_weight)
+                               class_weight=class_weight, one_batch=True)
         if not self._prepared or (kind == "train" and not self.optimizer.built):
             self._prepare(adapter, with_targets=kind != "predict")
         fn = self.step_function(kind)
