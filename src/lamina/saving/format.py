@@ -60,7 +60,7 @@ class Limits:
 
     max_json_bytes: int = 64 * MiB  # one JSON document (config.json, metadata.json, a safetensors header)
     max_json_depth: int = 128  # nesting of arrays and objects
-    max_json_elements: int = 2_000_000  # values (numbers, strings, arrays, objects) in one JSON document
+    max_json_elements: int = 4_000_000  # values (numbers, strings, arrays, objects) in one JSON document
     max_tensor_file_bytes: int = 64 << 30
     max_header_bytes: int = 64 * MiB
     max_tensors: int = 200_000  # tensors in one safetensors file
@@ -252,16 +252,17 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 def json_shape(data: bytes) -> tuple[int, int]:
     """``(depth, elements)`` of JSON text, counted in one linear pass without parsing (so without recursion):
-    the deepest nesting of arrays/objects, and an upper bound of the number of values it holds (the separators
-    and brackets outside strings, plus one)."""
+    the deepest nesting of arrays/objects, and an upper bound of the number of values it holds (the commas and
+    opening brackets outside strings, plus one)."""
     stripped = _STRINGS.sub(b'""', data)
     brackets = np.frombuffer(stripped, dtype=np.uint8)
     opens = (brackets == ord("[")) | (brackets == ord("{"))
     closes = (brackets == ord("]")) | (brackets == ord("}"))
     steps = opens.astype(np.int64) - closes.astype(np.int64)
     depth = int(np.cumsum(steps).max()) if steps.size else 0
-    elements = int(np.count_nonzero(opens)) + int(np.count_nonzero((brackets == ord(",")) | (brackets == ord(":"))))
-    return max(depth, 0), elements + 1
+    # a document holds 1 + (items in all its containers) values, and a container of k items has k - 1 commas
+    elements = 1 + int(np.count_nonzero(opens)) + int(np.count_nonzero(brackets == ord(",")))
+    return max(depth, 0), elements
 
 
 def json_depth(data: bytes) -> int:
@@ -270,11 +271,11 @@ def json_depth(data: bytes) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {key!r}")
     return out
 
 
@@ -403,25 +404,34 @@ def check_safetensors_header(raw: bytes, data_len: int, what: str, limits: Limit
     return entries, metadata
 
 
+_SPEC_KEYS = {"dtype", "shape", "data_offsets"}.__eq__
+
+
 def _entry(name: str, spec: Any, what: str, data_len: int, limits: Limits) -> TensorEntry:
-    if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
-        raise FileFormatError(f"Tensor {name!r} in {what} must have exactly dtype, shape and data_offsets.")
+    if type(spec) is not dict or len(spec) != 3 or not _SPEC_KEYS(spec.keys()):
+        raise FileFormatError(f"Tensor {name[:200]!r} in {what} must have exactly dtype, shape and data_offsets.")
     code, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-    if code not in DTYPES:
-        raise UnsafeFileError(f"Tensor {name!r} in {what} has unknown dtype {code!r}; known: {sorted(DTYPES)}.")
-    dtype = DTYPES[code]
-    if not isinstance(shape, list) or len(shape) > limits.max_rank or not all(
-            type(d) is int and 0 <= d < 1 << 48 for d in shape):
-        raise UnsafeFileError(f"Tensor {name!r} in {what} has an invalid shape {str(shape)[:200]}.")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets):
-        raise FileFormatError(f"Tensor {name!r} in {what} has invalid data_offsets {str(offsets)[:200]}.")
+    dtype = DTYPES.get(code) if type(code) is str else None
+    if dtype is None:
+        raise UnsafeFileError(f"Tensor {name[:200]!r} in {what} has unknown dtype {str(code)[:50]!r}; known: "
+                              f"{sorted(DTYPES)}.")
+    numel = 1
+    if type(shape) is not list or len(shape) > limits.max_rank:
+        numel = -1
+    else:
+        for d in shape:
+            if type(d) is not int or not 0 <= d < 1 << 48:
+                numel = -1
+                break
+            numel *= d
+    if numel < 0:
+        raise UnsafeFileError(f"Tensor {name[:200]!r} in {what} has an invalid shape {str(shape)[:200]}.")
+    if type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int or type(offsets[1]) is not int:
+        raise FileFormatError(f"Tensor {name[:200]!r} in {what} has invalid data_offsets {str(offsets)[:200]}.")
     begin, end = offsets
     if not 0 <= begin <= end <= data_len:
-        raise UnsafeFileError(f"Tensor {name!r} in {what} claims bytes {begin}..{end}, outside the {data_len} bytes "
-                              "of data.")
-    numel = 1
-    for d in shape:
-        numel *= d
+        raise UnsafeFileError(f"Tensor {name[:200]!r} in {what} claims bytes {begin}..{end}, outside the {data_len} "
+                              "bytes of data.")
     nbytes = numel * ITEMSIZES[code]
     if nbytes != end - begin:
         raise UnsafeFileError(f"Tensor {name!r} in {what} claims shape {tuple(shape)} of {code} ({nbytes} bytes) "
