@@ -155,3 +155,18 @@ def test_with_the_training_monitor_in_fit(data):
     health = found["training-health"]
     assert 'class="missing"' not in health and "grad norm per layer" in health
     assert 'data-label="hidden"' in health and 'data-label="probs"' in health
+
+
+def test_many_classes_show_the_most_confused_ones():
+    from lamina.report.classify import classify
+    from lamina.report.sections import MAX_CLASSES, confusion
+
+    y = np.arange(400) % 40
+    logits = 5.0 * np.eye(40)[y]
+    logits[:12, 39] = 9.0  # samples 0..11 (classes 0..11) are taken for class 39
+    result = classify(y, logits)
+    html_text = confusion(result, [f"class {i}" for i in range(40)], "")
+    shown = re.findall(r'<th class="true">class (\d+)</th>', html_text)
+    assert len(shown) == MAX_CLASSES == 25 and "of 40" in html_text
+    assert {str(i) for i in [*range(12), 39]} <= set(shown)  # every class with an error is kept
+    assert len(re.findall(r'<th class="pred">', html_text)) == 25

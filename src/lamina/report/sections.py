@@ -20,6 +20,7 @@ Draw = Callable[[Chart], str]
 CURVE_SKIP = ("learning_rate", "lr")  # drawn in their own section
 SHOWN_ELSEWHERE = ("loss", "learning_rate", "lr")  # a monitor's copies of what the history sections draw
 MAX_LINES = 10  # per-layer charts show the first layers' lines, and say how many more there are
+MAX_CLASSES = 25  # the confusion matrix shows at most this many classes
 
 TITLES = {
     "learning-curves": "Learning curves",
@@ -167,18 +168,27 @@ def confusion(result: Classification | None, names: list[str], reason: str) -> s
         return section("confusion-matrix", what, missing(reason))
     m = result.confusion
     rows_total = np.maximum(m.sum(axis=1, keepdims=True), 1)
-    head = "".join(f'<th class="pred">{esc(n)}</th>' for n in names)
+    shown = list(range(len(names)))
+    note = ""
+    if len(names) > MAX_CLASSES:  # a table of every pair would be unreadable: keep the classes most confused
+        errors = m.sum(axis=0) + m.sum(axis=1) - 2 * np.diag(m)
+        shown = sorted(np.argsort(-errors, kind="stable")[:MAX_CLASSES].tolist())
+        note = (f'<p class="note">The {MAX_CLASSES} classes with the most errors (wrong as the true or the '
+                f"predicted class) of {len(names)}; shares are of each true class's samples.</p>")
+    head = "".join(f'<th class="pred">{esc(names[j])}</th>' for j in shown)
     rows = []
-    for i, name in enumerate(names):
+    for i in shown:
+        name = names[i]
         cells = []
-        for j in range(len(names)):
+        for j in shown:
             share = m[i, j] / rows_total[i, 0]
             color = "31,119,180" if i == j else "214,39,40"
             cells.append(f'<td style="background: rgba({color},{share:.3f})" title="{share:.1%}">{m[i, j]}</td>')
         rows.append(f'<tr><th class="true">{esc(name)}</th>{"".join(cells)}</tr>')
     table = (f'<table class="confusion"><tr><th class="corner">true \\ predicted</th>{head}</tr>'
              f'{"".join(rows)}</table>')
-    return section("confusion-matrix", what, f'<p>Accuracy {result.accuracy:.4f} on {m.sum()} samples.</p>{table}')
+    return section("confusion-matrix", what,
+                   f'<p>Accuracy {result.accuracy:.4f} on {m.sum()} samples.</p>{note}{table}')
 
 
 def per_class(result: Classification | None, names: list[str], reason: str) -> str:
