@@ -404,11 +404,11 @@ def check_safetensors_header(raw: bytes, data_len: int, what: str, limits: Limit
     return entries, metadata
 
 
-_SPEC_KEYS = {"dtype", "shape", "data_offsets"}.__eq__
+_SPEC_KEYS = frozenset({"dtype", "shape", "data_offsets"})
 
 
 def _entry(name: str, spec: Any, what: str, data_len: int, limits: Limits) -> TensorEntry:
-    if type(spec) is not dict or len(spec) != 3 or not _SPEC_KEYS(spec.keys()):
+    if type(spec) is not dict or spec.keys() != _SPEC_KEYS:
         raise FileFormatError(f"Tensor {name[:200]!r} in {what} must have exactly dtype, shape and data_offsets.")
     code, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
     dtype = DTYPES.get(code) if type(code) is str else None
