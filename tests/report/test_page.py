@@ -10,6 +10,7 @@ import pytest
 
 import lamina
 from lamina.report import SECTION_IDS, build_report, write_report
+from lamina.report.charts import label
 from lamina.report.page import _curves
 
 HOSTILE = '<script>alert("x")</script>'
@@ -170,3 +171,16 @@ def test_many_classes_show_the_most_confused_ones():
     assert len(shown) == MAX_CLASSES == 25 and "of 40" in html_text
     assert {str(i) for i in [*range(12), 39]} <= set(shown)  # every class with an error is kept
     assert len(re.findall(r'<th class="pred">', html_text)) == 25
+
+
+def test_with_lr_find_from_the_doctor(data):
+    try:
+        import lamina.doctor  # noqa: F401
+    except ImportError:
+        pytest.skip("lamina.doctor (issue 20, the training doctor) is not in this tree")
+    model = _model()
+    sweep = model.lr_find(*data, batch_size=20, num_steps=12, end_lr=1.0)
+    found = _sections(build_report(model, lr_find=sweep, plots="svg"))["lr-find"]
+    assert 'class="missing"' not in found and found.count('class="marker"') == len(sweep.suggestions) == 2
+    assert found.count('class="series"') == 2  # smoothed and raw
+    assert f"Suggested learning rate: <b>{label(sweep.suggestion)}</b>" in found

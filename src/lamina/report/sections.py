@@ -158,6 +158,11 @@ def lr_find(result: Any, draw: Draw) -> str:
     rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(label(float(v)))}</td></tr>" for k, v in suggestions.items()
                    if v is not None)
     table = f'<table class="suggestions"><tr><th>rule</th><th>learning rate</th></tr>{rows}</table>' if rows else ""
+    chosen = getattr(result, "suggestion", None)
+    if chosen is not None and math.isfinite(float(chosen)):
+        table += f"<p>Suggested learning rate: <b>{esc(label(float(chosen)))}</b>.</p>"
+    if getattr(result, "stopped_early", False):
+        table += '<p class="note">The sweep stopped early: the loss diverged before the last rate.</p>'
     return section("lr-find", what, (_charts(draw, [chart]) or missing("The sweep recorded no finite loss.")) + table)
 
 
