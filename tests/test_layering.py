@@ -46,6 +46,7 @@ LEVEL_OF_SUBPACKAGE = {
     "models": 4,
     "saving": 5, "distribution": 5, "export": 5,
     "distillation": 5,
+    "doctor": 5,
     "report": 5,
     # keras.utils's façade: it gathers functions from every level (get_source_inputs reads symbolic tensors of
     # layers) and nothing inside lamina imports it.
@@ -62,6 +63,9 @@ ALLOWED_UPWARD = {
         "the one upward seam (DESIGN.md): Model.save/save_weights/load_weights/export and models.load_model "
         "call lamina.saving at call time, so that `model.save(...)` works while saving (L5) builds on models "
         "(L4), importing Model and reading layer configs through core.serialization.",
+    ("lamina.models.model", "lamina.doctor"):
+        "Model.lr_find/Model.diagnose are thin methods over lamina.doctor (L5), which trains copies of models "
+        "through the trainer; the methods import it at call time, as Model.save does lamina.saving.",
     ("lamina.models.model", "lamina.report"):
         "Model.report is a thin method over lamina.report (L5), which draws the graph through lamina.utils and "
         "writes the HTML file; it imports it at call time, as Model.save does lamina.saving.",

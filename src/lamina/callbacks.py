@@ -22,8 +22,10 @@ from lamina.training.callbacks import (
     SwapEMAWeights,
     TensorBoard,
     TerminateOnNaN,
+    TrainingMonitor,
 )
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
-           "RemoteMonitor", "Report", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN"]
+           "RemoteMonitor", "Report", "SwapEMAWeights", "TensorBoard", "TerminateOnNaN",
+           "TrainingMonitor"]

@@ -187,6 +187,9 @@ class DefaultSteps:
         self.own_loss = not is_default(model, "compute_loss")
         self.own_metrics = not is_default(model, "compute_metrics")
         self.fast_loss = self.fast_metrics = None
+        # Callbacks' ``on_after_backward(loss)`` (e.g. TrainingMonitor): called between backward and the
+        # optimizer step; fit collects them for its run, and an empty tuple costs one truth test a step.
+        self.after_backward: tuple = getattr(trainer, "after_backward", ()) if trainer is not None else ()
         if trainer is not None:
             self._plan_fast_paths(trainer)
 
@@ -252,6 +255,9 @@ class DefaultSteps:
         if optimizer.built:  # (built in fit's preparation whenever the model has trainable weights)
             optimizer.zero_grad()
             optimizer.scale_loss(loss).backward()  # the loss unchanged unless the optimizer has a loss_scale_factor
+            if self.after_backward:
+                for hook in self.after_backward:
+                    hook(loss)
             optimizer.step()
         else:  # Keras: nothing to train, the step only computes the loss and the metrics
             warnings.warn("The model does not have any trainable weights.", UserWarning, stacklevel=2)
