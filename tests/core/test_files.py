@@ -85,8 +85,10 @@ def test_a_fifo_is_refused_not_replaced(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- litter
 _KILLED_SAVER = r"""
-import sys, time
-from lamina.core.files import atomic_write
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("files", sys.argv[2])  # the module alone (standard library only):
+files = importlib.util.module_from_spec(spec)                         # no second of importing torch
+spec.loader.exec_module(files)
 
 def write(f):
     f.write(b"x" * 100_000)
@@ -94,7 +96,7 @@ def write(f):
     print("writing", flush=True)
     time.sleep(60)  # killed here, mid-save
 
-atomic_write(sys.argv[1], write)
+files.atomic_write(sys.argv[1], write)
 """
 
 
@@ -113,7 +115,7 @@ def _kill_mid_save(tmp_path, script: str, *args: str) -> None:
 def test_the_next_save_removes_what_a_kill_9_left(tmp_path):
     target = tmp_path / "model.bin"
     target.write_bytes(b"previous")
-    _kill_mid_save(tmp_path, _KILLED_SAVER, str(target))
+    _kill_mid_save(tmp_path, _KILLED_SAVER, str(target), files.__file__)
     assert target.read_bytes() == b"previous"  # the kill left the old file whole...
     assert len(temporaries(tmp_path)) == 1  # ...and one temporary, which nothing else would ever remove
     atomic_write_bytes(str(tmp_path / "other.bin"), b"y")  # the next save to the folder, of any file
