@@ -2,7 +2,20 @@
 interpolations (bilinear, nearest): the engine of the geometric augmentation layers.
 
 Images are channels-last ``(n, h, w, c)``; pixel centers sit at integer coordinates, as in Keras's
-``affine_transform`` and ``map_coordinates``.
+``affine_transform`` and ``map_coordinates``. The work is one ``torch.nn.functional.grid_sample`` call
+(``align_corners=False``), with Keras's rules folded in:
+
+- ``reflect`` (``d c b a | a b c d | d c b a``, per corner index) is ``grid_sample``'s ``reflection`` padding, which
+  reflects coordinates about the pixel edges ``-0.5`` and ``size - 0.5`` and then clamps: the same corners and
+  weights;
+- ``nearest`` (the edge pixel repeated) is ``border`` padding: clamping the coordinate or each corner index gives
+  the same value;
+- ``constant`` is ``zeros`` padding on ``image - fill_value``, plus ``fill_value`` (the weights sum to one, so each
+  outside corner contributes ``fill_value``);
+- ``wrap`` has no padding mode: coordinates are taken modulo the size, and the image gets one wrapped row and
+  column (``circular`` padding) so that the corner after the last pixel is the first one;
+- ``nearest`` interpolation rounds the coordinates first (half to even, as Keras), so that ``grid_sample`` sees
+  whole pixels and applies the padding rules to indices, as Keras does.
 
 >>> import torch
 >>> x = torch.arange(4.0).reshape(1, 2, 2, 1)
@@ -13,52 +26,43 @@ tensor([0.5000])
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ["affine", "sample"]
 
-
-def _fix_index(i: torch.Tensor, size: int, fill_mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Map integer sample positions outside [0, size) per fill mode; also return validity for 'constant'."""
-    if fill_mode == "reflect":  # d c b a | a b c d | d c b a
-        i = torch.remainder(i, 2 * size)
-        return torch.where(i >= size, 2 * size - 1 - i, i), None
-    if fill_mode == "wrap":  # a b c d | a b c d | a b c d
-        return torch.remainder(i, size), None
-    if fill_mode == "nearest":  # a a a a | a b c d | d d d d
-        return i.clamp(0, size - 1), None
-    valid = (i >= 0) & (i < size)
-    return i.clamp(0, size - 1), valid
+_PADDING = {"reflect": "reflection", "nearest": "border", "constant": "zeros", "wrap": "border"}
 
 
 def sample(images: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, interpolation: str, fill_mode: str,
-            fill_value: float) -> torch.Tensor:
+           fill_value: float) -> torch.Tensor:
     """Sample ``images`` (n, h, w, c) at pixel coordinates xs, ys (n, H, W) (pixel centers at integers)."""
-    n, h, w, c = images.shape
-    flat = images.reshape(n, h * w, c)
-    if interpolation == "nearest":
-        corners = [(torch.round(xs), torch.round(ys), None)]
-    elif interpolation == "bilinear":
-        x0, y0 = torch.floor(xs), torch.floor(ys)
-        fx, fy = xs - x0, ys - y0  # (n, H, W)
-        corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
-                   (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
-    else:
+    if interpolation not in ("bilinear", "nearest"):
         raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; received {interpolation!r}.")
-    out = None
-    for cx, cy, weight in corners:
-        ix, vx = _fix_index(cx.long(), w, fill_mode)
-        iy, vy = _fix_index(cy.long(), h, fill_mode)
-        index = (iy * w + ix).reshape(n, -1, 1).expand(-1, -1, c)  # (n, H*W, c)
-        value = flat.gather(1, index).reshape(n, *xs.shape[1:], c)  # (n, H, W, c)
-        if vx is not None:
-            value = torch.where((vx & vy).unsqueeze(-1), value, torch.full_like(value, fill_value))
-        term = value if weight is None else value * weight.unsqueeze(-1).to(value.dtype)
-        out = term if out is None else out + term
-    return out
+    if fill_mode not in _PADDING:
+        raise ValueError(f"fill_mode must be one of {sorted(_PADDING)}; received {fill_mode!r}.")
+    dtype = images.dtype
+    work = dtype if dtype in (torch.float32, torch.float64) else torch.float32  # grid_sample's CPU dtypes
+    x = images.to(work).permute(0, 3, 1, 2)  # (n, c, h, w), a view of the channels-last data
+    h, w = x.shape[2], x.shape[3]
+    xs, ys = xs.to(work), ys.to(work)
+    if interpolation == "nearest":
+        xs, ys = torch.round(xs), torch.round(ys)
+    if fill_mode == "wrap":
+        xs, ys = torch.remainder(xs, w), torch.remainder(ys, h)
+        x = F.pad(x, (0, 1, 0, 1), mode="circular")  # row h is row 0, column w is column 0
+        h, w = h + 1, w + 1
+    shift = float(fill_value) if fill_mode == "constant" else 0.0
+    if shift:
+        x = x - shift
+    grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], dim=-1)  # (n, H, W, 2) in [-1, 1]
+    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=_PADDING[fill_mode], align_corners=False)
+    if shift:
+        out = out + shift
+    return out.permute(0, 2, 3, 1).to(dtype)  # (n, H, W, c)
 
 
 def affine(images: torch.Tensor, matrix: torch.Tensor, interpolation: str, fill_mode: str,
-            fill_value: float) -> torch.Tensor:
+           fill_value: float) -> torch.Tensor:
     """Output pixel (x, y) takes the input at ``matrix @ (x, y, 1)``; matrix is (n, 2, 3) in pixel units."""
     n, h, w, _ = images.shape
     dtype = images.dtype if images.is_floating_point() else torch.float32
