@@ -1,4 +1,5 @@
-"""``EinsumDense``: a dense layer whose contraction is an einsum equation (any number of axes in and out).
+"""``EinsumDense``: a dense layer whose contraction is an einsum equation (any number of axes in and out), with
+Keras 3's LoRA (``lora_rank``, ``enable_lora``) and quantization (``quantize("int8" | "float8")``).
 
 >>> import torch
 >>> layer = EinsumDense("abc,cde->abde", output_shape=(None, 2, 8), bias_axes="de")
@@ -15,7 +16,9 @@ from typing import Any
 import torch
 
 from lamina import activations, constraints, initializers, regularizers
+from lamina.layers import einsum_quantization, float8, lora, quantization
 from lamina.layers.layer import Layer, format_shape
+from lamina.layers.quantizable import QuantizableLayer
 
 __all__ = ["EinsumDense"]
 
@@ -54,7 +57,7 @@ class _AsMatrix:
         return matrix.reshape(shape)
 
 
-class EinsumDense(Layer):
+class EinsumDense(QuantizableLayer, Layer):
     """A dense layer computing ``activation(einsum(equation, inputs, kernel) + bias)``.
 
     ``equation`` is ``"<input>,<kernel>-><output>"`` in letters, optionally with ``...`` leading both the input
@@ -64,24 +67,26 @@ class EinsumDense(Layer):
     letters that get a bias: the bias spans the output from the first of them to the end, with size 1 on the
     axes not named. Weights ``kernel`` and ``bias`` are in Keras's layout and order.
 
-    lamina's EinsumDense supports neither ``quantize()`` nor LoRA (``lora_rank``): both raise.
+    ``enable_lora(rank)`` (or ``lora_rank=``) freezes the kernel and trains ``A`` (``kernel.shape[:-1] + (rank,)``)
+    and ``B`` (``(rank, kernel.shape[-1])``); the layer computes with ``kernel + (lora_alpha / rank) * A @ B``.
+    ``quantize("int8")`` stores an int8 kernel with one scale per output position (abs-max over the kernel axes
+    the output lacks; ``kernel_scale`` laid out as Keras's) and quantizes the inputs on each call;
+    ``quantize("float8")`` trains with float8 and delayed scaling, as Dense (layers/float8.py).
 
     >>> EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c")(torch.ones(2, 3)).shape
     torch.Size([2, 4])
     """
+
+    QUANTIZATION = ("kernel", None, ("int8", "float8"))  # (the kernel's reduced axes follow from the equation)
 
     def __init__(self, equation: str, output_shape: Any, activation: Any = None, bias_axes: str | None = None,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,
                  bias_constraint: Any = None, lora_rank: int | None = None, lora_alpha: float | None = None,
                  gptq_unpacked_column_size: int | None = None, quantization_config: Any = None, **kwargs: Any):
+        kwargs["dtype"] = quantization.policy_from(kwargs.get("dtype"))
         super().__init__(**kwargs)
-        if lora_rank is not None:
-            raise NotImplementedError("EinsumDense: LoRA (`lora_rank`) is not supported by lamina's EinsumDense; "
-                                      "leave lora_rank=None.")
-        if quantization_config is not None:
-            raise NotImplementedError("EinsumDense: quantization is not supported by lamina's EinsumDense; leave "
-                                      "quantization_config=None.")
+        self._init_quantizable(lora_rank, lora_alpha, quantization_config)
         self._input_spec, self._kernel_spec, self._output_spec, self._ellipsis = parse_equation(equation)
         self.equation = equation
         if isinstance(output_shape, int) and not isinstance(output_shape, bool):
@@ -110,9 +115,7 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank, self.lora_alpha = lora_rank, lora_alpha
         self.gptq_unpacked_column_size = gptq_unpacked_column_size
-        self.lora_enabled = False
 
     # ------------------------------------------------------------------------------------------ shapes
     def _full_output_shape(self, input_shape: tuple) -> tuple:
@@ -167,6 +170,7 @@ class EinsumDense(Layer):
             sizes = in_sizes if letter in in_sizes else out_sizes
             kernel_shape.append(self._size(letter, sizes, "kernel", input_shape))
         self.full_output_shape = full
+        self._input_ndim = len(input_shape)
         fan_in = math.prod(d for c, d in zip(self._kernel_spec, kernel_shape, strict=True) if c in in_sizes)
         initializer = _AsMatrix(self.kernel_initializer, fan_in, math.prod(kernel_shape) // max(fan_in, 1))
         self.kernel = self.add_weight(shape=tuple(kernel_shape), initializer=initializer,
@@ -183,24 +187,60 @@ class EinsumDense(Layer):
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint,
                                         name="bias")
         self.built = True
+        self._build_quantizable()
+
+    @property
+    def kernel(self) -> torch.Tensor:
+        """The kernel in Keras's layout, with the LoRA update merged in when LoRA is enabled (int8 once quantized
+        to int8)."""
+        return self._compute_weight()
 
     # ------------------------------------------------------------------------------------------ call
     def call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        if self.quantization_mode is not None:
+            return self.quantized_call(inputs)
         x = torch.einsum(self.equation, inputs, self.kernel.to(inputs.dtype))
         if self.bias is not None:
             x = x + self.bias.to(x.dtype)
         return activations.activate_fresh(self.activation, x)
 
-    def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
-        """Not supported by lamina's EinsumDense (Keras quantizes it to int8/int4/float8)."""
-        raise NotImplementedError(f"EinsumDense layer '{self.name}': quantization is not supported by lamina's "
-                                  "EinsumDense (only Dense and Embedding quantize).")
+    def quantized_call(self, inputs: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        """The int8 or float8 forward pass (layers/einsum_quantization.py, layers/float8.py)."""
+        if self.quantization_mode == "int8":
+            x = einsum_quantization.int8_output(self, inputs)
+            if self.bias is not None:
+                x = x + self.bias.to(x.dtype)
+        else:
+            product = lambda x, k: torch.einsum(self.equation, x, k)  # noqa: E731
+            x = float8.dense_output(self, inputs, quantization.stored(self, "kernel"), self.bias, product)
+        return activations.activate_fresh(self.activation, x)
 
+    # ------------------------------------------------------------------------------------------ LoRA, int8
     def enable_lora(self, rank: int, lora_alpha: float | None = None, a_initializer: Any = "he_uniform",
                     b_initializer: Any = "zeros") -> None:
-        """Not supported by lamina's EinsumDense."""
-        raise NotImplementedError(f"EinsumDense layer '{self.name}': LoRA is not supported by lamina's "
-                                  "EinsumDense (only Dense and Embedding support it).")
+        """Freeze the kernel and train a low-rank update ``(lora_alpha / rank) * A @ B`` instead, as Keras's
+        EinsumDense: ``A`` is ``kernel.shape[:-1] + (rank,)``, ``B`` is ``(rank, kernel.shape[-1])``, both
+        regularized by ``kernel_regularizer``; ``lora_alpha`` defaults to ``rank``."""
+        if self.kernel_constraint is not None:
+            raise ValueError(f"Lora is incompatible with kernel constraints (layer '{self.name}'). In order to enable "
+                             "lora on this layer, remove the `kernel_constraint` argument.")
+        lora.enable(self, rank, lora_alpha, a_initializer, b_initializer, regularizer=self.kernel_regularizer)
+
+    def _quant_info(self) -> einsum_quantization.QuantInfo:
+        info = self.__dict__.get("_quant_info_cache")
+        if info is None:
+            info = einsum_quantization.QuantInfo.of(self.equation, self._input_ndim)
+            self.__dict__["_quant_info_cache"] = info
+        return info
+
+    def _quantize_int8_kernel(self, config: Any) -> None:
+        einsum_quantization.quantize_kernel(self, config)
+
+    def _build_int8(self, kernel_shape: tuple) -> None:
+        einsum_quantization.build_int8(self, kernel_shape)
+
+    def _requantized_with_lora(self) -> dict[str, torch.Tensor]:
+        return einsum_quantization.requantized_with_lora(self)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "output_shape": self.partial_output_shape, "equation": self.equation,
@@ -211,4 +251,4 @@ class EinsumDense(Layer):
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint), "quantization_config": None}
+                "bias_constraint": constraints.serialize(self.bias_constraint), **self._quantizable_config()}

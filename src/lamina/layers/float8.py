@@ -79,15 +79,16 @@ class _GradRoundTrip(torch.autograd.Function):
         return rounded, None, None
 
 
-def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None
-                 ) -> torch.Tensor:
-    """``inputs @ kernel + bias`` through float8 (before the activation). A training step (the layer in training
+def dense_output(layer: Any, inputs: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None,
+                 product: Any = torch.matmul) -> torch.Tensor:
+    """``product(inputs, kernel) + bias`` through float8 (before the activation; EinsumDense's product is its
+    einsum). A training step (the layer in training
     mode, as ``fit`` and ``train_on_batch`` set it, with gradients on) advances the scaling state. As Keras 3.15
     does (observed on its torch backend), a float32 layer adds its bias rounded to bfloat16."""
     x = _RoundTrip.apply(inputs, layer.inputs_scale.to(inputs.dtype))
     k = _RoundTrip.apply(kernel.to(inputs.dtype), layer.kernel_scale.to(inputs.dtype))
     update = layer.training is True and torch.is_grad_enabled()
-    y = torch.matmul(x, k)
+    y = product(x, k)
     if update:
         _update(layer, "inputs", inputs, FORWARD)
         _update(layer, "kernel", kernel, FORWARD)

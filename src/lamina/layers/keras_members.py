@@ -124,13 +124,14 @@ class KerasLayerMembers:
         return None
 
     def quantize(self, mode: str | None = None, type_check: bool = True, config: Any = None) -> None:
-        """Quantize the layer's weights; only Dense and Embedding can (``model.quantize`` skips other layers)."""
+        """Quantize the layer's weights; only Dense, EinsumDense and Embedding can (``model.quantize`` skips other
+        layers)."""
         raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize` method implemented; "
-                                  "lamina quantizes Dense and Embedding layers.")
+                                  "lamina quantizes Dense, EinsumDense and Embedding layers.")
 
     def quantized_build(self, kernel_shape: Any, mode: str, config: Any = None) -> None:
         raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantized_build` method "
-                                  "implemented; lamina quantizes Dense and Embedding layers.")
+                                  "implemented; lamina quantizes Dense, EinsumDense and Embedding layers.")
 
     def quantized_call(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"Layer {type(self).__name__} is not quantized (quantization_mode=None): call "

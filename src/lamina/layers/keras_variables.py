@@ -40,6 +40,9 @@ def _merged_kernel(layer: Any) -> dict[str, torch.Tensor]:
     delta = lora.delta(layer).detach()
     if weight.is_floating_point():
         return {base: weight + delta}
+    own = getattr(layer, "_requantized_with_lora", None)  # a kernel of another rank (EinsumDense)
+    if own is not None:
+        return own()
     axis = type(layer).QUANTIZATION[1]
     scale = stored(layer, f"{base}_scale").detach()
     dequantized = weight.to(scale.dtype) / (scale if axis == 0 else scale.unsqueeze(-1))

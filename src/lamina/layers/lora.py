@@ -1,6 +1,6 @@
-"""LoRA (low-rank adaptation) for Dense and Embedding, as Keras 3's ``layer.enable_lora(rank)``: the kernel is
-frozen and two trainable factors ``A`` (``(rows, rank)``, ``he_uniform``) and ``B`` (``(rank, cols)``, zeros) are
-added; the layer computes with ``kernel + (lora_alpha / rank) * A @ B``.
+"""LoRA (low-rank adaptation) for Dense, EinsumDense and Embedding, as Keras 3's ``layer.enable_lora(rank)``: the
+kernel is frozen and two trainable factors ``A`` (``(rows, rank)``, ``he_uniform``) and ``B`` (``(rank, cols)``,
+zeros) are added; the layer computes with ``kernel + (lora_alpha / rank) * A @ B``.
 
 >>> import torch
 >>> from lamina import layers
@@ -28,8 +28,10 @@ def names(layer: Any) -> tuple[str, str, str]:
 
 
 def enable(layer: Any, rank: int, lora_alpha: float | None = None, a_initializer: Any = "he_uniform",
-           b_initializer: Any = "zeros") -> None:
-    """Freeze the layer's kernel and add the LoRA factors (what ``layer.enable_lora`` runs)."""
+           b_initializer: Any = "zeros", regularizer: Any = None) -> None:
+    """Freeze the layer's kernel and add the LoRA factors (what ``layer.enable_lora`` runs). A kernel of more
+    than two axes (EinsumDense) gets ``A`` of shape ``kernel.shape[:-1] + (rank,)`` and ``B`` of ``(rank,
+    kernel.shape[-1])``; ``regularizer`` applies to both (EinsumDense passes its kernel's, as Keras)."""
     if getattr(type(layer), "QUANTIZATION", None) is None:
         raise NotImplementedError(f"Layer {type(layer).__name__} does not support LoRA; lamina enables it on "
                                   "Dense and Embedding layers.")
@@ -46,11 +48,13 @@ def enable(layer: Any, rank: int, lora_alpha: float | None = None, a_initializer
     base, a_name, b_name = names(layer)
     weight = layer._parameters.get(base)
     frozen = weight if weight is not None else layer._buffers[base]
-    rows, cols = frozen.shape
+    *rows, cols = frozen.shape
     if weight is not None:
         weight.requires_grad_(False)  # as Keras: the kernel's own flag (layer.trainable = True sets it back)
-    layer.add_weight(shape=(rows, rank), initializer=initializers.get(a_initializer), name=a_name)
-    layer.add_weight(shape=(rank, cols), initializer=initializers.get(b_initializer), name=b_name)
+    layer.add_weight(shape=(*rows, rank), initializer=initializers.get(a_initializer), regularizer=regularizer,
+                     name=a_name)
+    layer.add_weight(shape=(rank, cols), initializer=initializers.get(b_initializer), regularizer=regularizer,
+                     name=b_name)
     layer.lora_rank = rank
     layer.lora_alpha = lora_alpha if lora_alpha is not None else rank
     layer.lora_enabled = True

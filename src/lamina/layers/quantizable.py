@@ -1,4 +1,4 @@
-"""The Keras 3 API that Dense and Embedding share for quantization and LoRA: ``quantize``,
+"""The Keras 3 API that Dense, EinsumDense and Embedding share for quantization and LoRA: ``quantize``,
 ``quantization_mode``, ``quantized_build``, ``quantized_call``, ``enable_lora`` and the ``kernel`` property that
 merges LoRA in (the work is done in ``layers/quantization.py``, ``layers/float8.py`` and ``layers/lora.py``);
 and ``quantize_model`` behind ``Model.quantize``.
@@ -25,8 +25,8 @@ from lamina.quantizers.config import get_config_object
 
 
 class QuantizableLayer:
-    """Mixed into Dense and Embedding (before ``Layer``). The class sets ``QUANTIZATION = (weight name, axis
-    reduced by the per-channel scale, supported modes)``."""
+    """Mixed into Dense, EinsumDense and Embedding (before ``Layer``). The class sets ``QUANTIZATION = (weight name,
+    axis reduced by the per-channel scale, supported modes)``."""
 
     QUANTIZATION: tuple[str, int, tuple[str, ...]]
 
@@ -110,8 +110,8 @@ class QuantizableLayer:
 
 
 def quantize_model(model: Any, mode: str | None = None, config: Any = None, filters: Any = None) -> None:
-    """Quantize every Dense and Embedding of ``model`` that supports ``mode`` (``filters``: a layer name regex,
-    a list of them, or a callable ``layer -> bool`` choosing which layers)."""
+    """Quantize every Dense, EinsumDense and Embedding of ``model`` that supports ``mode`` (``filters``: a layer name
+    regex, a list of them, or a callable ``layer -> bool`` choosing which layers)."""
     if mode is None and config is not None:
         mode = get_config_object(config).mode
     if mode not in quantization.MODES:
@@ -137,4 +137,5 @@ def quantize_model(model: Any, mode: str | None = None, config: Any = None, filt
         done += 1
     if done == 0:  # Keras warns and goes on
         warnings.warn(f"Model '{model.name}' has no layer that can be quantized with mode {mode!r} (lamina "
-                      "quantizes Dense and Embedding layers; Embedding supports 'int8' only).", stacklevel=2)
+                      "quantizes Dense, EinsumDense and Embedding layers; Embedding supports 'int8' only).",
+                      stacklevel=2)

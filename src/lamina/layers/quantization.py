@@ -1,6 +1,6 @@
-"""``layer.quantize(mode)`` for Dense and Embedding, as Keras 3 does it: the dtype policies of a quantized layer
-(``"int8_from_float32"``, ``"float8_from_float32"``), the swap of the float kernel for an int8 kernel and its
-per-channel scale (or, for float8, the scaling state), and the int8 forward pass.
+"""``layer.quantize(mode)`` for Dense, EinsumDense and Embedding, as Keras 3 does it: the dtype policies of a
+quantized layer (``"int8_from_float32"``, ``"float8_from_float32"``), the swap of the float kernel for an int8
+kernel and its per-channel scale (or, for float8, the scaling state), and the int8 forward pass.
 
 int8: the kernel is quantized once with abs-max per output channel (``kernel_scale``: one scale per unit of a
 Dense, per row of an Embedding) and stored as an int8 tensor; a Dense quantizes its inputs on each call (abs-max
@@ -152,7 +152,7 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
     spec = getattr(type(layer), "QUANTIZATION", None)
     if spec is None:
         raise NotImplementedError(f"Layer {type(layer).__name__} does not have a `quantize` method implemented: "
-                                  "lamina quantizes Dense and Embedding layers.")
+                                  "lamina quantizes Dense, EinsumDense and Embedding layers.")
     name, axis, supported = spec
     if mode is None and config is not None:
         mode = get_config_object(config).mode
@@ -174,7 +174,10 @@ def quantize(layer: Any, mode: str, config: Any = None, type_check: bool = True)
     if config is not None and config.mode != mode:
         raise ValueError(f"quantize: mode={mode!r} but the config is for mode {config.mode!r}.")
     source = layer.dtype_policy.name
-    if mode == "int8":
+    own = getattr(layer, "_quantize_int8_kernel", None)  # a kernel of another rank (EinsumDense) lays out its own
+    if mode == "int8" and own is not None:
+        own(config)
+    elif mode == "int8":
         weight = stored(layer, name).detach()
         default = quantizers.AbsMaxQuantizer(axis=axis)
         weight_quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(config, default)
@@ -197,7 +200,11 @@ def quantized_build(layer: Any, mode: str, shape: tuple | None = None) -> None:
     _check_mode(mode, supported, layer)
     if mode == "int8":
         shape = tuple(shape) if shape is not None else tuple(stored(layer, name).shape)
-        add_int8_weights(layer, name, shape, (shape[1 - axis % 2],))
+        own = getattr(layer, "_build_int8", None)
+        if own is not None:
+            own(shape)
+        else:
+            add_int8_weights(layer, name, shape, (shape[1 - axis % 2],))
     else:
         float8.add_state(layer, getattr(layer.dtype_policy, "amax_history_length", AMAX_HISTORY_LENGTH))
 

@@ -60,8 +60,11 @@ class AbsMaxQuantizer(Quantizer):
         self.value_range = value_range
         self.epsilon = epsilon
 
-    def __call__(self, x: Any, to_numpy: bool = False) -> Any:
-        axis = self.axis if self.axis is not None else (-1,)
+    def __call__(self, x: Any, axis: Any = None, to_numpy: bool = False) -> Any:
+        """``(quantized, scale)`` of ``x`` along ``axis`` (as Keras: the call's axis, else the constructor's, else
+        the last axis)."""
+        if axis is None:
+            axis = self.axis if self.axis is not None else (-1,)
         return abs_max_quantize(x, axis, value_range=self.value_range, dtype=self.output_dtype,
                                 epsilon=self.epsilon, to_numpy=to_numpy)
 
