@@ -295,3 +295,34 @@ def test_parquet_row_groups_sharded_by_process_train_as_one_process(tmp_path):
     assert_same_weights(dist_out, one_out)
     for key in ("loss", "accuracy"):
         np.testing.assert_allclose(report(dist_out)["history"][key], report(one_out)["history"][key], atol=1e-5)
+
+
+def test_a_frozen_process_is_reported_within_the_timeout_and_named(tmp_path):
+    started = time.monotonic()
+    result = torchrun("frozen", tmp_path, timeout=120, LAMINA_TEST_TIMEOUT="5")
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    seconds, message = (tmp_path / "error0.txt").read_text().split("\n", 1)
+    assert float(seconds) < 5 + 10 + 10  # the timeout, the probe, slack for a loaded machine
+    assert "waited the process group's whole timeout" in message and "rank 1" in message, message
+    assert "DataParallel(timeout=seconds)" in message
+    assert elapsed < 100  # not the default 600 s, nor the frozen rank's 120 s
+
+
+def test_processes_reducing_different_metrics_are_told_what_each_has(tmp_path):
+    result = torchrun("mismatch", tmp_path, timeout=90)
+    assert result.returncode != 0
+    message = (tmp_path / "error0.txt").read_text()
+    assert "disagree during the reduction of metrics" in message, message
+    assert "rank 0: loss/0" in message and "rank 1: loss/0" in message and "accuracy/" in message
+
+
+def test_a_size_mismatch_inside_a_collective_is_reported_as_disagreement_not_as_a_dead_peer():
+    from lamina.distribution.reduce import explain_failure
+
+    gloo = RuntimeError("[gloo/transport/tcp/pair.cc:446] op.preamble.length <= op.nbytes. "
+                        "Received data size doesn't match expected size")
+    message = str(explain_failure(gloo, "agreeing on training step 4"))
+    assert "called different collective operations during agreeing on training step 4" in message
+    assert "different number of steps or epochs" in message and "died" not in message
+    assert "lost contact" in str(explain_failure(RuntimeError("Connection closed by peer"), "a train step"))

@@ -194,10 +194,50 @@ def parquet(out: str) -> dict:
     return {"history": history.history, "steps": len(data)}
 
 
+def frozen(out: str) -> dict:
+    """Rank 1 freezes (sleeps) at step 3 while rank 0 goes on: rank 0 must fail within its timeout plus the probe,
+    naming rank 1."""
+    import time
+
+    x, y = linear_data()
+    model = mlp()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+
+    class Freeze(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3 and distribution.rank() == 1:
+                time.sleep(float(os.environ.get("LAMINA_TEST_FREEZE", "120")))
+
+    started = time.monotonic()
+    try:
+        model.fit(x, y, batch_size=128, epochs=1, verbose=0, callbacks=[Freeze()])
+    except distribution.DistributedError as error:
+        with open(os.path.join(out, f"error{distribution.rank()}.txt"), "w") as f:
+            f.write(f"{time.monotonic() - started:.1f}\n{error}")
+        os._exit(3)  # what an unhandled error does, without waiting for the frozen peer at exit
+    return {}
+
+
+def mismatch(out: str) -> dict:
+    """Rank 1 compiled with an extra metric: the end-of-epoch reduction must name what each process has."""
+    x, y = linear_data()
+    model = mlp()
+    metrics = ["accuracy"] if distribution.rank() == 1 else []
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", metrics=metrics)
+    try:
+        model.fit(x, y, batch_size=128, epochs=1, verbose=0)
+    except distribution.DistributedError as error:
+        with open(os.path.join(out, f"error{distribution.rank()}.txt"), "w") as f:
+            f.write(str(error))
+        raise
+    return {}
+
+
 MODES = {"equivalence": (equivalence, distribution.DataParallel), "fashion": (fashion, distribution.DataParallel),
          "fsdp": (fsdp, distribution.FullyShardedDataParallel), "backup": (backup, distribution.DataParallel),
          "stale": (stale, distribution.DataParallel), "uneven": (uneven, distribution.DataParallel),
-         "parquet": (parquet, distribution.DataParallel)}
+         "parquet": (parquet, distribution.DataParallel), "frozen": (frozen, distribution.DataParallel),
+         "mismatch": (mismatch, distribution.DataParallel)}
 
 if __name__ == "__main__":
     mode, out, *extra = sys.argv[1:]

@@ -29,6 +29,7 @@ import torch
 
 from lamina.data.adapters import Batch, DataError
 from lamina.distribution import reduce
+from lamina.distribution.launch import DistributedError
 from lamina.training.step import batch_size_of
 
 UNEVEN_BATCHES = ("pad", "drop")
@@ -52,6 +53,7 @@ class AgreedBatches:
         self._on_batch, self._filler_guard = on_batch, filler_guard
         self._exhausted = False
         self._stand_in: Batch | None = None  # the last batch this process had (a zero-weight filler)
+        self._epochs = 0  # training epochs begun: the processes must agree on it at every step
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["inner"], name)
@@ -63,13 +65,21 @@ class AgreedBatches:
 
     def epoch(self) -> Iterator[Batch]:
         batches = self.inner.epoch()
+        self._epochs += 1
         step = 0
         while True:
             batch = next(batches, None)
             mine = batch is not None
             table = reduce.gather_ints(
-                [int(mine), batch_size_of(batch[0]) if mine else 0, int(bool(getattr(self.inner, "exhausted", 0)))],
+                [int(mine), batch_size_of(batch[0]) if mine else 0, int(bool(getattr(self.inner, "exhausted", 0))),
+                 self._epochs, step + 1],
                 self.device, f"agreeing on training step {step + 1} (whether each process has a batch, and its rows)")
+            if any(row[3:] != table[0][3:] for row in table):
+                where = ", ".join(f"rank {r}: epoch {row[3]} step {row[4]}" for r, row in enumerate(table))
+                raise DistributedError(
+                    f"The processes disagree on where training stands ({where}): they ran different numbers of "
+                    "fit calls, epochs or steps. Every process must run the same fit calls with the same epochs "
+                    "and steps_per_epoch.")
             anyone, rows, total = shares(table, self.rank)
             if not anyone or (self.uneven_batches == "drop" and not all(row[0] for row in table)):
                 self._exhausted = any(row[2] for row in table)

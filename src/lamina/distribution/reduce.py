@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -26,6 +27,34 @@ T = TypeVar("T")
 
 # What a collective raises when a peer is gone (gloo: closed or reset connections; NCCL: the watchdog; both: timeouts).
 _PEER_FAILURE = re.compile(r"gloo|nccl|connection|peer|timed? ?out|broken pipe|socket|closed|abort", re.IGNORECASE)
+# What gloo raises when the processes called collectives of different sizes at the same point.
+_MISMATCH = re.compile(r"doesn't match expected size|size mismatch|mismatch between|unexpected size", re.IGNORECASE)
+_TIMEOUT = re.compile(r"timed? ?out|timeout|deadline", re.IGNORECASE)
+PROBE_SECONDS = 10.0  # how long the barrier that names unresponsive processes waits for them
+
+
+def _unresponsive_ranks() -> str:
+    """After a timeout: which processes do not check in within ``PROBE_SECONDS``. The collective's own connections
+    are closed by then, so every process that reaches this point writes a key to the job's rendezvous store (the
+    one torchrun or ``init_process_group`` made) and waits for the others' keys."""
+    if not torch_dist.is_initialized():
+        return ""
+    try:
+        store = torch_dist.distributed_c10d._get_default_store()
+        rank, world = torch_dist.get_rank(), torch_dist.get_world_size()
+        store.set(f"lamina/answering/{rank}", "1")
+        missing = set(range(world)) - {rank}
+        deadline = time.monotonic() + PROBE_SECONDS
+        while missing and time.monotonic() < deadline:
+            missing = {r for r in missing if not store.check([f"lamina/answering/{r}"])}
+            if missing:
+                time.sleep(0.2)
+    except Exception:  # no store to ask (a custom launcher): the message says what is known without it
+        return ""
+    if not missing:
+        return " Every process answered just after, so one was only late (raise timeout= if that is expected)."
+    named = ", ".join(str(r) for r in sorted(missing))
+    return f" Not answering within a further {PROBE_SECONDS:g} s: rank{'s' if len(missing) > 1 else ''} {named}."
 
 
 def explain_failure(error: BaseException, what: str) -> DistributedError | None:
@@ -37,6 +66,21 @@ def explain_failure(error: BaseException, what: str) -> DistributedError | None:
         return None
     rank = torch_dist.get_rank() if torch_dist.is_initialized() else "?"
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if _MISMATCH.search(str(error)):
+        return DistributedError(
+            f"Process rank {rank} and another process called different collective operations during {what}: "
+            f"{first}\nThe processes disagree on what comes next: a different number of steps or epochs, or "
+            "tensors of different shapes (a different model or metrics). Every process must build and compile "
+            "the same model and run the same fit/evaluate/predict calls with the same epochs and steps."
+        )
+    if _TIMEOUT.search(str(error)):
+        return DistributedError(
+            f"Process rank {rank} waited the process group's whole timeout during {what} without an answer: "
+            f"{first}\nAnother process is frozen (stuck in its own code, or waiting for something else) or died."
+            f"{_unresponsive_ranks()} This process stops instead of waiting longer; set the bound with "
+            "DataParallel(timeout=seconds). Rerun the job; with lamina.callbacks.BackupAndRestore it resumes from "
+            "the last backup."
+        )
     return DistributedError(
         f"Process rank {rank} lost contact with the other processes during {what}: {first}\n"
         "Another process has most likely died (look for its error or 'Signal 9'/out-of-memory in the log above) "
@@ -61,9 +105,28 @@ def _comm_device(device: torch.device) -> torch.device:
     return device if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 
 
-def sum_tensors_(tensors: list[torch.Tensor], device: torch.device, processes: Any = None) -> None:
+def check_same_layout(layout: list[str], what: str, processes: Any = None) -> None:
+    """Raise a ``DistributedError`` naming what each process has when the processes are about to reduce different
+    things (``layout``: one description per value, e.g. ``"accuracy/total: float32[]"``)."""
+    everyone: list = [None] * torch_dist.get_world_size(processes)
+    with collective(f"comparing what the processes reduce ({what})"):
+        torch_dist.all_gather_object(everyone, layout, group=processes)
+    if all(other == everyone[0] for other in everyone):
+        return
+    described = "\n".join(f"  rank {r}: {', '.join(items) or 'nothing'}" for r, items in enumerate(everyone))
+    raise DistributedError(
+        f"The processes disagree during {what}: they would reduce different values.\n{described}\n"
+        "Every process must build and compile the same model with the same loss and metrics.")
+
+
+def sum_tensors_(tensors: list[torch.Tensor], device: torch.device, processes: Any = None,
+                 names: list[str] | None = None) -> None:
     """Replace each tensor by its sum over all processes (or the group ``processes``), in place; one all_reduce per
-    dtype."""
+    dtype. With ``names``, the processes first check that they all sum the same tensors (names, dtypes, shapes)
+    and say which differ instead of failing inside the reduction."""
+    if names is not None:
+        check_same_layout([f"{n}: {str(t.dtype).removeprefix('torch.')}{list(t.shape)}"
+                           for n, t in zip(names, tensors, strict=True)], "the reduction of metrics", processes)
     comm = _comm_device(device)
     by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
     for t in tensors:
@@ -86,9 +149,22 @@ def metric_states(metrics: list) -> list[torch.Tensor]:
     return [v for m in metrics for v in m.variables]
 
 
+def metric_state_names(metrics: list) -> list[str]:
+    """One name per tensor of ``metric_states(metrics)``: the metric's name (a container's: its children's, when
+    their states make up its own) and the state's position."""
+    names = []
+    for m in metrics:
+        children = [c for c in getattr(m, "metrics", None) or [] if c is not m]
+        if children and sum(len(c.variables) for c in children) == len(m.variables):
+            names += [f"{c.name}/{i}" for c in children for i, _ in enumerate(c.variables)]
+        else:
+            names += [f"{m.name}/{i}" for i, _ in enumerate(m.variables)]
+    return names
+
+
 def sum_metric_states_(metrics: list, device: torch.device, group: Any = None) -> None:
     """Make every metric's state the sum of its states over all processes (or ``group``'s), in place."""
-    sum_tensors_(metric_states(metrics), device, group)
+    sum_tensors_(metric_states(metrics), device, group, names=metric_state_names(metrics))
 
 
 @contextlib.contextmanager
@@ -96,7 +172,7 @@ def global_metric_states(metrics: list, device: torch.device, group: Any = None)
     """Inside: every metric holds the global (summed) state; afterwards each process gets its own back."""
     states = metric_states(metrics)
     saved = [t.clone() for t in states]
-    sum_tensors_(states, device, group)
+    sum_tensors_(states, device, group, names=metric_state_names(metrics))
     try:
         yield
     finally:
@@ -106,6 +182,7 @@ def global_metric_states(metrics: list, device: torch.device, group: Any = None)
 
 def mean_values(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """The mean over processes of each value (the same keys on every process)."""
+    check_same_layout(sorted(values), "the reduction of logs")
     if not values:
         return {}
     t = torch.tensor([values[k] for k in values], dtype=torch.float64, device=_comm_device(device))
