@@ -15,9 +15,9 @@ from lamina.data.adapters import (
     DataError,
     IterableAdapter,
     make_adapter,
-    split_arrays,
     unpack_x_y_sample_weight,
 )
+from lamina.data.split import split_arrays
 
 
 def data(n=10, features=3):

@@ -357,24 +357,6 @@ class ArrayAdapter:
         return self._batch(lambda t: t[:stop])
 
 
-def split_arrays(x: Any, y: Any, sample_weight: Any, fraction: float) -> tuple[tuple, tuple]:
-    """Keras's validation_split: the last ``fraction`` of the samples (before any shuffling) for validation."""
-    if not 0 < fraction < 1:
-        raise DataError(f"validation_split must be in (0, 1); received {fraction!r}.")
-    leaves = tree.flatten(x)
-    n = int(leaves[0].shape[0])
-    cut = int(math.floor(n * (1 - fraction)))
-    if cut == 0 or cut == n:
-        raise DataError(
-            f"validation_split={fraction} leaves {'no training' if cut == 0 else 'no validation'} samples out of {n}."
-        )
-
-    def part(a: slice) -> Any:
-        return tuple(None if v is None else tree.map_structure(lambda t: t[a], v) for v in (x, y, sample_weight))
-
-    return part(slice(0, cut)), part(slice(cut, n))
-
-
 def _user_level() -> int:
     """The ``stacklevel`` that points a warning at the user's line: the first caller outside lamina."""
     frame, level = sys._getframe(1), 1

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from lamina import tree
+from lamina.data.adapters import DataError
 from lamina.data.py_dataset import PyDataset
 from lamina.data.sample_batches import SampleBatches
 
@@ -164,3 +167,21 @@ def split_dataset(dataset: Any, left_size: int | float | None = None, right_size
     order = _order(total, shuffle, seed)
     return (rebuild([_take(p, order[:left_n]) for p in parts]),
             rebuild([_take(p, order[left_n:]) for p in parts]))
+
+
+def split_arrays(x: Any, y: Any, sample_weight: Any, fraction: float) -> tuple[tuple, tuple]:
+    """Keras's validation_split: the last ``fraction`` of the samples (before any shuffling) for validation."""
+    if not 0 < fraction < 1:
+        raise DataError(f"validation_split must be in (0, 1); received {fraction!r}.")
+    leaves = tree.flatten(x)
+    n = int(leaves[0].shape[0])
+    cut = int(math.floor(n * (1 - fraction)))
+    if cut == 0 or cut == n:
+        raise DataError(
+            f"validation_split={fraction} leaves {'no training' if cut == 0 else 'no validation'} samples out of {n}."
+        )
+
+    def part(a: slice) -> Any:
+        return tuple(None if v is None else tree.map_structure(lambda t: t[a], v) for v in (x, y, sample_weight))
+
+    return part(slice(0, cut)), part(slice(cut, n))
