@@ -19,7 +19,8 @@ from lamina import metrics as metrics_module
 from lamina import optimizers
 from lamina.core import config, tree
 from lamina.core.device import denormals_flushed, get_device
-from lamina.data.adapters import ArrayAdapter, DataError, split_arrays, unpack_x_y_sample_weight
+from lamina.data.adapters import ArrayAdapter, DataError, unpack_x_y_sample_weight
+from lamina.data.split import split_arrays
 from lamina.training import jit, preflight, state, step
 from lamina.training import strategy as strategy_module
 from lamina.training.callbacks import BackupAndRestore, Callback, CallbackList, History
