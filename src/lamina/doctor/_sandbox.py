@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,7 +85,9 @@ class Probe:
         self.adapter = make_adapter(x, y, sample_weight, batch_size=batch_size or 32, shuffle=shuffle,
                                     device=self.trainer.device, check_finite=False)
         if not self.trainer._prepared:
-            self.trainer._prepare(self.adapter)
+            with warnings.catch_warnings():  # (pre-flight's advice is diagnose's to give, once, as a finding)
+                warnings.simplefilter("ignore")
+                self.trainer._prepare(self.adapter)
         else:
             self.model.to(self.trainer.device)
         if optimizer is not None:

@@ -438,6 +438,18 @@ class Model(KerasModelMembers, Layer):
 
         return lr_find(self, x, y, **kwargs)
 
+    def diagnose(self, x: Any, y: Any = None, **kwargs: Any) -> Any:
+        """A few seconds of checks before a long fit (inputs, labels, initial loss, gradient flow, dead layers,
+        overfitting one batch, the learning rate, a shuffled-label control, the input pipeline's share of a step),
+        on copies of this model; returns a printable report with ``.findings`` and ``.ok``. See
+        ``lamina.doctor.diagnose`` for the arguments.
+
+        >>> # print(model.diagnose(x_train, y_train))
+        """
+        from lamina.doctor import diagnose
+
+        return diagnose(self, x, y, **kwargs)
+
     # ------------------------------------------------------------------ summary and weights files
     def summary(self, line_length: int | None = None, positions: list | None = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
