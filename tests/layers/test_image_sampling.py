@@ -23,8 +23,10 @@ def _coordinates(n, shape):
     return xs, ys
 
 
-@pytest.mark.parametrize("interpolation, fill_mode", itertools.product(["bilinear", "nearest"],
-                                                                       ["reflect", "wrap", "constant", "nearest"]))
+MODES = list(itertools.product(["bilinear", "nearest"], ["reflect", "wrap", "constant", "nearest"]))
+
+
+@pytest.mark.parametrize("interpolation, fill_mode", MODES)
 def test_sample_matches_keras_map_coordinates(keras, interpolation, fill_mode):
     n, h, w, c = 2, 7, 9, 3
     images = RNG.random((n, h, w, c)) * 255
