@@ -289,3 +289,68 @@ def test_h5_datasets_are_checked_before_loading(small_file, tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         load_keras_model(os.path.join("no", "such.keras"))
+
+
+# ---------------------------------------------------------------------------------------------- issue 18, finding 3
+class _BigAllocations:
+    """Records every tensor of over a million elements made outside the meta device while it is active."""
+
+    def __init__(self):
+        import torch
+        from torch.overrides import TorchFunctionMode
+
+        seen = self.seen = []
+
+        class Spy(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                if isinstance(out, torch.Tensor) and out.device.type != "meta" and out.numel() > 1_000_000:
+                    seen.append((getattr(func, "__name__", str(func)), tuple(out.shape)))
+                return out
+
+        self.mode = Spy()
+
+    def __enter__(self):
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.mode.__exit__(*exc)
+
+
+@pytest.mark.parametrize(("edit", "error"), [
+    # within the allocation budget, but not what the weights file holds: refused before the real build
+    (lambda c: _dense_entry(c)["config"].update(units=1_000_000), FileFormatError),
+    # far over the budget (the issue's 20,000,000 units: 2.9 GB before it was refused)
+    (lambda c: _dense_entry(c)["config"].update(units=20_000_000), UnsafeFileError),
+], ids=["dense-1M-units", "dense-20M-units"])
+def test_declared_shapes_are_checked_against_the_weights_before_anything_is_allocated(small_file, tmp_path, edit,
+                                                                                      error):
+    path, config = small_file
+    edit(config)
+    with _BigAllocations() as spy, pytest.raises(error):
+        load_keras_model(_rewrite(path, str(tmp_path / "hostile.keras"), config))
+    assert spy.seen == []
+
+
+def test_a_huge_multi_head_attention_config_is_refused_without_allocating(keras, tmp_path):
+    inputs = keras.Input((3, 4))
+    model = keras.Model(inputs, keras.layers.MultiHeadAttention(num_heads=2, key_dim=2, name="mha")(inputs, inputs))
+    path = str(tmp_path / "mha.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        config = json.loads(z.read("config.json"))
+    entry = next(e for e in config["config"]["layers"] if e["class_name"] == "MultiHeadAttention")
+    entry["config"].update(num_heads=100_000, key_dim=100_000)
+    with _BigAllocations() as spy, pytest.raises(UnsafeFileError, match="far more"):
+        load_keras_model(_rewrite(path, str(tmp_path / "hostile.keras"), config))
+    assert spy.seen == []
+
+
+def test_the_layer_cap_applies_to_keras_files(small_file, tmp_path):
+    from lamina.saving import Limits
+
+    path, config = small_file
+    with pytest.raises(UnsafeFileError, match="more than 1 layers"):
+        load_keras_model(path, limits=Limits(max_layers=1))
+    assert load_keras_model(path, limits=Limits(max_layers=2)).built

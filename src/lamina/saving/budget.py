@@ -59,3 +59,59 @@ def _requested_numel(func: Any, args: tuple, kwargs: dict) -> int:
     for d in size:
         numel *= int(d) if isinstance(d, int) else 1
     return numel
+
+
+class MetaBuild(TorchFunctionMode):
+    """While active, every tensor is made on PyTorch's ``meta`` device (shapes and dtypes, no memory), whatever
+    device the code asks for: a model is built from an untrusted config this way first, so that its declared
+    weights can be checked against the weights file before anything is allocated. Code that needs values (e.g.
+    ``.item()``) fails inside, and the caller then leaves the checks to the real, budgeted build.
+
+    >>> import torch
+    >>> with MetaBuild():
+    ...     torch.zeros(10**12, device="cpu").device.type, torch.ones(3).to("cpu").device.type
+    ('meta', 'meta')
+    """
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if "device" in kwargs:
+            kwargs["device"] = "meta"
+        if func is torch.Tensor.to:
+            args = tuple("meta" if i > 0 and isinstance(a, (str, torch.device)) else a for i, a in enumerate(args))
+        elif func in (torch.Tensor.cpu, torch.Tensor.cuda):
+            return args[0]
+        with torch.device("meta"):
+            return func(*args, **kwargs)
+
+
+class ShapeOnlyArray:
+    """What ``meta_arrays`` gives for a meta tensor's ``.numpy()``: its shape and dtype, no data."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any):
+        self.shape, self.dtype, self.ndim = shape, dtype, len(shape)
+
+    def copy(self) -> ShapeOnlyArray:
+        return self
+
+    def astype(self, *args: Any, **kwargs: Any) -> ShapeOnlyArray:
+        return self
+
+
+class MetaArrays(TorchFunctionMode):
+    """While active, ``.cpu()`` of a meta tensor keeps it on meta and ``.numpy()`` gives a ``ShapeOnlyArray``: a
+    layer's ``save_own_variables`` then tells the shapes it would save without a byte of data.
+
+    >>> import torch
+    >>> with MetaArrays():
+    ...     torch.empty(10**12, device="meta").cpu().numpy().copy().shape
+    (1000000000000,)
+    """
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        meta = bool(args) and isinstance(args[0], torch.Tensor) and args[0].is_meta
+        if meta and func is torch.Tensor.numpy:
+            return ShapeOnlyArray(tuple(args[0].shape), args[0].dtype)
+        if meta and func in (torch.Tensor.cpu, torch.Tensor.cuda):
+            return args[0]
+        return func(*args, **(kwargs or {}))
