@@ -180,8 +180,7 @@ class Trainer:
         compiled with ``jit_compile=True``, as the strategy runs it. Called once per run."""
         fn = step.build(self, kind)
         if self.jit is not None:  # (hooks between backward and the update need the step's parts: not one graph)
-            whole = step.is_default(self.model, f"{kind}_step") and not self.after_backward
-            fn = self.jit.wrap(fn, kind, default=whole)
+            fn = self.jit.wrap(fn, kind, not self.after_backward and step.is_default(self.model, f"{kind}_step"))
         return self.strategy.wrap_step(fn, kind)
 
     def _label_ranges(self, adapter: Any) -> dict | None:
@@ -247,8 +246,7 @@ class Trainer:
         cbs.set_params({"verbose": verbose, "epochs": epochs, "steps": train.num_batches})
         model.stop_training = False
         model.history = history
-        self.after_backward = tuple(hook for cb in cbs.callbacks
-                                    if callable(hook := getattr(cb, "on_after_backward", None)))
+        self.after_backward = tuple(cb.on_after_backward for cb in cbs.callbacks if hasattr(cb, "on_after_backward"))
         train_fn = self.step_function("train")
         epoch_logs: dict = {}
         backup = next((cb for cb in cbs.callbacks if isinstance(cb, BackupAndRestore)), None)
