@@ -95,10 +95,13 @@ def save_weights(model: Any, filepath: str, overwrite: bool = True) -> None:
     atomic_write_bytes(filepath, save(state, metadata=metadata))
 
 
-def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None:
+def load_weights(model: Any, filepath: str, skip_mismatch: bool = False, limits: fmt.Limits = fmt.DEFAULT_LIMITS
+                 ) -> None:
     """Load weights saved by ``save_weights`` into ``model`` (which must have the same architecture); a Keras 3
     ``.weights.h5`` file goes through the Keras importer, a legacy ``.h5`` / ``.hdf5`` weights file (Keras 2,
-    as ``keras.applications`` publishes them) through the legacy reader."""
+    as ``keras.applications`` publishes them) through the legacy reader. A malformed or hostile file, or one that
+    does not fit the model, raises ``FileFormatError``/``UnsafeFileError`` (``SavingError``, a ``ValueError``);
+    ``limits`` (``lamina.saving.Limits``) bounds what a ``.weights.safetensors`` file may ask for."""
     filepath = os.fspath(filepath)
     if filepath.endswith(KERAS_SUFFIX):
         from lamina.saving.keras_import import load_keras_weights
@@ -111,7 +114,6 @@ def load_weights(model: Any, filepath: str, skip_mismatch: bool = False) -> None
             raise ValueError("load_weights: skip_mismatch=True is not supported for legacy .h5 weights files "
                              "(their layers are matched in order); load them without it.")
         return load_legacy_weights(model, filepath)
-    limits = fmt.DEFAULT_LIMITS
     try:
         # a regular file only, read within the size checked first; the header is checked strictly (dtypes,
         # shapes, byte ranges that tile the data) and the names compared before any tensor is made
