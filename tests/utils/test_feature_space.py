@@ -109,10 +109,11 @@ def test_adapt_on_batches_generators_and_labelled_batches_learns_what_a_dict_tea
     table = reference.table()
     batches = [{k: v[i:i + 32] for k, v in table.items()} for i in range(0, 40, 32)]  # Keras's batches
     expected = concat_space()(reference.new_rows())
-    for data in (batches, iter(batches), ((b, np.zeros(len(b["f"]))) for b in batches)):
+    loader = torch.utils.data.DataLoader([{k: v[i] for k, v in table.items()} for i in range(40)], batch_size=32)
+    for data in (batches, iter(batches), ((b, np.zeros(len(b["f"]))) for b in batches), loader):
         fs = FeatureSpace(reference.features(FeatureSpace), crosses=reference.CROSSES, crossing_dim=16,
                           hashing_dim=8)
-        fs.adapt(data)  # a one-shot generator works: the data is read once
+        fs.adapt(data)  # a one-shot generator works (the data is read once), a DataLoader's collated dicts too
         torch.testing.assert_close(fs(reference.new_rows()), expected)
 
 

@@ -6,7 +6,8 @@ space on a dict of raw values: it returns one float32 matrix (``output_mode="con
 features (``"dict"``). Strings live on the host (PyTorch has no string tensors): a ``FeatureSpace`` runs its
 preprocessing there and hands tensors on, like lamina's other string layers (``lamina.layers.host_inputs``).
 Map your data through it before ``fit``, or build the inference model of Keras's guide from ``get_inputs()`` and
-``get_encoded_features()``: that model takes the raw dict (strings included).
+``get_encoded_features()``: that model takes the raw dict (strings included) and saves in ``.lamina`` files
+(``FeatureSpace.save`` writes the space alone to a ``.keras`` file, as Keras).
 
 >>> fs = FeatureSpace({"x": "float_normalized", "c": "string_categorical"})
 >>> fs.adapt({"x": [0.0, 2.0, 4.0], "c": ["a", "b", "a"]})
