@@ -65,7 +65,8 @@ def Xception(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     the default input is 299x299, the smallest 71x71. Preprocess inputs with
     ``lamina.applications.xception.preprocess_input``.
 
-    >>> Xception(weights=None, include_top=False, input_shape=(96, 96, 3), pooling="avg").output_shape
+    >>> model = Xception(weights=None, include_top=False, input_shape=(96, 96, 3), pooling="avg")  # doctest: +SKIP
+    >>> model.output_shape  # doctest: +SKIP
     (None, 2048)
     """
     imagenet_utils.check_weights_argument(weights, include_top, classes)
