@@ -261,3 +261,18 @@ def test_sequential_build_config_as_keras(keras):
         fresh.build_from_config(json.loads(json.dumps(cfg)))
         assert fresh.built and fresh.output_shape == (None, 2)
         assert [tuple(w.shape) for w in fresh.weights] == [(3, 2), (2,)]
+
+
+def test_model_from_json_parses_through_the_bounded_parser():
+    """Issue 18: the JSON of a model goes through the same caps as a file's (no RecursionError, no 100,000
+    layers built)."""
+    from lamina.saving import FileFormatError, UnsafeFileError
+
+    with pytest.raises(UnsafeFileError, match="nests"):
+        lamina.models.model_from_json("[" * 100_000 + "]" * 100_000)
+    many = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "Activation", "config": {"activation": "relu"}}] * 20_000}}
+    with pytest.raises(UnsafeFileError, match="more than 10000 layers"):
+        lamina.models.model_from_json(json.dumps(many))
+    with pytest.raises(FileFormatError):
+        lamina.models.model_from_json('{"class_name": ')

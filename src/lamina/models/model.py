@@ -583,7 +583,7 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Mod
     registry, ``register_serializable`` and ``custom_objects``, as in ``load_model``; no code is read from it."""
     from lamina.saving import model_config
 
-    config = json.loads(json_string)
+    config = model_config.parse_config_text(json_string)  # bounded: depth, size, values and layers
     if not isinstance(config, dict):
         raise ValueError("model_from_json expects the JSON of a model config (an object).")
     with serialization.custom_object_scope(custom_objects):

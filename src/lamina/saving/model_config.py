@@ -19,6 +19,20 @@ import torch
 from lamina import losses, metrics
 from lamina.core import serialization
 from lamina.layers.layer import Layer
+from lamina.saving import format as fmt
+
+
+def parse_config_text(text: str | bytes) -> Any:
+    """A model config from JSON text (``model_from_json``), through the bounded parser every file's JSON goes
+    through (``lamina.saving.format.parse_json``) and the layer cap: ``UnsafeFileError`` over a limit,
+    ``FileFormatError`` for malformed text (both ``ValueError``s).
+
+    >>> parse_config_text('{"class_name": "Sequential", "config": {"layers": []}}')["class_name"]
+    'Sequential'
+    """
+    config = fmt.parse_json(text, "the model's JSON config")
+    fmt.count_layers(config, "the model's JSON config")
+    return config
 
 
 # ---------------------------------------------------------------------------------------------- compile config
