@@ -63,3 +63,18 @@ def test_affine_identity_shift_and_errors():
         sample(images, images[..., 0], images[..., 0], "bicubic", "reflect", 0.0)
     with pytest.raises(ValueError, match="fill_mode"):
         sample(images, images[..., 0], images[..., 0], "bilinear", "mirror", 0.0)
+
+
+@pytest.mark.parametrize("interpolation, fill_mode", MODES)
+def test_affine_equals_sampling_at_the_mapped_pixels(interpolation, fill_mode):
+    """affine folds the normalization into the matrix (bilinear, no wrap): the same numbers as sample at
+    ``matrix @ (x, y, 1)``."""
+    images = torch.tensor(RNG.random((3, 6, 8, 2)) * 255)
+    matrix = torch.tensor(RNG.normal(0, 1, (3, 2, 3))) + torch.tensor([[1.0, 0, 0], [0, 1, 0]], dtype=torch.float64)
+    ys, xs = torch.meshgrid(torch.arange(6.0, dtype=torch.float64), torch.arange(8.0, dtype=torch.float64),
+                            indexing="ij")
+    src_x = matrix[:, 0, 0, None, None] * xs + matrix[:, 0, 1, None, None] * ys + matrix[:, 0, 2, None, None]
+    src_y = matrix[:, 1, 0, None, None] * xs + matrix[:, 1, 1, None, None] * ys + matrix[:, 1, 2, None, None]
+    expected = sample(images, src_x, src_y, interpolation, fill_mode, -3.0)
+    torch.testing.assert_close(affine(images, matrix, interpolation, fill_mode, -3.0), expected, rtol=1e-9,
+                               atol=1e-9)

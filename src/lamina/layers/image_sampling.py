@@ -33,42 +33,68 @@ __all__ = ["affine", "sample"]
 _PADDING = {"reflect": "reflection", "nearest": "border", "constant": "zeros", "wrap": "border"}
 
 
-def sample(images: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, interpolation: str, fill_mode: str,
-           fill_value: float) -> torch.Tensor:
-    """Sample ``images`` (n, h, w, c) at pixel coordinates xs, ys (n, H, W) (pixel centers at integers)."""
+def _resample(images: torch.Tensor, grid: torch.Tensor, interpolation: str, fill_mode: str, fill_value: float,
+              size: tuple[int, int]) -> torch.Tensor:
+    """``grid_sample`` of channels-last ``images`` at ``grid`` (n, H, W, 2), normalized for an image of ``size``
+    (h, w): the image itself, or one wrapped row and column larger for ``wrap``."""
+    x = images.permute(0, 3, 1, 2)  # (n, c, h, w), a view of the channels-last data
+    if fill_mode == "wrap":
+        x = F.pad(x, (0, 1, 0, 1), mode="circular")  # row h is row 0, column w is column 0
+    shift = float(fill_value) if fill_mode == "constant" else 0.0
+    if shift:
+        x = x - shift
+    out = F.grid_sample(x, grid.to(x.dtype), mode=interpolation, padding_mode=_PADDING[fill_mode],
+                        align_corners=False)
+    if shift:
+        out = out + shift
+    return out.permute(0, 2, 3, 1)  # (n, H, W, c)
+
+
+def _check(interpolation: str, fill_mode: str) -> None:
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError(f"interpolation must be 'bilinear' or 'nearest'; received {interpolation!r}.")
     if fill_mode not in _PADDING:
         raise ValueError(f"fill_mode must be one of {sorted(_PADDING)}; received {fill_mode!r}.")
-    dtype = images.dtype
-    work = dtype if dtype in (torch.float32, torch.float64) else torch.float32  # grid_sample's CPU dtypes
-    x = images.to(work).permute(0, 3, 1, 2)  # (n, c, h, w), a view of the channels-last data
-    h, w = x.shape[2], x.shape[3]
+
+
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32  # grid_sample's CPU dtypes
+
+
+def sample(images: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, interpolation: str, fill_mode: str,
+           fill_value: float) -> torch.Tensor:
+    """Sample ``images`` (n, h, w, c) at pixel coordinates xs, ys (n, H, W) (pixel centers at integers)."""
+    _check(interpolation, fill_mode)
+    dtype, work = images.dtype, _work_dtype(images.dtype)
+    h, w = images.shape[1], images.shape[2]
     xs, ys = xs.to(work), ys.to(work)
     if interpolation == "nearest":
         xs, ys = torch.round(xs), torch.round(ys)
     if fill_mode == "wrap":
         xs, ys = torch.remainder(xs, w), torch.remainder(ys, h)
-        x = F.pad(x, (0, 1, 0, 1), mode="circular")  # row h is row 0, column w is column 0
         h, w = h + 1, w + 1
-    shift = float(fill_value) if fill_mode == "constant" else 0.0
-    if shift:
-        x = x - shift
     grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], dim=-1)  # (n, H, W, 2) in [-1, 1]
-    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=_PADDING[fill_mode], align_corners=False)
-    if shift:
-        out = out + shift
-    return out.permute(0, 2, 3, 1).to(dtype)  # (n, H, W, c)
+    return _resample(images.to(work), grid, interpolation, fill_mode, fill_value, (h, w)).to(dtype)
 
 
 def affine(images: torch.Tensor, matrix: torch.Tensor, interpolation: str, fill_mode: str,
            fill_value: float) -> torch.Tensor:
-    """Output pixel (x, y) takes the input at ``matrix @ (x, y, 1)``; matrix is (n, 2, 3) in pixel units."""
+    """Output pixel (x, y) takes the input at ``matrix @ (x, y, 1)``; matrix is (n, 2, 3) in pixel units.
+
+    The coordinates are a row term plus a column term per image (broadcast, no matrix product); for bilinear
+    sampling without ``wrap`` the normalization for ``grid_sample`` is folded into the matrix."""
+    _check(interpolation, fill_mode)
     n, h, w, _ = images.shape
-    dtype = images.dtype if images.is_floating_point() else torch.float32
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype, device=images.device),
-                            torch.arange(w, dtype=dtype, device=images.device), indexing="ij")
-    grid = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(1, h * w, 3)  # (1, h*w, 3)
-    src = grid @ matrix.to(dtype).transpose(1, 2)  # (n, h*w, 2)
-    src = src.reshape(n, h, w, 2)
-    return sample(images, src[..., 0], src[..., 1], interpolation, fill_mode, fill_value)
+    dtype, work = images.dtype, _work_dtype(images.dtype)
+    m = matrix.to(work).reshape(n, 2, 3, 1, 1)
+    cols = torch.arange(w, dtype=work, device=images.device).reshape(1, w)  # output x, (1, w)
+    rows = torch.arange(h, dtype=work, device=images.device).reshape(h, 1)  # output y, (h, 1)
+    direct = interpolation == "bilinear" and fill_mode != "wrap"
+    if direct:  # normalized input coordinate = (2 * pixel + 1) / size - 1, a linear map of the pixel
+        size = torch.tensor([w, h], dtype=work, device=images.device).reshape(1, 2, 1, 1, 1)
+        m = torch.cat([m[:, :, :2] * 2 / size, (2 * m[:, :, 2:] + 1) / size - 1], dim=2)
+    coords = m[:, :, 0] * cols + m[:, :, 1] * rows + m[:, :, 2]  # (n, 2, h, w): x then y
+    if direct:
+        grid = coords.permute(0, 2, 3, 1)  # (n, h, w, 2)
+        return _resample(images.to(work), grid, interpolation, fill_mode, fill_value, (h, w)).to(dtype)
+    return sample(images, coords[:, 0], coords[:, 1], interpolation, fill_mode, fill_value)
