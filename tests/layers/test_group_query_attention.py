@@ -213,3 +213,21 @@ def test_errors_teach():
         GroupQueryAttention(**BASE, flash_attention=True)
     with pytest.raises(ValueError, match="batch, steps, features"):
         GroupQueryAttention(**BASE)(torch.ones(2, 3, 4, 8), torch.ones(2, 3, 4, 8))
+
+
+@pytest.mark.parametrize("mode", ["int8", "float8"])
+def test_model_quantize_reaches_the_projections_as_keras(keras, mode):
+    """Keras's Model.quantize quantizes the EinsumDense projections inside GroupQueryAttention; so does lamina's,
+    and the layer then runs them through their quantized calls."""
+    import lamina
+
+    layer, k_layer, _, _ = _pair(keras, {**BASE, "use_gate": True}, [Q, V, K], [None] * 3, {})
+    inputs = [Input(x.shape[1:]) for x in (Q, V, K)]
+    lamina.Model(inputs, layer(*inputs)).quantize(mode)
+    names = ("_query_dense", "_key_dense", "_value_dense", "_gate_dense", "_output_dense")
+    for name in names:  # Keras: each projection quantized in place, as its Model.quantize does
+        getattr(k_layer, name).quantize(mode)
+        assert getattr(layer, name).quantization_mode == mode
+    out = layer(*(torch.tensor(x) for x in (Q, V, K)))
+    np.testing.assert_allclose(to_numpy(out), to_numpy(k_layer(*(_keras(keras, x) for x in (Q, V, K)))),
+                               rtol=1e-4, atol=1e-4)

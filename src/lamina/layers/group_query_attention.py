@@ -129,6 +129,8 @@ class GroupQueryAttention(Layer):
     def _project(self, prefix: str, x: torch.Tensor) -> torch.Tensor:
         """(B, L, dim) -> (B, heads, L, head_dim)."""
         dense = getattr(self, f"_{prefix}_dense")
+        if dense.quantization_mode is not None:  # quantized by model.quantize (as Keras): its own int8/float8 call
+            return dense(x).transpose(1, 2)  # (B, L, heads, head_dim) -> (B, heads, L, head_dim)
         kernel, bias = dense.kernel, dense.bias  # (dim, heads, head_dim), (heads, head_dim)
         dim, heads, size = kernel.shape
         y = F.linear(x, kernel.reshape(dim, heads * size).T, None if bias is None else bias.reshape(-1))
@@ -196,9 +198,12 @@ class GroupQueryAttention(Layer):
             context = context.masked_fill(~any_kept, 0.0)
         if self.use_gate:
             context = context * torch.sigmoid(self._project("gate", query))
-        kernel, bias = self._output_dense.kernel, self._output_dense.bias  # (Hq, hd, dim), (dim,)
-        context = context.transpose(1, 2).flatten(2)  # (B, T, Hq * hd)
-        output = F.linear(context, kernel.reshape(context.shape[-1], -1).T, bias)
+        if self._output_dense.quantization_mode is not None:
+            output = self._output_dense(context.transpose(1, 2))  # (B, T, Hq, hd) -> (B, T, dim)
+        else:
+            kernel, bias = self._output_dense.kernel, self._output_dense.bias  # (Hq, hd, dim), (dim,)
+            context = context.transpose(1, 2).flatten(2)  # (B, T, Hq * hd)
+            output = F.linear(context, kernel.reshape(context.shape[-1], -1).T, bias)
         if query_mask is not None:
             output._keras_mask = _as_bool(query_mask, device)
         if return_attention_scores:
