@@ -14,10 +14,11 @@ the layers' ``load_own_variables`` / ``load_assets`` hooks as Keras does. Legacy
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import h5py
@@ -89,15 +90,29 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
             # Keras's order: build_from_config, compile_from_config, load_own_variables, load_assets
             if compile:
                 _compile(model, config.get("compile_config"), builder, path)
-            load_h5(model, weights, builder.names())
-            if compile and model.compiled:
-                load_optimizer_h5(model, weights)
+            with _damaged_weights(path):
+                load_h5(model, weights, builder.names())
+                if compile and model.compiled:
+                    load_optimizer_h5(model, weights)
         hooked = [g for g in layout(model, "load_assets") if g.hook]
         if hooked:  # assets are copied out only for layers that read them
             with tempfile.TemporaryDirectory(prefix="lamina-assets-") as folder:
                 archive.extract_assets(folder)
                 load_assets(hooked, folder)
     return model
+
+
+@contextlib.contextmanager
+def _damaged_weights(path: str) -> Iterator[None]:
+    """h5py's errors on a damaged HDF5 file (a KeyError for an unreadable object header, OSError, ...) as
+    lamina's ``FileFormatError``, wherever in the weights they are met."""
+    try:
+        yield
+    except (FileFormatError, UnsafeFileError):
+        raise
+    except (KeyError, OSError, RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise FileFormatError(f"The Keras weights of {path} are damaged or malformed: {type(error).__name__}: "
+                              f"{error}.") from None
 
 
 class _UserCode(Exception):
@@ -206,4 +221,5 @@ def load_keras_weights(model: Model, filepath: str | os.PathLike, skip_mismatch:
     if not getattr(model, "built", False) or not model.weights:
         raise ValueError(f"load_keras_weights: model {model.name!r} has no weights yet. Build it first (call it on "
                          "data, give its first layer input_shape=, or call model.build(input_shape)).")
-    load_h5(model, path, skip_mismatch=skip_mismatch)
+    with _damaged_weights(path):
+        load_h5(model, path, skip_mismatch=skip_mismatch)
