@@ -27,8 +27,9 @@ from lamina.models.model import Model
 from lamina.saving import crypto, model_config
 from lamina.saving import format as fmt
 from lamina.saving.budget import AllocationBudget
+from lamina.saving.dtype_rule import dtype_change, warn_casts
 from lamina.saving.errors import FileFormatError, SavingError, UnsafeFileError
-from lamina.saving.weights import _state, dtype_change, warn_casts
+from lamina.saving.weights import _state
 
 SUFFIX = ".lamina"
 KERAS_SUFFIX = ".keras"

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from lamina.layers.weights import export
+from lamina.saving.dtype_rule import dtype_change, warn_casts
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 from lamina.saving.keras_export.layout import Group, layout
 from lamina.saving.keras_export.optimizer import from_keras
-from lamina.saving.weights import dtype_change, warn_casts
 
 MAX_DEPTH = 64
 
