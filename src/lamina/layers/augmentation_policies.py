@@ -204,11 +204,12 @@ class RandAugment(_RandomLayer):
             moved = None if boxes is None else boxes["boxes"].clone()
             for k, (_, op) in enumerate(self._ops):
                 picked = (choice == k).nonzero().flatten()
-                if op is not None and picked.numel():
-                    some = None if boxes is None else {"boxes": boxes["boxes"][picked]}
-                    out[picked], some = op.augment_with_boxes(x[picked], some)
+                if op is not None and picked.numel():  # index_select/index_copy_: the fast paths of x[i] and x[i] = y
+                    some = None if boxes is None else {"boxes": boxes["boxes"].index_select(0, picked)}
+                    result, some = op.augment_with_boxes(x.index_select(0, picked), some)
+                    out.index_copy_(0, picked, result.to(out.dtype))
                     if some is not None:
-                        moved[picked] = some["boxes"]
+                        moved.index_copy_(0, picked, some["boxes"].to(moved.dtype))
             x = out
             if boxes is not None:
                 boxes = clip_to_image_size({**boxes, "boxes": moved}, height=h, width=w)
