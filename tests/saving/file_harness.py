@@ -14,12 +14,11 @@ import torch
 
 WORKER = Path(__file__).with_name("load_worker.py")
 GiB = 1 << 30
-SUFFIXES = {"lamina": ".lamina", "inspect": ".lamina", "weights": ".weights.safetensors", "keras": ".keras",
-            "keras_weights": ".weights.h5"}
 
 
 def base_files(folder: Path) -> dict[str, Path]:
-    """``{"lamina", "weights", "keras", "keras_weights"}``: files of one small compiled and trained model."""
+    """``{"lamina", "weights", "keras", "keras_weights", "legacy_h5"}``: files of one small compiled and trained
+    model."""
     import lamina
 
     torch.manual_seed(0)
@@ -29,11 +28,13 @@ def base_files(folder: Path) -> dict[str, Path]:
     model.fit(torch.ones(4, 3), torch.zeros(4, 2), verbose=0)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"lamina": folder / "base.lamina", "weights": folder / "base.weights.safetensors",
-             "keras": folder / "base.keras", "keras_weights": folder / "base.weights.h5"}
+             "keras": folder / "base.keras", "keras_weights": folder / "base.weights.h5",
+             "legacy_h5": folder / "base.h5"}
     model.save(paths["lamina"])
     model.save_weights(paths["weights"])
     model.save(paths["keras"])
     model.save_weights(paths["keras_weights"])
+    model.save(paths["legacy_h5"])
     return paths
 
 

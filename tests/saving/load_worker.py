@@ -7,7 +7,7 @@
 "seconds": the time limit of one load, "lamina": a valid .lamina file (the architecture for ``weights`` jobs),
 "keras": a valid .keras file (for ``keras_weights`` jobs), "jobs": [{"loader": ..., "path": ...}]}``, with loaders
 ``lamina`` (load_model), ``inspect`` (lamina inspect), ``weights`` (load_weights of a .weights.safetensors file),
-``keras`` (load_model of a .keras file) and ``keras_weights`` (load_weights of a .weights.h5 file).
+``keras`` (load_model of a .keras or legacy .h5 file) and ``keras_weights`` (load_weights of a .weights.h5 file).
 
 Each result line is written (and flushed) as soon as its load ends: ``{"index", "loader", "outcome", "detail"}``
 with outcome ``ok`` (loaded, and the result is what the loader promises), ``refused`` (lamina's documented

@@ -1,9 +1,9 @@
-"""Property-based fuzzing of every loader (issue 18): valid ``.lamina``, ``.weights.safetensors``, ``.keras`` and
-``.weights.h5`` files of one model are mutated (byte flips, truncation, JSON structure edits in every JSON a file
-carries, zip member edits, with the checksums recomputed as an attacker would or not), and each mutated file is
-loaded by its loaders (``load_model``, ``lamina inspect``, ``load_weights``) in a worker process under a memory
-cap (2 GiB of address space beyond the started process) and a time limit per file. The property: each load
-either succeeds with what the loader promises, or raises lamina's documented ``SavingError``: no other
+"""Property-based fuzzing of every loader (issue 18): valid ``.lamina``, ``.weights.safetensors``, ``.keras``,
+``.weights.h5`` and legacy ``.h5`` files of one model are mutated (byte flips, truncation, JSON structure edits in
+every JSON a file carries, zip member edits, with the checksums recomputed as an attacker would or not), and each
+mutated file is loaded by its loaders (``load_model``, ``lamina inspect``, ``load_weights``) in a worker process
+under a memory cap (2 GiB of address space beyond the started process) and a time limit per file. The property:
+each load either succeeds with what the loader promises, or raises lamina's documented ``SavingError``: no other
 exception, no hang, no allocation over the cap, no crash.
 
 The examples are derandomized (the same files on every run), and few enough to keep the test near 30 s.
@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 LOADERS = {"lamina": ("lamina", "inspect"), "weights": ("weights",), "keras": ("keras",),
-           "keras_weights": ("keras_weights",)}
+           "keras_weights": ("keras_weights",), "legacy_h5": ("keras",)}  # load_model reads .h5 by its suffix
 SUFFIXES = {"lamina": ".lamina", "weights": ".weights.safetensors", "keras": ".keras",
-            "keras_weights": ".weights.h5"}
+            "keras_weights": ".weights.h5", "legacy_h5": ".h5"}
 
 
 DEEP = "@@deep@@"  # replaced in the JSON text by 5,000 nested arrays (json.dumps itself would recurse too deep)
@@ -62,7 +62,8 @@ ZIP_EDIT = st.tuples(st.just("zip"), st.sampled_from(["drop", "extra", "rename",
                      st.integers(0, 1000), st.booleans())
 MUTATIONS = {"lamina": st.one_of(FLIP, TRUNCATE, JSON_EDIT, JSON_EDIT, ZIP_EDIT),
              "keras": st.one_of(FLIP, TRUNCATE, JSON_EDIT, JSON_EDIT, ZIP_EDIT),
-             "weights": st.one_of(FLIP, TRUNCATE, JSON_EDIT, JSON_EDIT), "keras_weights": st.one_of(FLIP, TRUNCATE)}
+             "weights": st.one_of(FLIP, TRUNCATE, JSON_EDIT, JSON_EDIT), "keras_weights": st.one_of(FLIP, TRUNCATE),
+             "legacy_h5": st.one_of(FLIP, TRUNCATE)}
 CASES = st.sampled_from(sorted(MUTATIONS)).flatmap(lambda kind: st.tuples(st.just(kind), MUTATIONS[kind]))
 
 

@@ -99,8 +99,9 @@ class ShapeOnlyArray:
 
 
 class MetaArrays(TorchFunctionMode):
-    """While active, ``.cpu()`` of a meta tensor keeps it on meta and ``.numpy()`` gives a ``ShapeOnlyArray``: a
-    layer's ``save_own_variables`` then tells the shapes it would save without a byte of data.
+    """While active, ``.cpu()`` and ``.to(device)`` of a meta tensor keep it on meta and ``.numpy()`` gives a
+    ``ShapeOnlyArray``: the weights' Keras layout and a layer's ``save_own_variables`` then tell the shapes they
+    would save without a byte of data.
 
     >>> import torch
     >>> with MetaArrays():
@@ -114,4 +115,7 @@ class MetaArrays(TorchFunctionMode):
             return ShapeOnlyArray(tuple(args[0].shape), args[0].dtype)
         if meta and func in (torch.Tensor.cpu, torch.Tensor.cuda):
             return args[0]
+        if meta and func is torch.Tensor.to:  # .to("cpu") of a meta tensor stays on meta
+            args = tuple("meta" if i > 0 and isinstance(a, (str, torch.device)) else a for i, a in enumerate(args))
+            kwargs = {k: "meta" if k == "device" else v for k, v in (kwargs or {}).items()}
         return func(*args, **(kwargs or {}))

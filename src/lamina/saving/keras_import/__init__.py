@@ -64,7 +64,8 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
         raise ValueError(f"{path} is a weights-only file: build the model (the same architecture) and call "
                          "model.load_weights(path) instead of load_model.")
     if path.endswith((".h5", ".hdf5")):
-        return load_legacy_h5(path, custom_objects=custom_objects, compile=compile)
+        with _damaged_weights(path):  # h5py's errors on a damaged file, as FileFormatError
+            return load_legacy_h5(path, custom_objects=custom_objects, compile=compile, limits=limits)
     with KerasArchive(path, limits) as archive:
         config = archive.json(CONFIG)
         metadata = archive.json(METADATA)
@@ -104,14 +105,14 @@ def load_keras_model(filepath: str | os.PathLike, custom_objects: Mapping[str, A
 
 @contextlib.contextmanager
 def _damaged_weights(path: str) -> Iterator[None]:
-    """h5py's errors on a damaged HDF5 file (a KeyError for an unreadable object header, OSError, ...) as
-    lamina's ``FileFormatError``, wherever in the weights they are met."""
+    """h5py's errors on a damaged HDF5 file (a KeyError for an unreadable object header, an OSError for data
+    that runs off the end of a buffer, ...) as lamina's ``FileFormatError``, wherever they are met."""
     try:
         yield
     except (FileFormatError, UnsafeFileError):
         raise
     except (KeyError, OSError, RuntimeError, TypeError, ValueError, IndexError, AttributeError) as error:
-        raise FileFormatError(f"The Keras weights of {path} are damaged or malformed: {type(error).__name__}: "
+        raise FileFormatError(f"The HDF5 data of {path} is damaged or malformed: {type(error).__name__}: "
                               f"{error}.") from None
 
 
