@@ -13,7 +13,7 @@ from lamina.report import SECTION_IDS, find_chromium, render_in_browser, write_r
 
 needs_chromium = pytest.mark.skipif(
     find_chromium() is None, reason="chromium is not installed (Debian/Ubuntu: `apt-get install chromium`, as "
-    "`scripts/setup.sh --with-chromium` does), or set LAMINA_CHROMIUM")
+    "`scripts/setup.sh --for-tests` does), or set LAMINA_CHROMIUM")
 
 
 @needs_chromium
