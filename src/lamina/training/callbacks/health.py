@@ -138,26 +138,22 @@ class TrainingMonitor(Callback):
 
     # ------------------------------------------------------------------ each step (no host sync)
     def on_after_backward(self, loss: torch.Tensor) -> None:
-        """Between backward and the optimizer step (lamina's default train step calls it)."""
+        """Between backward and the optimizer step (lamina's default train step calls it). The cheapest form:
+        one norm per weight and the loss kept as they come; everything else is done on the window at a check."""
         self._step += 1
         params = self._params
-        grads = [p.grad if p.grad is not None else self._zero for p in params]
-        with torch.no_grad():
-            norms = torch.stack(torch._foreach_norm(grads)).float()  # (weights,)
-            self._grad_sq.addcmul_(norms, norms)
-            loss = loss.detach().float()
-            self._loss_sum.add_(loss)
-            self._window_losses.append(loss)
-            self._window_norms.append(norms)
-            if self._before is not None:  # the weights now are the last step's result: measure its update
-                before, self._before = self._before, None
+        self._window_norms.extend(torch._foreach_norm([p.grad if p.grad is not None else self._zero
+                                                       for p in params]))
+        self._window_losses.append(loss.detach())
+        if self._before is not None:  # the weights now are the last step's result: measure its update
+            before, self._before = self._before, None
+            with torch.no_grad():
                 updates = torch.stack(torch._foreach_norm(torch._foreach_sub([p.detach() for p in params], before)))
                 weights = torch.stack(torch._foreach_norm(before))
                 self._update_sq.addcmul_(updates, updates)
                 self._weight_sq.addcmul_(weights, weights)
-            elif len(self._window_losses) == 1:  # one sampled update per window
-                self._before = [p.detach().clone() for p in params]
-        self._count += 1
+        elif len(self._window_losses) == 1:  # one sampled update per window
+            self._before = [p.detach().clone() for p in params]
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if len(self._window_losses) >= self.check_every:
@@ -167,9 +163,13 @@ class TrainingMonitor(Callback):
     def _check(self) -> None:
         if not self._window_losses:
             return
-        losses = torch.stack(self._window_losses)  # (k,)
-        global_norms = torch.stack(self._window_norms).square().sum(1).sqrt()  # (k,)
-        loss_values, norm_values = torch.stack([losses, global_norms]).tolist()
+        losses = torch.stack(self._window_losses).float()  # (k,)
+        squares = torch.stack(self._window_norms).float().square().view(len(losses), -1)  # (k, weights)
+        with torch.no_grad():
+            self._grad_sq.add_(squares.sum(0))
+            self._loss_sum.add_(losses.sum())
+        self._count += len(losses)
+        loss_values, norm_values = torch.stack([losses, squares.sum(1).sqrt()]).tolist()
         first_step = self._step - len(loss_values) + 1
         self._window_losses, self._window_norms = [], []
         finite = [v for v in loss_values if math.isfinite(v)]
