@@ -1,7 +1,8 @@
 """NASNet-A Mobile and Large (Zoph et al., 2018, https://arxiv.org/abs/1707.07012), as ``keras.applications.nasnet``.
 
-Keras 3 refuses ``NASNetMobile`` on its torch backend (an open bug of its own); lamina builds it, with the layers,
-names and weights of Keras's other backends. Inputs are expected in ``[-1, 1]``: see :func:`preprocess_input`.
+Keras 3.15 refuses ``NASNetMobile`` on its torch backend (a guard for keras-team/keras#18451, since found stale and
+removed upstream in #23177); lamina builds it, with the layers, names and weights of Keras's other backends.
+Inputs are expected in ``[-1, 1]``: see :func:`preprocess_input`.
 
 >>> from lamina.applications import nasnet
 >>> model = nasnet.NASNetMobile(weights=None, input_shape=(64, 64, 3), classes=10)
