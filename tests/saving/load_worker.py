@@ -7,7 +7,8 @@
 "seconds": the time limit of one load, "lamina": a valid .lamina file (the architecture for ``weights`` jobs),
 "keras": a valid .keras file (for ``keras_weights`` jobs), "jobs": [{"loader": ..., "path": ...}]}``, with loaders
 ``lamina`` (load_model), ``inspect`` (lamina inspect), ``weights`` (load_weights of a .weights.safetensors file),
-``keras`` (load_model of a .keras or legacy .h5 file) and ``keras_weights`` (load_weights of a .weights.h5 file).
+``keras`` (load_model of a .keras or legacy .h5 file), ``keras_weights`` (load_weights of a .weights.h5 file)
+and ``editor`` (``KerasFileEditor`` of a .keras or .weights.h5 file).
 
 Each result line is written (and flushed) as soon as its load ends: ``{"index", "loader", "outcome", "detail"}``
 with outcome ``ok`` (loaded, and the result is what the loader promises), ``refused`` (lamina's documented
@@ -62,6 +63,9 @@ def main(jobs_path: str, results_path: str) -> None:
         elif loader == "keras":
             model = load_model(path)
             assert isinstance(model, lamina.Model) and model.built, "load_model returned no built model"
+        elif loader == "editor":
+            editor = lamina.saving.KerasFileEditor(path)
+            assert isinstance(editor.weights_dict, dict), "KerasFileEditor read no weights"
         elif loader in ("weights", "keras_weights"):
             model = lamina_model if loader == "weights" else keras_model
             shapes = [tuple(w.shape) for w in model.weights]

@@ -1,10 +1,10 @@
 """Property-based fuzzing of every loader (issue 18): valid ``.lamina``, ``.weights.safetensors``, ``.keras``,
 ``.weights.h5`` and legacy ``.h5`` files of one model are mutated (byte flips, truncation, JSON structure edits in
 every JSON a file carries, zip member edits, with the checksums recomputed as an attacker would or not), and each
-mutated file is loaded by its loaders (``load_model``, ``lamina inspect``, ``load_weights``) in a worker process
-under a memory cap (2 GiB of address space beyond the started process) and a time limit per file. The property:
-each load either succeeds with what the loader promises, or raises lamina's documented ``SavingError``: no other
-exception, no hang, no allocation over the cap, no crash.
+mutated file is loaded by its readers (``load_model``, ``lamina inspect``, ``load_weights``, ``KerasFileEditor``)
+in a worker process under a memory cap (2 GiB of address space beyond the started process) and a time limit per
+file. The property: each load either succeeds with what the loader promises, or raises lamina's documented
+``SavingError``: no other exception, no hang, no allocation over the cap, no crash.
 
 The examples are derandomized (the same files on every run), and few enough to keep the test near 30 s.
 """
@@ -23,8 +23,8 @@ from file_harness import GiB, base_files, run_loads
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-LOADERS = {"lamina": ("lamina", "inspect"), "weights": ("weights",), "keras": ("keras",),
-           "keras_weights": ("keras_weights",), "legacy_h5": ("keras",)}  # load_model reads .h5 by its suffix
+LOADERS = {"lamina": ("lamina", "inspect"), "weights": ("weights",), "keras": ("keras", "editor"),
+           "keras_weights": ("keras_weights", "editor"), "legacy_h5": ("keras",)}  # load_model reads .h5 by suffix
 SUFFIXES = {"lamina": ".lamina", "weights": ".weights.safetensors", "keras": ".keras",
             "keras_weights": ".weights.h5", "legacy_h5": ".h5"}
 

@@ -255,3 +255,32 @@ def test_inspect_is_linear_in_layers_and_tensors(saved, tmp_path, capsys):
     result = _in_process(big, capsys)
     assert time.process_time() - start < 20  # CPU seconds, so that a busy machine does not make it flaky
     assert result.returncode == 0 and result.stdout.count(" Dense ") == 5000
+
+
+def test_a_damaged_deflate_stream_is_a_malformed_file(saved, tmp_path, capsys):
+    """zlib.error from a corrupted deflated member used to escape inspect (found by tests/saving/test_fuzz_files)."""
+    import io
+    import zlib
+
+    _, path = saved
+    blob = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        info = zf.getinfo("config.json")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for position in range(start, start + info.compress_size):  # the first flip that zlib itself rejects
+        damaged = bytearray(blob)
+        damaged[position] ^= 0x55
+        try:
+            with zipfile.ZipFile(io.BytesIO(bytes(damaged))) as zf:
+                zf.read("config.json")
+        except zlib.error:
+            break
+        except Exception:  # noqa: BLE001, S112  (a CRC error: not the case sought)
+            continue
+    else:
+        pytest.skip("no single flip made zlib fail")
+    bad = tmp_path / "deflate.lamina"
+    bad.write_bytes(bytes(damaged))
+    result = _in_process(bad, capsys)
+    assert result.returncode == 1 and "malformed file" in result.stderr

@@ -33,7 +33,7 @@ import numpy as np
 
 from lamina.core.files import atomic_write
 from lamina.saving.errors import FileFormatError, UnsafeFileError
-from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB
+from lamina.saving.format import DEFAULT_LIMITS, Limits, MiB, regular_file
 from lamina.saving.keras_export.archive import write_archive
 from lamina.saving.keras_export.h5 import write_weights
 from lamina.saving.keras_import.archive import ASSETS, CONFIG, METADATA, WEIGHTS, KerasArchive
@@ -196,7 +196,7 @@ class KerasFileEditor:
                     size = archive.infos[WEIGHTS].file_size
                     self.weights_dict, self.object_metadata = read_weights(weights, limits, size)
         elif path.endswith(".weights.h5"):
-            if not os.path.isfile(path):
+            if not regular_file(path):  # a FIFO or device is refused, not read forever
                 raise FileNotFoundError(f"No Keras weights file at {path!r}.")
             size = os.path.getsize(path)
             if size > limits.max_tensor_file_bytes:

@@ -25,6 +25,7 @@ import struct
 import sys
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
@@ -67,7 +68,8 @@ def _chunks(archive: fmt.Archive, name: str) -> Iterator[bytes]:
                 if total > info.file_size:
                     raise UnsafeFileError(f"Member {name!r} holds more data than its entry declares.")
                 yield chunk
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as error:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error,
+            struct.error) as error:  # a damaged deflate stream raises zlib.error
         if isinstance(error, SavingError):
             raise
         raise FileFormatError(f"Member {name!r} is damaged or truncated: {error}.") from None

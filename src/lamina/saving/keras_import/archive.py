@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,7 +47,8 @@ class KerasArchive:
             raise FileNotFoundError(f"No Keras model file at {path!r}.") from None
         try:
             self.zip = zipfile.ZipFile(self._file)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error, zlib.error,
+                UnicodeDecodeError, NotImplementedError) as error:
             self._file.close()
             raise FileFormatError(f"{path} is not a Keras 3 .keras file (a zip archive): {error}. It may be truncated, "
                                   "or a legacy HDF5/SavedModel file, which lamina does not read.") from None
@@ -99,7 +102,8 @@ class KerasArchive:
                     if total > info.file_size:
                         raise UnsafeFileError(f"Member {name!r} holds more data than its entry declares.")
                     sink(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as error:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error,
+                struct.error) as error:  # a damaged deflate stream raises zlib.error
             if isinstance(error, (UnsafeFileError, FileFormatError)):
                 raise
             raise FileFormatError(f"Member {name!r} of {self.path} is damaged or truncated: {error}.") from None
