@@ -83,7 +83,7 @@ def line_chart(xs: Sequence[float], ys: Sequence[float], *, log_x: bool = False,
             color = COLORS[(j + 1) % len(COLORS)]
             out.append(f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}" stroke="{color}" '
                        f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{TOP + 12 + 12 * j}" fill="{color}">'
-                       f'{escape(name)} {_fmt(value)}</text>')
+                       f'{escape(name)} {value:.3g}</text>')
     out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle">{escape(x_label)}</text>')
     out.append(f'<text x="14" y="{TOP + plot_h / 2}" text-anchor="middle" '
                f'transform="rotate(-90 14 {TOP + plot_h / 2})">{escape(y_label)}</text>')
