@@ -3,7 +3,7 @@ weights file, the embedded Rescaling and Normalization (whose statistics are wei
 
 import numpy as np
 import pytest
-from damped import damped
+from damped import damped, quick
 from oracle import assert_matches_keras
 
 keras = pytest.importorskip("keras")
@@ -20,10 +20,10 @@ def test_b0_matches_keras(tmp_path):
 # residual branches (damped.py: 20-55 random blocks otherwise amplify float32 rounding past 1e-4)
 @pytest.mark.parametrize("variant", ["B1", "B2", "B3", "B4", "B5", "B6", "B7"])
 def test_larger_variants_match_keras(variant, tmp_path):
-    assert_matches_keras(damped(getattr(keras.applications, f"EfficientNet{variant}"), "project_bn"),
-                         getattr(efficientnet, f"EfficientNet{variant}"), (32, 32, 3), tmp_path, include_top=False,
-                         pooling="avg", scale=255.0, batch=1, file_format="weights.h5" if variant == "B7" else "h5",
-                         rebuild=False)
+    name = f"EfficientNet{variant}"
+    assert_matches_keras(damped(getattr(keras.applications, name), "project_bn"), quick(getattr(efficientnet, name)),
+                         (32, 32, 3), tmp_path, include_top=False, pooling="avg", scale=255.0, batch=1,
+                         file_format="weights.h5" if variant == "B7" else "h5", rebuild=False)
 
 
 def test_signature_and_names_as_keras():
