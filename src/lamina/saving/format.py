@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import stat
 import struct
 import zipfile
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from lamina.core import bounded_json
 from lamina.core.files import atomic_write
 from lamina.saving.errors import FileFormatError, UnsafeFileError
 
@@ -247,22 +247,7 @@ class Archive:
 
 
 # ---------------------------------------------------------------------------------------------- JSON
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-def json_shape(data: bytes) -> tuple[int, int]:
-    """``(depth, elements)`` of JSON text, counted in one linear pass without parsing (so without recursion):
-    the deepest nesting of arrays/objects, and an upper bound of the number of values it holds (the commas and
-    opening brackets outside strings, plus one)."""
-    stripped = _STRINGS.sub(b'""', data)
-    brackets = np.frombuffer(stripped, dtype=np.uint8)
-    opens = (brackets == ord("[")) | (brackets == ord("{"))
-    closes = (brackets == ord("]")) | (brackets == ord("}"))
-    steps = opens.astype(np.int64) - closes.astype(np.int64)
-    depth = int(np.cumsum(steps).max()) if steps.size else 0
-    # a document holds 1 + (items in all its containers) values, and a container of k items has k - 1 commas
-    elements = 1 + int(np.count_nonzero(opens)) + int(np.count_nonzero(brackets == ord(",")))
-    return max(depth, 0), elements
+json_shape = bounded_json.json_shape  # (depth, values) of JSON text, counted in one pass without parsing
 
 
 def json_depth(data: bytes) -> int:
@@ -270,20 +255,12 @@ def json_depth(data: bytes) -> int:
     return json_shape(data)[0]
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key {key!r}")
-    return out
-
-
 def parse_json(data: bytes | str, what: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse JSON text from a file after checking its size, nesting depth and number of values (``Limits``'s
     ``max_json_bytes``, ``max_json_depth``, ``max_json_elements``): the one parser for every JSON a file
-    carries (configs, metadata, safetensors headers and their ``__metadata__`` values). A document over a limit
-    raises ``UnsafeFileError``, malformed text (or a key given twice) ``FileFormatError``.
+    carries (configs, metadata, safetensors headers and their ``__metadata__`` values), on
+    ``lamina.core.bounded_json``. A document over a limit raises ``UnsafeFileError``, malformed text (or a key
+    given twice) ``FileFormatError``.
 
     >>> parse_json(b'{"a": [1, 2]}', "example.json")
     {'a': [1, 2]}
@@ -291,31 +268,13 @@ def parse_json(data: bytes | str, what: str, limits: Limits = DEFAULT_LIMITS) ->
     Traceback (most recent call last):
     lamina.saving.errors.UnsafeFileError: deep.json nests 1000 levels deep, over the limit of 128: refused ...
     """
-    if isinstance(data, str):
-        if len(data) > limits.max_json_bytes:  # checked before encoding, which would copy it
-            raise UnsafeFileError(f"{what} has {len(data)} characters, over the limit of {limits.max_json_bytes}.")
-        try:
-            data = data.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise FileFormatError(f"{what} is not valid JSON text: {error}.") from None
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise FileFormatError(f"{what} must be JSON text; received a {type(data).__name__}.")
-    data = bytes(data)
-    if len(data) > limits.max_json_bytes:
-        raise UnsafeFileError(f"{what} has {len(data)} bytes, over the limit of {limits.max_json_bytes} "
-                              "(raise it with limits=lamina.saving.Limits(max_json_bytes=...) if the file is trusted).")
-    depth, elements = json_shape(data)
-    if depth > limits.max_json_depth:
-        raise UnsafeFileError(f"{what} nests {depth} levels deep, over the limit of {limits.max_json_depth}: "
-                              "refused (deeply nested JSON can exhaust the interpreter's stack).")
-    if elements > limits.max_json_elements:
-        raise UnsafeFileError(f"{what} holds about {elements} values, over the limit of {limits.max_json_elements} "
-                              "(raise it with limits=lamina.saving.Limits(max_json_elements=...) if the file is "
-                              "trusted).")
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise FileFormatError(f"{what} is not valid JSON: {error}.") from None
+        return bounded_json.loads(data, what, limits.max_json_bytes, limits.max_json_depth, limits.max_json_elements)
+    except bounded_json.JSONLimitError as error:
+        raise UnsafeFileError(f"{error} Raise the limit with limits=lamina.saving.Limits(...) if the file is "
+                              "trusted.") from None
+    except ValueError as error:
+        raise FileFormatError(str(error)) from None
 
 
 def parse_aliases(metadata: Mapping[str, str], what: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:

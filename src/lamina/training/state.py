@@ -20,6 +20,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from lamina.core import bounded_json
 from lamina.core.files import atomic_write_bytes
 from lamina.core.random import SeedGenerator
 
@@ -191,6 +192,6 @@ def read(path: str) -> tuple[dict, dict]:
         header = f.metadata() or {}
         if "lamina_backup" not in header:
             raise ValueError(f"{path} is not a lamina backup file.")
-        meta = json.loads(header["lamina_backup"])
+        meta = bounded_json.loads(header["lamina_backup"], f"the metadata of {path}")  # size/depth/values capped
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
     return tensors, meta
