@@ -11,3 +11,4 @@ $PY bench/bench_fit.py --repeats "$REPEATS" --only cnn --mixed
 $PY bench/bench_infer.py  # 41 pairs of ~20 ms passes: short runs need many repeats
 $PY bench/bench_memory.py --repeats 5  # fixed mmap threshold: peaks repeat to 0.1 MiB
 $PY bench/bench_keras.py --repeats 3
+$PY bench/bench_applications.py --repeats "$REPEATS"  # ResNet50 / MobileNetV2: inference, fine-tune step
