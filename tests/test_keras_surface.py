@@ -19,7 +19,8 @@ import lamina
 
 NAMESPACES = ["", "utils", "models", "saving", "initializers", "regularizers", "constraints", "activations", "losses",
               "metrics", "optimizers", "optimizers.schedules", "callbacks", "mixed_precision", "datasets", "export",
-              "quantizers", "distribution", "dtype_policies", "visualization", "wrappers", "distillation", "layers"]
+              "quantizers", "distribution", "dtype_policies", "visualization", "wrappers", "distillation", "layers",
+              "applications"]
 
 #: (namespace, name) -> why lamina does not have it. Each reason is in docs/keras-compatibility.md too.
 EXCEPTIONS: dict[tuple[str, str], str] = {
