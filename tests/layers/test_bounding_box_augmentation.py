@@ -324,3 +324,19 @@ def test_perspective_boxes_match_keras_for_the_same_corners(keras):
         "end_points": moved.float(), "input_shape": IMAGES.shape})
     clipped = bb.clip_to_image_size({"boxes": ours, "labels": torch.tensor(LABELS)}, height=H, width=W)
     np.testing.assert_allclose(_np(clipped["boxes"]), _np(expected["boxes"]), atol=2e-3)
+
+
+def test_channels_first_and_pipelines_carry_boxes(keras):
+    last = P.RandomRotation((0.1, 0.1), bounding_box_format="xyxy")(_data(), training=True)
+    data = _data()
+    data["images"] = data["images"].permute(0, 3, 1, 2)
+    first = P.RandomRotation((0.1, 0.1), bounding_box_format="xyxy", data_format="channels_first")(data, training=True)
+    np.testing.assert_allclose(_np(first["bounding_boxes"]["boxes"]), _np(last["bounding_boxes"]["boxes"]), atol=1e-5)
+    np.testing.assert_allclose(_np(first["images"]), _np(last["images"]).transpose(0, 3, 1, 2), atol=1e-4)
+    kwargs = {"bounding_box_format": "xyxy"}
+    ours = A.Pipeline([P.RandomZoom((0.2, 0.2), **kwargs), P.RandomBrightness((0.1, 0.1), **kwargs),
+                       P.Resizing(12, 15, **kwargs)])
+    theirs = keras.layers.Pipeline([keras.layers.RandomZoom((0.2, 0.2), **kwargs),
+                                    keras.layers.RandomBrightness((0.1, 0.1), **kwargs),
+                                    keras.layers.Resizing(12, 15, **kwargs)])
+    _check_same(ours(_data(), training=True), theirs(_data(torch_in=False), training=True))
