@@ -72,7 +72,8 @@ def diagnose(model: Any, x: Any, y: Any = None, *, batch_size: int = 32, sample_
              steps: int = 60) -> Diagnosis:
     """Run the checks on ``model`` (compiled) with data ``x``/``y`` (arrays, tensors, or what ``fit`` takes);
     ``sample_size`` rows are drawn (with ``seed``) for the checks, ``batch_size`` is the batch of the short
-    trainings (``steps`` each). Returns a ``Diagnosis``; ``print`` it."""
+    trainings (``steps`` each). Returns a ``Diagnosis``; ``print`` it. A model not built yet is built on the
+    sample, as ``fit`` would; nothing else about it changes (the checks that train use copies)."""
     trainer = require_compiled(model, "diagnose")
     start = time.perf_counter()
     findings: list[Finding] = []
