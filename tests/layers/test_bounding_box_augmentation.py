@@ -59,6 +59,8 @@ FIXED = [
     # (Keras floors its crop offset in output pixels; lamina's boxes follow the image's window: equal when even)
     ("Resizing", {"height": 12, "width": 11, "crop_to_aspect_ratio": True}, ["xyxy"]),
     ("Resizing", {"height": 24, "width": 15, "crop_to_aspect_ratio": True}, ["xywh"]),
+    ("Resizing", {"height": 48, "width": 30, "pad_to_aspect_ratio": True, "fill_value": 3.0}, ["xyxy", "rel_xyxy"]),
+    ("Resizing", {"height": 30, "width": 30, "pad_to_aspect_ratio": True}, ["center_xywh"]),
 ]
 
 
@@ -288,6 +290,8 @@ def test_errors_say_what_to_do():
         P.RandomZoom(0.2, bounding_box_format="xyxy")({"images": IMAGES, "bounding_boxes": BOXES}, training=True)
     with pytest.raises(ValueError, match="'images'"):
         P.RandomZoom(0.2, bounding_box_format="xyxy")({"bounding_boxes": {}}, training=True)
+    with pytest.raises(ValueError, match="at most"):
+        P.Resizing(3, 3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True)
     with pytest.raises(ValueError, match="segmentation_masks"):
         P.RandomZoom(0.2, bounding_box_format="xyxy")({**_data(), "segmentation_masks": IMAGES}, training=True)
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from lamina.core import config
 from lamina.core.random import SeedGenerator
+from lamina.layers.augmentation_utils import plain
 from lamina.layers.bounding_box_ops import affine_boxes
 from lamina.layers.bounding_box_ops import window_boxes as _window_boxes
 from lamina.layers.image_inputs import as_float as _float
@@ -232,12 +233,18 @@ class Normalization(Layer):
 
 class Resizing(Layer):
     """Resize images to ``(height, width)``; ``crop_to_aspect_ratio`` first crops the largest centered window
-    with the target aspect ratio, so the image is not distorted."""
+    with the target aspect ratio, ``pad_to_aspect_ratio`` pads to the smallest centered canvas of that ratio
+    (with ``fill_value``), so the image is not distorted."""
 
     def __init__(self, height: int, width: int, interpolation: str = "bilinear", crop_to_aspect_ratio: bool = False,
+                 pad_to_aspect_ratio: bool = False, fill_mode: str = "constant", fill_value: float = 0.0,
                  antialias: bool = False, data_format: str | None = None, bounding_box_format: str | None = None,
                  **kwargs: Any):
         super().__init__(**kwargs)
+        if crop_to_aspect_ratio and pad_to_aspect_ratio or fill_mode != "constant":
+            raise ValueError(f"Resizing: pass one of crop_/pad_to_aspect_ratio at most, and fill_mode='constant'; "
+                             f"received {crop_to_aspect_ratio=}, {pad_to_aspect_ratio=}, {fill_mode=}.")
+        self.pad_to_aspect_ratio, self.fill_mode, self.fill_value = bool(pad_to_aspect_ratio), fill_mode, fill_value
         self.bounding_box_format = bounding_box_format
         self.height, self.width = int(height), int(width)
         if interpolation not in ("bilinear", "nearest", "bicubic", "area"):
@@ -258,15 +265,21 @@ class Resizing(Layer):
     def _resize(self, x: torch.Tensor, boxes: Any) -> tuple[torch.Tensor, Any]:
         h, w = x.shape[1], x.shape[2]
         window = _aspect_window(h, w, self.height, self.width) if self.crop_to_aspect_ratio else (0, 0, h, w)
-        top, left, crop_h, crop_w = window
-        x = _resize_nhwc(x[:, top:top + crop_h, left:left + crop_w], self.height, self.width, self.interpolation,
-                         self.antialias)
+        if self.pad_to_aspect_ratio:  # as Keras: the same margin on both sides (an odd surplus loses one)
+            top = int((max(h, int(w * self.height / self.width)) - h) / 2)
+            left = int((max(w, int(h * self.width / self.height)) - w) / 2)
+            x = F.pad(x, (0, 0, left, left, top, top), value=float(self.fill_value))
+            window = (-top, -left, h + 2 * top, w + 2 * left)  # the canvas, in the image's frame
+        top, left, crop_h, crop_w = (max(v, 0) for v in window)  # (padded: the whole canvas)
+        x = x[:, top:top + crop_h, left:left + crop_w]
+        x = _resize_nhwc(x, self.height, self.width, self.interpolation, self.antialias)
         return x, _window_boxes(boxes, window, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-                "antialias": self.antialias, "data_format": self.data_format,
+                "antialias": self.antialias, "data_format": self.data_format, "fill_value": self.fill_value,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
                 **({"bounding_box_format": self.bounding_box_format} if self.bounding_box_format else {})}
 
 
@@ -509,9 +522,6 @@ class RandomZoom(_AffineLayer):
         return torch.stack([row_x, row_y], dim=1)
 
     def get_config(self) -> dict:
-        def plain(f: Any) -> Any:
-            return list(f) if isinstance(f, (tuple, list)) else f
-
         return {**super().get_config(), "height_factor": plain(self.height_factor),
                 "width_factor": plain(self.width_factor)}
 
@@ -538,9 +548,6 @@ class RandomTranslation(_AffineLayer):
         return torch.stack([row_x, row_y], dim=1)
 
     def get_config(self) -> dict:
-        def plain(f: Any) -> Any:
-            return list(f) if isinstance(f, (tuple, list)) else f
-
         return {**super().get_config(), "height_factor": plain(self.height_factor),
                 "width_factor": plain(self.width_factor)}
 
