@@ -185,3 +185,23 @@ def test_arguments_are_checked():
     with pytest.raises(ValueError, match="lr_factor"):
         TrainingMonitor(lr_factor=2.0)
     assert TrainingMonitor is lamina.callbacks.TrainingMonitor
+
+
+def test_a_compiled_whole_step_gives_way_to_the_hook():
+    """With jit_compile=True the default train step may run as one compiled graph, which has no place between
+    backward and the update: while a callback listens there, the trainer asks for the step in parts."""
+    m = model()
+    trainer = m._trainer
+    asked = []
+
+    class FakeJit:
+        def wrap(self, fn, kind, default):
+            asked.append(default)
+            return fn
+
+    trainer.jit = FakeJit()
+    trainer.step_function("train")
+    trainer.after_backward = (lambda loss: None,)
+    trainer.step_function("train")
+    trainer.after_backward = ()
+    assert asked == [True, False]
