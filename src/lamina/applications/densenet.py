@@ -112,8 +112,8 @@ def DenseNet121(include_top: bool = True, weights: Any = "imagenet", input_tenso
     """DenseNet121 as ``keras.applications.DenseNet121``: ``weights`` is ``None``, ``"imagenet"`` or a weights
     file. Preprocess inputs with ``lamina.applications.densenet.preprocess_input``.
 
-    >>> model = DenseNet121(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = DenseNet121(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1024)
     """
     return DenseNet([6, 12, 24, 16], include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -125,8 +125,8 @@ def DenseNet169(include_top: bool = True, weights: Any = "imagenet", input_tenso
                 classifier_activation: Any = "softmax", name: str = "densenet169") -> Model:
     """DenseNet169 as ``keras.applications.DenseNet169`` (arguments as :func:`DenseNet121`).
 
-    >>> model = DenseNet169(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = DenseNet169(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1664)
     """
     return DenseNet([6, 12, 32, 32], include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -138,8 +138,8 @@ def DenseNet201(include_top: bool = True, weights: Any = "imagenet", input_tenso
                 classifier_activation: Any = "softmax", name: str = "densenet201") -> Model:
     """DenseNet201 as ``keras.applications.DenseNet201`` (arguments as :func:`DenseNet121`).
 
-    >>> model = DenseNet201(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = DenseNet201(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1920)
     """
     return DenseNet([6, 12, 48, 32], include_top, weights, input_tensor, input_shape, pooling, classes,

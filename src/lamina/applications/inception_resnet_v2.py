@@ -105,8 +105,8 @@ def InceptionResNetV2(include_top: bool = True, weights: Any = "imagenet", input
     """InceptionResNetV2 as ``keras.applications.InceptionResNetV2``: ``weights`` is ``None``, ``"imagenet"``
     or a weights file. Preprocess inputs with ``lamina.applications.inception_resnet_v2.preprocess_input``.
 
-    >>> model = InceptionResNetV2(weights=None, include_top=False, pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = InceptionResNetV2(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1536)
     """
     imagenet_utils.check_weights_argument(weights, include_top, classes)

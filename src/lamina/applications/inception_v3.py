@@ -83,8 +83,8 @@ def InceptionV3(include_top: bool = True, weights: Any = "imagenet", input_tenso
     """InceptionV3 as ``keras.applications.InceptionV3``: ``weights`` is ``None``, ``"imagenet"`` or a weights
     file. Preprocess inputs with ``lamina.applications.inception_v3.preprocess_input``.
 
-    >>> model = InceptionV3(weights=None, include_top=False, input_shape=(96, 96, 3), pooling="max")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = InceptionV3(weights=None, include_top=False, pooling="max")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 2048)
     """
     imagenet_utils.check_weights_argument(weights, include_top, classes)

@@ -165,8 +165,8 @@ def ResNet50(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     ``include_top=False`` with ``pooling`` (``None``, ``"avg"``, ``"max"``) gives a feature extractor for any
     ``input_shape`` of at least 32x32. Preprocess inputs with ``lamina.applications.resnet.preprocess_input``.
 
-    >>> base = ResNet50(weights=None, include_top=False, input_shape=(32, 32, 3))  # doctest: +SKIP
-    >>> base.output_shape  # doctest: +SKIP
+    >>> base = ResNet50(weights=None, include_top=False, input_shape=(32, 32, 3))  # large build  # doctest: +SKIP
+    >>> base.output_shape  # the model above  # doctest: +SKIP
     (None, 1, 1, 2048)
     """
     return ResNet(_v1((3, 4, 6, 3)), False, True, include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -178,8 +178,8 @@ def ResNet101(include_top: bool = True, weights: Any = "imagenet", input_tensor:
               classifier_activation: Any = "softmax", name: str = "resnet101") -> Model:
     """ResNet101 as ``keras.applications.ResNet101`` (arguments as :func:`ResNet50`).
 
-    >>> model = ResNet101(weights=None, include_top=False, input_shape=(32, 32, 3))  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = ResNet101(weights=None, include_top=False, input_shape=(32, 32, 3))  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1, 1, 2048)
     """
     return ResNet(_v1((3, 4, 23, 3)), False, True, include_top, weights, input_tensor, input_shape, pooling,
@@ -191,8 +191,8 @@ def ResNet152(include_top: bool = True, weights: Any = "imagenet", input_tensor:
               classifier_activation: Any = "softmax", name: str = "resnet152") -> Model:
     """ResNet152 as ``keras.applications.ResNet152`` (arguments as :func:`ResNet50`).
 
-    >>> model = ResNet152(weights=None, include_top=False, input_shape=(32, 32, 3))  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = ResNet152(weights=None, include_top=False, input_shape=(32, 32, 3))  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1, 1, 2048)
     """
     return ResNet(_v1((3, 8, 36, 3)), False, True, include_top, weights, input_tensor, input_shape, pooling,

@@ -34,8 +34,8 @@ def ResNet50V2(include_top: bool = True, weights: Any = "imagenet", input_tensor
     """ResNet50V2 as ``keras.applications.ResNet50V2`` (arguments as ``ResNet50``); preprocess inputs with
     ``lamina.applications.resnet_v2.preprocess_input``.
 
-    >>> model = ResNet50V2(weights=None, classes=10, classifier_activation=None)  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = ResNet50V2(weights=None, classes=10, classifier_activation=None)  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 10)
     """
     return ResNet(_v2((3, 4, 6, 3)), True, True, include_top, weights, input_tensor, input_shape, pooling, classes,
@@ -47,8 +47,8 @@ def ResNet101V2(include_top: bool = True, weights: Any = "imagenet", input_tenso
                 classifier_activation: Any = "softmax", name: str = "resnet101v2") -> Model:
     """ResNet101V2 as ``keras.applications.ResNet101V2`` (arguments as ``ResNet50``).
 
-    >>> model = ResNet101V2(weights=None, include_top=False, input_shape=(32, 32, 3))  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = ResNet101V2(weights=None, include_top=False, input_shape=(32, 32, 3))  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1, 1, 2048)
     """
     return ResNet(_v2((3, 4, 23, 3)), True, True, include_top, weights, input_tensor, input_shape, pooling,
@@ -60,8 +60,8 @@ def ResNet152V2(include_top: bool = True, weights: Any = "imagenet", input_tenso
                 classifier_activation: Any = "softmax", name: str = "resnet152v2") -> Model:
     """ResNet152V2 as ``keras.applications.ResNet152V2`` (arguments as ``ResNet50``).
 
-    >>> model = ResNet152V2(weights=None, include_top=False, input_shape=(32, 32, 3))  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = ResNet152V2(weights=None, include_top=False, input_shape=(32, 32, 3))  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 1, 1, 2048)
     """
     return ResNet(_v2((3, 8, 36, 3)), True, True, include_top, weights, input_tensor, input_shape, pooling,

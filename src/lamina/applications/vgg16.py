@@ -66,8 +66,8 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     ``include_top`` the input must be 224x224 (the classifier flattens a 7x7 map). Preprocess inputs with
     ``lamina.applications.vgg16.preprocess_input``.
 
-    >>> model = VGG16(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="max")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = VGG16(weights=None, include_top=False, pooling="max")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 512)
     """
     return VGG((2, 2, 3, 3, 3), "vgg16", include_top, weights, input_tensor, input_shape, pooling, classes,

@@ -20,8 +20,8 @@ def VGG19(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     """VGG19 as ``keras.applications.VGG19`` (arguments as ``VGG16``); preprocess inputs with
     ``lamina.applications.vgg19.preprocess_input`` (``"caffe"`` mode).
 
-    >>> model = VGG19(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = VGG19(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 512)
     """
     return VGG((2, 2, 4, 4, 4), "vgg19", include_top, weights, input_tensor, input_shape, pooling, classes,

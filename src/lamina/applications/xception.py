@@ -65,8 +65,8 @@ def Xception(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     the default input is 299x299, the smallest 71x71. Preprocess inputs with
     ``lamina.applications.xception.preprocess_input``.
 
-    >>> model = Xception(weights=None, include_top=False, input_shape=(96, 96, 3), pooling="avg")  # doctest: +SKIP
-    >>> model.output_shape  # doctest: +SKIP
+    >>> model = Xception(weights=None, include_top=False, pooling="avg")  # large build  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 2048)
     """
     imagenet_utils.check_weights_argument(weights, include_top, classes)
