@@ -29,8 +29,9 @@ def test_larger_variants_match_keras(variant, tmp_path):
 
 
 def test_without_preprocessing(tmp_path):
-    assert_matches_keras(keras.applications.EfficientNetV2B1, efficientnet_v2.EfficientNetV2B1, (None, None, 3),
-                         tmp_path, include_top=False, include_preprocessing=False)
+    assert_matches_keras(quick(keras.applications.EfficientNetV2B0), quick(efficientnet_v2.EfficientNetV2B0),
+                         (None, None, 3), tmp_path, include_top=False, include_preprocessing=False, batch=1,
+                         rebuild=False)
 
 
 def test_signatures_and_names_as_keras():

@@ -23,7 +23,7 @@ def _keras_nasnet_mobile(input_shape=None, include_top=True, weights="imagenet",
 
 
 def test_mobile_matches_keras(tmp_path):
-    assert_matches_keras(_keras_nasnet_mobile, nasnet.NASNetMobile, (64, 64, 3), tmp_path, classes=5)
+    assert_matches_keras(quick(_keras_nasnet_mobile), quick(nasnet.NASNetMobile), (48, 48, 3), tmp_path, classes=5)
 
 
 def test_large_matches_keras(tmp_path):
