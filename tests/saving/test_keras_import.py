@@ -354,3 +354,41 @@ def test_the_layer_cap_applies_to_keras_files(small_file, tmp_path):
     with pytest.raises(UnsafeFileError, match="more than 1 layers"):
         load_keras_model(path, limits=Limits(max_layers=1))
     assert load_keras_model(path, limits=Limits(max_layers=2)).built
+
+
+def test_damaged_hdf5_data_is_a_file_format_error(tmp_path):
+    """h5py's KeyError/OSError on a damaged object header or data used to escape load_model (found by
+    tests/saving/test_fuzz_files.py): byte flips spread over the HDF5 weights of a .keras file and over a legacy .h5
+    file each load or raise SavingError, nothing else."""
+    import io
+
+    import lamina
+    from lamina.saving import SavingError
+
+    model = lamina.Sequential([lamina.layers.Input((3,)), lamina.layers.Dense(4), lamina.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    weights = members["model.weights.h5"]
+    legacy = (tmp_path / "m.h5").read_bytes()
+    outcomes = []
+    for blob, suffix in ((weights, ".keras"), (legacy, ".h5")):
+        for k in range(1, 41):
+            damaged = bytearray(blob)
+            damaged[k * len(blob) // 41] ^= 0x5A
+            path = tmp_path / f"damaged{suffix}"
+            if suffix == ".keras":
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w") as z:
+                    for name, data in {**members, "model.weights.h5": bytes(damaged)}.items():
+                        z.writestr(name, data)
+                path.write_bytes(buffer.getvalue())
+            else:
+                path.write_bytes(bytes(damaged))
+            try:
+                lamina.saving.load_model(path)
+                outcomes.append("ok")
+            except SavingError:
+                outcomes.append("refused")
+    assert "refused" in outcomes and set(outcomes) <= {"ok", "refused"}
