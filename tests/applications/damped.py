@@ -17,6 +17,7 @@ Keras's kernels with ``torch.randn`` at the scale Keras's own ``compute_fans`` g
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,6 +56,7 @@ def quick_init() -> Iterator[None]:
 def quick(fn: Callable) -> Callable:
     """``fn`` (a Keras or lamina architecture) built under :func:`quick_init`."""
 
+    @functools.wraps(fn)
     def build(**kwargs: Any) -> Any:
         with quick_init():
             return fn(**kwargs)

@@ -64,3 +64,11 @@ def test_imagenet_rules():
 def test_preprocess_input_is_the_identity():
     x = np.arange(6.0)
     assert convnext.preprocess_input(x) is x
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, _, file_hash = assert_same_weights_file(quick(keras.applications.ConvNeXtTiny), quick(convnext.ConvNeXtTiny),
+                                                  monkeypatch, input_shape=(32, 32, 3), include_top=False)
+    assert name == "convnext_tiny_notop.h5" and file_hash.startswith("d547c096")

@@ -46,3 +46,12 @@ def test_imagenet_rules():
 def test_preprocess_input_is_the_identity():
     x = np.arange(6.0)
     assert efficientnet.preprocess_input(x) is x
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, _, file_hash = assert_same_weights_file(quick(keras.applications.EfficientNetB0),
+                                                  quick(efficientnet.EfficientNetB0),
+                                                  monkeypatch, input_shape=(32, 32, 3), include_top=False)
+    assert (name, file_hash) == ("efficientnetb0_notop.h5", "50bc09e76180e00e4465e1a485ddc09d")

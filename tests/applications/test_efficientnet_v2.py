@@ -50,3 +50,12 @@ def test_imagenet_rules():
 def test_preprocess_input_is_the_identity():
     x = np.arange(6.0)
     assert efficientnet_v2.preprocess_input(x) is x
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, _, file_hash = assert_same_weights_file(quick(keras.applications.EfficientNetV2B0),
+                                                  quick(efficientnet_v2.EfficientNetV2B0), monkeypatch,
+                                                  input_shape=(32, 32, 3), include_top=False)
+    assert (name, file_hash) == ("efficientnetv2-b0_notop.h5", "893217f2bb855e2983157299931e43ff")

@@ -34,3 +34,11 @@ def test_preprocess_input_is_keras_tf_mode():
     x = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
     np.testing.assert_allclose(mobilenet.preprocess_input(x.copy()),
                                keras.applications.mobilenet.preprocess_input(x.copy()), atol=1e-6)
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, origin, _ = assert_same_weights_file(keras.applications.MobileNet, mobilenet.MobileNet, monkeypatch,
+                                               alpha=0.25, input_shape=(128, 128, 3), include_top=False)
+    assert name == "mobilenet_2_5_128_tf_no_top.h5" and origin.endswith("/mobilenet/" + name)

@@ -31,3 +31,11 @@ def test_preprocess_input_is_keras_tf_mode():
     x = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
     np.testing.assert_allclose(mobilenet_v2.preprocess_input(x.copy()),
                                keras.applications.mobilenet_v2.preprocess_input(x.copy()), atol=1e-6)
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, _, _ = assert_same_weights_file(keras.applications.MobileNetV2, mobilenet_v2.MobileNetV2, monkeypatch,
+                                          alpha=0.35, input_shape=(96, 96, 3), include_top=False)
+    assert name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"

@@ -36,3 +36,13 @@ def test_imagenet_rules():
 def test_preprocess_input_is_the_identity():
     x = np.arange(6.0)
     assert mobilenet_v3.preprocess_input(x) is x
+
+
+def test_imagenet_file_as_keras(monkeypatch):
+    from imagenet_files import assert_same_weights_file
+
+    name, _, file_hash = assert_same_weights_file(keras.applications.MobileNetV3Small, mobilenet_v3.MobileNetV3Small,
+                                                  monkeypatch, alpha=0.75, input_shape=(224, 224, 3),
+                                                  include_top=False)
+    assert name == "weights_mobilenet_v3_small_224_0.75_float_no_top_v2.h5"
+    assert file_hash == "ebdb5cc8e0b497cd13a7c275d475c819"

@@ -45,3 +45,24 @@ def test_preprocess_input_is_keras_tf_mode():
     x = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
     np.testing.assert_allclose(nasnet.preprocess_input(x.copy()), keras.applications.nasnet.preprocess_input(x.copy()),
                                atol=1e-6)
+
+
+def test_imagenet_files_as_keras(monkeypatch):
+    from imagenet_files import lamina_weights_file
+
+    # Keras refuses NASNetMobile on torch (and NASNetLarge takes long to build twice): the files as Keras's module
+    # spells them
+    name, origin, file_hash = lamina_weights_file(quick(nasnet.NASNetMobile), monkeypatch, input_shape=(32, 32, 3),
+                                                  include_top=False)
+    assert (name, origin, file_hash) == ("nasnet_mobile_no_top.h5", keras_nasnet().NASNET_MOBILE_WEIGHT_PATH_NO_TOP,
+                                         "1ed92395b5b598bdda52abe5c0dbfd63")
+    assert nasnet._WEIGHT_FILES[331] == {
+        True: ("nasnet_large.h5", keras_nasnet().NASNET_LARGE_WEIGHT_PATH, "11577c9a518f0070763c2b964a382f17"),
+        False: ("nasnet_large_no_top.h5", keras_nasnet().NASNET_LARGE_WEIGHT_PATH_NO_TOP,
+                "d81d89dc07e6e56530c4e77faddd61b5")}
+
+
+def keras_nasnet():
+    from keras.src.applications import nasnet as module
+
+    return module
