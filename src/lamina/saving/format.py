@@ -144,7 +144,9 @@ def regular_file(path: str, what: str = "") -> bool:
 class Archive:
     """A ``.lamina`` zip opened for checked reading (a path to a regular file, or a binary file object)."""
 
-    def __init__(self, source: str | BinaryIO, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, source: str | os.PathLike | BinaryIO, limits: Limits = DEFAULT_LIMITS):
+        if isinstance(source, os.PathLike):
+            source = os.fspath(source)
         self.limits = limits
         self.where = source if isinstance(source, str) else "the file"
         self._file = None
