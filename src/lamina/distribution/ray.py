@@ -30,6 +30,7 @@ from typing import Any
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from lamina.saving import format as fmt
 from lamina.saving import model_config
 from lamina.training import strategy as strategy_module
 from lamina.training.callbacks import Callback
@@ -140,14 +141,14 @@ def load_checkpoint(model: Any, directory: str) -> int:
     if not os.path.isfile(state_path):
         raise FileNotFoundError(f"{directory!r} is not a lamina checkpoint: it has no {STATE}. It must come from "
                                 "lamina.distribution.ray.ReportCheckpointCallback (or save_checkpoint).")
-    with open(state_path, encoding="utf-8") as f:
-        state = json.load(f)
+    with open(state_path, "rb") as f:
+        state = fmt.parse_json(f.read(), STATE)  # bounded: a checkpoint may come from shared storage
     model.load_weights(os.path.join(directory, WEIGHTS))
     optimizer_path = os.path.join(directory, OPTIMIZER)
     if os.path.isfile(optimizer_path):
         if getattr(model, "_trainer", None) is None:
             raise ValueError("restore(model): compile the model first, so that its optimizer state can be restored.")
         with safe_open(optimizer_path, "pt") as f:
-            meta = json.loads(f.metadata()["optimizer"])
+            meta = fmt.parse_json(f.metadata()["optimizer"], "the optimizer state's metadata")
         model_config.load_optimizer_state(model, load_file(optimizer_path), meta)
     return int(state["epoch"])
