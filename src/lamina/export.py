@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lamina.core import config, tree
+from lamina.core import bounded_json, config, tree
 
 FORMATS = ("pt2",)
 _MANIFEST = "archive.json"
@@ -243,8 +243,8 @@ def load_archive(filepath: str | os.PathLike) -> LoadedArchive:
     if not os.path.exists(manifest_path):
         raise FileNotFoundError(f"{os.fspath(filepath)!r} is not an archive written by ExportArchive.write_out "
                                 f"(no {_MANIFEST}).")
-    with open(manifest_path, encoding="utf-8") as f:
-        manifest = json.load(f)
+    with open(manifest_path, "rb") as f:
+        manifest = bounded_json.loads(f.read(), _MANIFEST)
     endpoints = {name: torch.export.load(os.path.join(filepath, entry["file"])).module()
                  for name, entry in manifest["endpoints"].items()}
     collections = {}

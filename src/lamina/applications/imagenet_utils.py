@@ -13,7 +13,6 @@ array([1., 1., 1.])
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from typing import Any
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from lamina import activations, ops
-from lamina.core import config
+from lamina.core import bounded_json, config
 from lamina.data.download import get_file
 from lamina.layers.core import Input
 from lamina.layers.pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
@@ -161,8 +160,8 @@ def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, fl
     if _CLASS_INDEX is None:
         path = get_file("imagenet_class_index.json", CLASS_INDEX_PATH, cache_subdir="models",
                         file_hash=CLASS_INDEX_HASH)
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
+        with open(path, "rb") as f:
+            index = bounded_json.loads(f.read(), "ImageNet's class index")
         if not isinstance(index, dict) or len(index) != 1000:
             raise ValueError(f"{path} is not ImageNet's class index (a JSON object of 1000 classes).")
         _CLASS_INDEX = index

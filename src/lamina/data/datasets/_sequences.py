@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from lamina.core import bounded_json
 from lamina.data.datasets._files import DatasetIntegrityError
 
 
@@ -79,9 +79,9 @@ def object_array(seqs: Sequence[list[int]]) -> np.ndarray:
 def read_word_index(path: str | os.PathLike[str]) -> dict[str, int]:
     """The ``{word: index}`` dict in the JSON file at ``path``, checked to be that shape."""
     try:
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open(path, "rb") as f:
+            index = bounded_json.loads(f.read(), f"the word index {os.fspath(path)!r}")
+    except ValueError as exc:  # malformed, not UTF-8, or over the bounded parser's limits
         raise DatasetIntegrityError(f"{path} is not a JSON word index ({exc}); delete it to download it again") from exc
     if not isinstance(index, dict) or not all(isinstance(v, int) for v in index.values()):
         raise DatasetIntegrityError(f"{path} should hold a JSON object mapping words to integer indexes")
