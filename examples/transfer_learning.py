@@ -61,7 +61,7 @@ def build(base: keras.Model, classes: int = 10) -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
-def run(train: int = 2000, test: int = 500, epochs: int = 2, fine_tune_epochs: int = 1,
+def run(train: int = 1000, test: int = 500, epochs: int = 2, fine_tune_epochs: int = 1,
         weights: str | None = "imagenet", batch_size: int = 64, verbose: int = 2) -> dict[str, float]:
     """The recipe end to end; returns the test accuracy after each phase."""
     (x_train, y_train), (x_test, y_test) = load(train, test)
@@ -85,7 +85,7 @@ def run(train: int = 2000, test: int = 500, epochs: int = 2, fine_tune_epochs: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=int, default=2000)
+    parser.add_argument("--train", type=int, default=1000)
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--fine-tune-epochs", type=int, default=1)
