@@ -22,29 +22,6 @@ import lamina as keras
 WORKLOADS = {"mlp": (lamina_mlp, (784,), None), "cnn": (lamina_cnn, (28, 28, 1), 100)}
 
 
-class TimedMonitor(keras.callbacks.TrainingMonitor):
-    """A TrainingMonitor that adds up the wall time spent in its hooks. On the CPU every operation is synchronous,
-    so this is the monitor's whole cost, measured inside each fit instead of as the difference of two noisy fits
-    (on an accelerator it misses the device time of its kernels: use the ratios there)."""
-
-    spent = 0.0
-
-    def on_after_backward(self, loss):
-        start = time.perf_counter()
-        super().on_after_backward(loss)
-        TimedMonitor.spent += time.perf_counter() - start
-
-    def on_train_batch_end(self, batch, logs=None):
-        start = time.perf_counter()
-        super().on_train_batch_end(batch, logs)
-        TimedMonitor.spent += time.perf_counter() - start
-
-    def on_epoch_end(self, epoch, logs=None):
-        start = time.perf_counter()
-        super().on_epoch_end(epoch, logs)
-        TimedMonitor.spent += time.perf_counter() - start
-
-
 def compiled(factory, weights=None):
     model = factory()
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
@@ -63,26 +40,68 @@ def run(name: str, repeats: int, x, y) -> dict:
     monitored, rolled = compiled(factory, weights), compiled(factory, weights)
     kwargs = {"batch_size": BATCH, "epochs": 1, "verbose": 0, "steps_per_epoch": steps}
     sides = [("plain", plain, lambda: []), ("monitor", monitored, lambda: [keras.callbacks.TrainingMonitor()]),
-             ("rollback", rolled, lambda: [keras.callbacks.TrainingMonitor(rollback=True)]),
-             ("timed", compiled(factory, weights), lambda: [TimedMonitor()])]
+             ("rollback", rolled, lambda: [keras.callbacks.TrainingMonitor(rollback=True)])]
     for _, model, callbacks in sides:  # warm-up
         model.fit(x[:BATCH * 5], y[:BATCH * 5], callbacks=callbacks(), **{**kwargs, "steps_per_epoch": None})
     times: dict[str, list[float]] = {who: [] for who, _, _ in sides}
-    shares = []
     for i in range(repeats):  # rotate the order so slow drifts of a busy machine hit every side
         k = i % len(sides)
         for who, model, callbacks in sides[k:] + sides[:k]:
             cbs = callbacks()
-            TimedMonitor.spent = 0.0
             start = time.perf_counter()
             model.fit(x, y, callbacks=cbs, **kwargs)
-            elapsed = time.perf_counter() - start
-            times[who].append(elapsed)
-            if who == "timed":
-                shares.append(TimedMonitor.spent / (elapsed - TimedMonitor.spent))
+            times[who].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"name": name, **med, "monitor_ratio": med["monitor"] / med["plain"],
-            "rollback_ratio": med["rollback"] / med["plain"], "hook_share": statistics.median(shares)}
+            "rollback_ratio": med["rollback"] / med["plain"], **per_step(plain, x, y)}
+
+
+def per_step(model, x, y, calls: int = 50, blocks: int = 7) -> dict:
+    """The training step on one batch with and without the monitor's per-step work (its on_after_backward and
+    on_train_batch_end, checks included), each the fastest of ``blocks`` blocks of ``calls`` steps: the minimum
+    is what the work costs when nothing else on a busy machine interrupts it."""
+    trainer = model._trainer
+    batch = (torch.as_tensor(x[:BATCH]).to(trainer.device), torch.as_tensor(y[:BATCH]).to(trainer.device))
+    monitor = keras.callbacks.TrainingMonitor(verbose=0)
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    monitor.on_epoch_begin(0)
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+
+    def fastest(step) -> float:
+        best = float("inf")
+        for _ in range(blocks):
+            sync()
+            start = time.perf_counter()
+            for _ in range(calls):
+                step()
+            sync()
+            best = min(best, (time.perf_counter() - start) / calls)
+        return best
+
+    model.train()
+    try:
+        plain_fn = trainer.step_function("train")
+        trainer.after_backward = (monitor.on_after_backward,)
+        hooked_fn = trainer.step_function("train")
+
+        def hooked() -> None:
+            hooked_fn(batch)
+            monitor.on_train_batch_end(0)
+
+        plain_s, hooked_s = fastest(lambda: plain_fn(batch)), fastest(hooked)
+        loss = torch.ones((), device=trainer.device)  # the weights' .grad are those of the last step
+
+        def hook_alone() -> None:
+            monitor.on_after_backward(loss)
+            monitor.on_train_batch_end(0)
+
+        hook_s = fastest(hook_alone)
+    finally:
+        trainer.after_backward = ()
+        model.eval()
+    return {"step_ms": plain_s * 1e3, "monitored_step_ms": hooked_s * 1e3, "step_ratio": hooked_s / plain_s,
+            "hook_ms": hook_s * 1e3, "hook_share": hook_s / plain_s}
 
 
 def main() -> None:
@@ -99,13 +118,18 @@ def main() -> None:
           f"{sys.version.split()[0]}, cpus {os.cpu_count()}")
     print("# median seconds of fit (mlp: 1 epoch = 469 steps; cnn: 100 steps; batch 128, Adam, loss + accuracy); "
           "monitor = TrainingMonitor(), rollback = TrainingMonitor(rollback=True); ratios against plain; "
-          "hook_share = time inside the monitor's hooks / the rest of the same fit (CPU: its whole cost)")
+          "step_ms / monitored_step_ms = fastest block of training steps on one batch without / with the monitor's "
+          "per-step work, step_ratio their ratio; hook_ms = that work alone (fastest block), hook_share = hook_ms / "
+          "step_ms")
     print(f"{'workload':10s} {'plain':>8s} {'monitor':>8s} {'rollback':>8s} {'monitor_ratio':>13s} "
-          f"{'rollback_ratio':>14s} {'hook_share':>10s}")
+          f"{'rollback_ratio':>14s} {'step_ms':>8s} {'monitored_step_ms':>17s} {'step_ratio':>10s} {'hook_ms':>8s} "
+          f"{'hook_share':>10s}")
     for name in [args.only] if args.only else list(WORKLOADS):
         r = run(name, args.repeats, x, y)
         print(f"{r['name']:10s} {r['plain']:8.3f} {r['monitor']:8.3f} {r['rollback']:8.3f} "
-              f"{r['monitor_ratio']:13.3f} {r['rollback_ratio']:14.3f} {r['hook_share']:10.2%}", flush=True)
+              f"{r['monitor_ratio']:13.3f} {r['rollback_ratio']:14.3f} {r['step_ms']:8.3f} "
+              f"{r['monitored_step_ms']:17.3f} {r['step_ratio']:10.3f} {r['hook_ms']:8.4f} {r['hook_share']:10.2%}",
+              flush=True)
 
 
 if __name__ == "__main__":
