@@ -115,8 +115,10 @@ def NASNetLarge(input_shape: tuple | None = None, include_top: bool = True,  # n
     """NASNet-A Large (6 @ 4032, 331x331 by default) with Keras's layer names and weight layout;
     ``weights="imagenet"`` loads Keras's published file.
 
-    >>> model = NASNetLarge(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape
+    A large build (not run as a doctest):
+
+    >>> model = NASNetLarge(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")  # doctest: +SKIP
+    >>> model.output_shape  # the model above  # doctest: +SKIP
     (None, 4032)
     """
     return NASNet(input_shape, penultimate_filters=4032, num_blocks=6, stem_block_filters=96, skip_reduction=True,
