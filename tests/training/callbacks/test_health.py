@@ -85,7 +85,7 @@ def test_a_corrupted_batch_is_flagged_and_rollback_recovers_the_run(rollback, ca
     x_test, y_test = x[768:], y[768:]
     x, y = x[:768], y[:768]
     m = _logit_model()
-    monitor = TrainingMonitor(check_every=8, rollback=rollback)
+    monitor = TrainingMonitor(check_every=8, norm_every=1, rollback=rollback)  # every step's gradients measured
     history = m.fit(_batches(x, y, bad_step=30), epochs=3, steps_per_epoch=24, verbose=1, callbacks=[monitor])
     _, accuracy = m.evaluate(x_test, y_test, verbose=0)
     kinds = [e["kind"] for e in monitor.events]
@@ -102,6 +102,21 @@ def test_a_corrupted_batch_is_flagged_and_rollback_recovers_the_run(rollback, ca
     else:
         # The run is damaged for good without rollback (the clean run's last epoch loss is about 0.1).
         assert history.history["loss"][-1] > 100, history.history
+
+
+def test_with_sampled_gradient_norms_a_spike_between_measured_steps_still_rolls_back(capsys):
+    x, y = _clusters()
+    x_test, y_test = x[768:], y[768:]
+    x, y = x[:768], y[:768]
+    m = _logit_model()
+    monitor = TrainingMonitor(check_every=8, rollback=True)  # default norm_every=4: step 31 is not measured
+    m.fit(_batches(x, y, bad_step=30), epochs=3, steps_per_epoch=24, verbose=0, callbacks=[monitor])
+    kinds = [e["kind"] for e in monitor.events]
+    assert kinds[:2] == ["loss_spike", "rollback"] and monitor.events[0]["step"] == 31
+    _, accuracy = m.evaluate(x_test, y_test, verbose=0)
+    assert accuracy > 0.95
+    # the norms come from the measured steps only: 24 steps an epoch, windows of 8 -> positions 0 and 4 -> 6 steps
+    assert monitor._norm_count == 6 and monitor._count == 24
 
 
 def test_rollback_restores_the_exact_last_good_state():

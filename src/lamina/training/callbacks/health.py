@@ -1,8 +1,11 @@
 """``TrainingMonitor``: training health during ``fit``, measured on the device and read a few times an epoch.
 
-Each step the monitor takes the gradient norm of every trained weight (``torch._foreach_norm``: one fused kernel
-on an accelerator) between the backward pass and the optimizer step (the ``on_after_backward`` hook of lamina's
-default train step), adds their squares into per-weight sums and keeps the step's loss, all as device tensors.
+Every ``norm_every`` steps (the first step of each window among them) the monitor takes the gradient norm of
+every trained weight (``torch._foreach_norm``: one fused kernel on an accelerator) between the backward pass and
+the optimizer step (the ``on_after_backward`` hook of lamina's default train step) and adds their squares into
+per-weight sums; it keeps every step's loss. All of it stays on the device. (A norm reads every gradient once:
+on a small model on a CPU that is a few percent of a step, so by default one step in four is measured; a NaN or
+a spike between them still shows in that step's loss.)
 Every ``check_every`` steps, and at each epoch's end, it reads the window in one host transfer and looks for a
 NaN, a loss spike (a step's loss ``spike_factor`` times the last good window's median) and exploding gradients (a
 norm ``explode_factor`` times the last good median); at the epoch's end also for vanishing gradients (a layer
@@ -50,6 +53,7 @@ class TrainingMonitor(Callback):
 
     Args:
         check_every: steps between two reads of the device values (the only host syncs the monitor adds).
+        norm_every: measure the gradient norms every this many steps (1: every step).
         spike_factor: a step's loss above this multiple of the last good window's median loss is a spike.
         explode_factor: a step's gradient norm above this multiple of the last good window's median norm is an
             explosion.
@@ -73,12 +77,16 @@ class TrainingMonitor(Callback):
 
     reads_batch_logs = False
 
-    def __init__(self, check_every: int = 50, spike_factor: float = 4.0, explode_factor: float = 10.0,
+    def __init__(self, check_every: int = 50, norm_every: int = 4, spike_factor: float = 4.0,
+                 explode_factor: float = 10.0,
                  vanish_threshold: float = 1e-7, rollback: bool = False, lr_factor: float = 0.5,
                  max_rollbacks: int = 5, verbose: int = 1, stream: TextIO | None = None):
         super().__init__()
         if not isinstance(check_every, int) or check_every < 1:
             raise ValueError(f"TrainingMonitor: check_every must be an int >= 1; received {check_every!r}.")
+        if not isinstance(norm_every, int) or norm_every < 1:
+            raise ValueError(f"TrainingMonitor: norm_every must be an int >= 1; received {norm_every!r}.")
+        self.norm_every = norm_every
         if not spike_factor > 1 or not explode_factor > 1:
             raise ValueError(f"TrainingMonitor: spike_factor and explode_factor must be > 1; received "
                              f"spike_factor={spike_factor}, explode_factor={explode_factor}.")
@@ -131,9 +139,10 @@ class TrainingMonitor(Callback):
         self._update_sq = torch.zeros(n, device=device)
         self._weight_sq = torch.zeros(n, device=device)
         self._loss_sum = torch.zeros((), device=device)
-        self._count = 0
+        self._count = self._norm_count = 0  # steps, and steps whose gradient norms were measured
         self._window_losses: list[torch.Tensor] = []
         self._window_norms: list[torch.Tensor] = []
+        self._norm_positions: list[int] = []  # the window positions of the measured steps
         self._before = None
 
     # ------------------------------------------------------------------ each step (no host sync)
@@ -142,9 +151,12 @@ class TrainingMonitor(Callback):
         one norm per weight and the loss kept as they come; everything else is done on the window at a check."""
         self._step += 1
         params = self._params
-        self._window_norms.extend(torch._foreach_norm([p.grad if p.grad is not None else self._zero
-                                                       for p in params]))
+        position = len(self._window_losses)
         self._window_losses.append(loss.detach())
+        if position % self.norm_every == 0:
+            self._window_norms.extend(torch._foreach_norm([p.grad if p.grad is not None else self._zero
+                                                           for p in params]))
+            self._norm_positions.append(position)
         if self._before is not None:  # the weights now are the last step's result: measure its update
             before, self._before = self._before, None
             with torch.no_grad():
@@ -164,32 +176,40 @@ class TrainingMonitor(Callback):
         if not self._window_losses:
             return
         losses = torch.stack(self._window_losses).float()  # (k,)
-        squares = torch.stack(self._window_norms).float().square().view(len(losses), -1)  # (k, weights)
+        positions = self._norm_positions
+        squares = (torch.stack(self._window_norms).float().square().view(len(positions), -1) if positions
+                   else torch.zeros(0, len(self._params), device=losses.device))  # (measured steps, weights)
         with torch.no_grad():
             self._grad_sq.add_(squares.sum(0))
             self._loss_sum.add_(losses.sum())
         self._count += len(losses)
-        loss_values, norm_values = torch.stack([losses, squares.sum(1).sqrt()]).tolist()
+        self._norm_count += len(positions)
+        values = torch.cat([losses, squares.sum(1).sqrt()]).tolist()  # one host read
+        loss_values, measured = values[:len(losses)], values[len(losses):]
+        norm_at = dict(zip(positions, measured, strict=True))
         first_step = self._step - len(loss_values) + 1
-        self._window_losses, self._window_norms = [], []
+        self._window_losses, self._window_norms, self._norm_positions = [], [], []
         finite = [v for v in loss_values if math.isfinite(v)]
-        finite_norms = [v for v in norm_values if math.isfinite(v)]
+        finite_norms = [v for v in measured if math.isfinite(v)]
         found: dict[str, tuple[int, str]] = {}
-        for j, (loss, norm) in enumerate(zip(loss_values, norm_values, strict=True)):
+        for j, loss in enumerate(loss_values):
             step = first_step + j
+            norm = norm_at.get(j)  # None: this step's gradients were not measured
             # The last good window's medians; before the first check, the medians of this window's earlier steps
             # (from the third on: the loss falls fast at first, so earlier steps set a high bar).
             ref_loss, ref_norm = self._ref_loss, self._ref_norm
             if ref_loss is None and j >= 2:
-                ref_loss, ref_norm = _median(loss_values[:j]), _median(norm_values[:j])
-            if not (math.isfinite(loss) and math.isfinite(norm)):
+                earlier = [v for i, v in norm_at.items() if i < j]
+                ref_loss, ref_norm = _median(loss_values[:j]), _median(earlier) if earlier else None
+            if not math.isfinite(loss) or (norm is not None and not math.isfinite(norm)):
                 found.setdefault("nan", (step, f"non-finite {'loss' if not math.isfinite(loss) else 'gradients'} "
-                                               f"(loss {loss:.4g}, gradient norm {norm:.4g})"))
+                                               f"(loss {loss:.4g}, gradient norm "
+                                               f"{'not measured' if norm is None else format(norm, '.4g')})"))
             else:
                 if ref_loss is not None and ref_loss > 0 and loss > self.spike_factor * ref_loss:
                     found.setdefault("loss_spike", (step, f"loss spike: {loss:.4g} against a recent median of "
                                                           f"{ref_loss:.4g} ({loss / ref_loss:.1f}x)"))
-                if ref_norm is not None and ref_norm > 0 and norm > self.explode_factor * ref_norm:
+                if norm is not None and ref_norm is not None and ref_norm > 0 and norm > self.explode_factor * ref_norm:
                     found.setdefault("exploding_gradients", (
                         step, f"exploding gradients: norm {norm:.4g} against a recent median of {ref_norm:.4g} "
                               f"({norm / ref_norm:.0f}x)"))
@@ -199,8 +219,10 @@ class TrainingMonitor(Callback):
             self._roll_back()
             return
         # (without rollback the run goes on from here: the new level is the reference, so one spike warns once)
-        if finite and finite_norms:
-            self._ref_loss, self._ref_norm = _median(finite), _median(finite_norms)
+        if finite:
+            self._ref_loss = _median(finite)
+        if finite_norms:
+            self._ref_norm = _median(finite_norms)
         if self.rollback and not found:
             self._snapshot()
 
@@ -263,18 +285,18 @@ class TrainingMonitor(Callback):
             def per_layer(values: torch.Tensor) -> torch.Tensor:
                 return torch.zeros(n_layers, device=values.device).index_add_(0, index, values)
 
-            count = max(self._count, 1)
+            count, norm_count = max(self._count, 1), max(self._norm_count, 1)
             rows = torch.stack([
-                per_layer(self._grad_sq / count).sqrt(), per_layer(weights.float().square()).sqrt(),
+                per_layer(self._grad_sq / norm_count).sqrt(), per_layer(weights.float().square()).sqrt(),
                 per_layer(self._update_sq).sqrt() / per_layer(self._weight_sq).sqrt().clamp_min(1e-30)])
-            totals = torch.stack([(self._grad_sq.sum() / count).sqrt(), weights.float().square().sum().sqrt(),
+            totals = torch.stack([(self._grad_sq.sum() / norm_count).sqrt(), weights.float().square().sum().sqrt(),
                                   self._update_sq.sum().sqrt() / self._weight_sq.sum().sqrt().clamp_min(1e-30),
                                   self._loss_sum / count])
             layer_values, total_values = rows.tolist(), totals.tolist()
         records = self.records
-        sampled = bool(self._count)
+        sampled = bool(self._norm_count)
         for key, value in zip(("grad_norm", "weight_norm", "update_ratio", "loss"), total_values, strict=True):
-            if sampled or key == "weight_norm":
+            if sampled or key == "weight_norm" or (key == "loss" and self._count):
                 records.setdefault(key, []).append(value)
         for key, values in zip(("grad_norm", "weight_norm", "update_ratio"), layer_values, strict=True):
             if sampled or key == "weight_norm":
