@@ -4,7 +4,7 @@ Every ``norm_every`` steps (the first step of each window among them) the monito
 every trained weight (``torch._foreach_norm``: one fused kernel on an accelerator) between the backward pass and
 the optimizer step (the ``on_after_backward`` hook of lamina's default train step) and adds their squares into
 per-weight sums; it keeps every step's loss. All of it stays on the device. (A norm reads every gradient once:
-on a small model on a CPU that is a few percent of a step, so by default one step in four is measured; a NaN or
+on a small model on a CPU that is a few percent of a step, so by default one step in ten is measured; a NaN or
 a spike between them still shows in that step's loss.)
 Every ``check_every`` steps, and at each epoch's end, it reads the window in one host transfer and looks for a
 NaN, a loss spike (a step's loss ``spike_factor`` times the last good window's median) and exploding gradients (a
@@ -77,7 +77,7 @@ class TrainingMonitor(Callback):
 
     reads_batch_logs = False
 
-    def __init__(self, check_every: int = 50, norm_every: int = 4, spike_factor: float = 4.0,
+    def __init__(self, check_every: int = 50, norm_every: int = 10, spike_factor: float = 4.0,
                  explode_factor: float = 10.0,
                  vanish_threshold: float = 1e-7, rollback: bool = False, lr_factor: float = 0.5,
                  max_rollbacks: int = 5, verbose: int = 1, stream: TextIO | None = None):
