@@ -21,8 +21,6 @@ from lamina.layers import (
     BatchNormalization,
     Concatenate,
     Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
     MaxPooling2D,
     ZeroPadding2D,
 )
@@ -90,12 +88,8 @@ def DenseNet(blocks: tuple[int, int, int, int] | list[int], include_top: bool = 
         if stage < 5:
             x = transition_block(x, 0.5, name=f"pool{stage}")
     x = Activation("relu", name="relu")(_bn("bn")(x))
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling, "avg_pool", "max_pool")
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights,
+                                          pool_names=("avg_pool", "max_pool"))
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     origin = file_name = file_hash = None
     if tuple(blocks) in WEIGHTS:

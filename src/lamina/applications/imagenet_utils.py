@@ -23,7 +23,7 @@ import torch
 from lamina import activations, ops
 from lamina.core import bounded_json, config
 from lamina.data.download import get_file
-from lamina.layers.core import Input
+from lamina.layers.core import Dense, Input
 from lamina.layers.pooling import GlobalAveragePooling2D, GlobalMaxPooling2D
 from lamina.layers.symbolic import SymbolicTensor
 from lamina.utils.graph_sources import get_source_inputs
@@ -286,3 +286,16 @@ def global_pool(x: SymbolicTensor, pooling: str | None, avg_name: str | None = N
     if pooling == "max":
         return GlobalMaxPooling2D(name=max_name)(x)
     return x
+
+
+def classifier_or_pool(x: SymbolicTensor, include_top: bool, pooling: str | None, classes: int,
+                       classifier_activation: Any, weights: Any, top_pool_name: str | None = "avg_pool",
+                       pool_names: tuple[str | None, str | None] = (None, None)) -> SymbolicTensor:
+    """The common end of an architecture: with ``include_top``, global average pooling (``top_pool_name``) and
+    the ``"predictions"`` Dense layer (``classifier_activation`` checked against ``weights`` first); else
+    ``global_pool`` (``pool_names``: the avg and max layers' names where the family's Keras module names them)."""
+    if not include_top:
+        return global_pool(x, pooling, *pool_names)
+    validate_activation(classifier_activation, weights)
+    x = GlobalAveragePooling2D(name=top_pool_name)(x)
+    return Dense(classes, activation=classifier_activation, name="predictions")(x)

@@ -24,8 +24,6 @@ from lamina.layers import (
     BatchNormalization,
     Concatenate,
     Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
     MaxPooling2D,
 )
 from lamina.layers.layer import Layer
@@ -149,12 +147,7 @@ def InceptionResNetV2(include_top: bool = True, weights: Any = "imagenet", input
     x = inception_resnet_block(x, scale=1.0, activation=None, block_type="block8", block_idx=10)
     x = conv2d_bn(x, 1536, 1, name="conv_7b")
 
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling)
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights)
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     suffix = "" if include_top else "_notop"
     file_name = f"inception_resnet_v2_weights_tf_dim_ordering_tf_kernels{suffix}.h5"

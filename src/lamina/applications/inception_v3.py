@@ -21,8 +21,6 @@ from lamina.layers import (
     BatchNormalization,
     Concatenate,
     Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
     MaxPooling2D,
 )
 from lamina.layers.symbolic import SymbolicTensor
@@ -122,12 +120,7 @@ def InceptionV3(include_top: bool = True, weights: Any = "imagenet", input_tenso
     x = _block_e(x, 0, axis)
     x = _block_e(x, 1, axis)
 
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling)
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights)
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     suffix = "" if include_top else "_notop"
     file_name = f"inception_v3_weights_tf_dim_ordering_tf_kernels{suffix}.h5"

@@ -75,14 +75,8 @@ def MobileNetV2(input_shape: tuple | None = None, alpha: float = 1.0, include_to
     x = layers.Conv2D(last_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(axis=axis, name="Conv_1_bn", **_BN)(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights,
+                                          top_pool_name=None)
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x,
                   name=f"mobilenetv2_{alpha:0.2f}_{rows}" if name is None else name)
     file_name = None

@@ -73,14 +73,8 @@ def NASNet(input_shape: tuple | None = None, penultimate_filters: int = 4032, nu
         for i in range(num_blocks):
             x, p = _normal_a_cell(x, p, width, block_id=f"{stack * num_blocks + i + 1}" if stack else f"{i}")
     x = layers.Activation("relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights,
+                                          top_pool_name=None)
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     file_name = origin = file_hash = None
     if weights == "imagenet":

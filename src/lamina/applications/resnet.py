@@ -21,8 +21,6 @@ from lamina.layers import (
     Add,
     BatchNormalization,
     Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
     MaxPooling2D,
     ZeroPadding2D,
 )
@@ -75,12 +73,8 @@ def ResNet(stack_fn: Callable[[Tensor], Tensor], preact: bool, use_bias: bool, i
     if preact:
         x = _bn("post_bn")(x)
         x = Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling, "avg_pool", "max_pool")
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights,
+                                          pool_names=("avg_pool", "max_pool"))
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     origin = file_name = file_hash = None
     if weights_name in WEIGHTS_HASHES:

@@ -20,8 +20,6 @@ from lamina.layers import (
     Add,
     BatchNormalization,
     Conv2D,
-    Dense,
-    GlobalAveragePooling2D,
     MaxPooling2D,
     SeparableConv2D,
 )
@@ -98,12 +96,7 @@ def Xception(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     x = Activation("relu", name="block14_sepconv1_act")(x)
     x = _sep_bn(x, 2048, "block14_sepconv2", axis)
     x = Activation("relu", name="block14_sepconv2_act")(x)
-    if include_top:
-        x = GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = imagenet_utils.global_pool(x, pooling)
+    x = imagenet_utils.classifier_or_pool(x, include_top, pooling, classes, classifier_activation, weights)
     model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
     suffix = "" if include_top else "_notop"
     file_name = f"xception_weights_tf_dim_ordering_tf_kernels{suffix}.h5"
