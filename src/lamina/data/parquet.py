@@ -46,7 +46,8 @@ class ParquetDataset:
         shuffle: shuffle the order of the row groups and the rows inside each, anew every epoch, with ``seed``
             (every process uses the same seed, so the row groups are split between them without overlap).
         seed: the shuffling seed; by default one drawn from ``torch``'s global generator (under a distribution,
-            process 0's is shared with the others once).
+            process 0's is shared with the others once, a collective at the first ``len()`` or iteration, which
+            every process must make, as ``fit`` does; pass ``seed`` to avoid it).
         x_shape, y_shape: per-row shapes to reshape list or binary columns to (e.g. ``(28, 28, 1)``).
         dtype: the dtype of floating-point columns (integer and binary columns keep theirs).
         drop_remainder: drop each process's last, short batch of an epoch.
